@@ -1,0 +1,62 @@
+# stacklab: the two commands a user needs are
+#   sudo make scenario vxlan-instance     build a scenario, check it, report, then CLI or teardown
+#   sudo make test                        the whole test suite
+# Both install what is missing first (scripts/setup.sh is idempotent).
+
+VENV      ?= .venv
+STACKLAB  := $(VENV)/bin/stacklab
+PYTEST    := $(VENV)/bin/python -m pytest
+SETUP_OK  := $(VENV)/.stacklab-installed
+
+# `make scenario NAME`: NAME is an argument, not a target. Turn the words after
+# `scenario` (and `up`, `down`, `bench`) into SCENARIO and make them no-op goals.
+ARG_GOALS := scenario up down
+ifneq ($(filter $(firstword $(MAKECMDGOALS)),$(ARG_GOALS)),)
+  SCENARIO := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  ifneq ($(SCENARIO),)
+    $(eval $(SCENARIO):;@:)
+  endif
+endif
+
+.PHONY: help setup scenario up down test unit integration bench lint list clean
+
+help:
+	@echo "sudo make scenario NAME   build scenarios/NAME.yaml, run its checks, report, then CLI (with a tty) and teardown"
+	@echo "sudo make test            install what is missing, then run every test (unit and integration)"
+	@echo "make unit                 unit tests only (no root needed once set up)"
+	@echo "sudo make bench           print the build/teardown/scale figures"
+	@echo "make list                 the scenarios"
+
+setup:
+	@bash scripts/setup.sh
+
+$(SETUP_OK): pyproject.toml scripts/setup.sh
+	@bash scripts/setup.sh
+
+scenario: $(SETUP_OK)
+	@test -n "$(SCENARIO)" || { echo "usage: sudo make scenario NAME (see: make list)"; exit 2; }
+	@$(STACKLAB) run $(SCENARIO)
+
+up: $(SETUP_OK)
+	@$(STACKLAB) up $(SCENARIO)
+
+down: $(SETUP_OK)
+	@$(STACKLAB) down $(if $(SCENARIO),$(SCENARIO),--all)
+
+list: $(SETUP_OK)
+	@$(STACKLAB) list
+
+test: $(SETUP_OK)
+	@$(PYTEST) -q -ra tests
+
+unit: $(SETUP_OK)
+	@$(PYTEST) -q -ra tests/unit
+
+integration: $(SETUP_OK)
+	@$(PYTEST) -q -ra tests/integration
+
+bench: $(SETUP_OK)
+	@$(VENV)/bin/python bench/bench_runtime.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports

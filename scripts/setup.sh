@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install everything stacklab needs, idempotently: Debian/Ubuntu packages, then a
+# virtual environment that sees Debian's mininet (system site packages) with the
+# project installed into it. Safe to run again; it only does what is missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+venv="${STACKLAB_VENV:-$here/.venv}"
+
+# Each package and the command that proves it is there.
+packages=(
+  openvswitch-switch:ovs-vswitchd
+  mininet:mnexec
+  net-tools:ifconfig
+  iproute2:ip
+  iputils-ping:ping
+  ethtool:ethtool
+  dnsmasq-base:dnsmasq
+  haproxy:haproxy
+  dropbear-bin:dropbear
+  openssh-client:ssh
+  busybox:busybox
+  iptables:iptables
+  tcpdump:tcpdump
+  procps:ps
+  python3-venv:
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (sudo make ...): stacklab installs packages and builds network namespaces" >&2
+  exit 1
+fi
+
+missing=()
+for entry in "${packages[@]}"; do
+  pkg=${entry%%:*}
+  cmd=${entry#*:}
+  if [ -n "$cmd" ] && PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
+    continue
+  fi
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && continue
+  missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends keeps the VM small; policy-rc.d stops the packages'
+  # own services (root-namespace OVS, haproxy) from being started on install.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.stacklab
+  chmod +x /usr/sbin/policy-rc.d.stacklab
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    cp /usr/sbin/policy-rc.d.stacklab /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.stacklab' EXIT
+  else
+    trap 'rm -f /usr/sbin/policy-rc.d.stacklab' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's mininet is installed for /usr/bin/python3; the venv must see it.
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating virtual environment $venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+
+stamp="$venv/.stacklab-installed"
+if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
+  echo "setup: installing stacklab and its Python dependencies into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
+  touch "$stamp"
+fi
+
+"$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.all, yaml" \
+  || { echo "setup: the virtual environment cannot import mininet/os_ken/scapy/yaml" >&2; exit 1; }

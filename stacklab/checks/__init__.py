@@ -1,0 +1,80 @@
+"""Checks: what a scenario says must hold, each kind run by a pluggable
+checker. A checker declares its parameters (validated with the scenario,
+before anything is built), resolves references, and runs against a lab."""
+
+import time
+from dataclasses import dataclass, field
+
+from stacklab.errors import StacklabError
+
+PASS, FAIL, ERROR = "pass", "fail", "error"
+
+
+@dataclass
+class Outcome:
+    verdict: str
+    detail: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    check: object          # model.Check
+    verdict: str
+    detail: str
+    seconds: float
+    data: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return self.verdict == PASS
+
+
+class Checker:
+    """Base class; subclasses set `kind` and `params` and implement run()."""
+
+    kind = None
+    params = None
+
+    def validate(self, scenario, params, report):
+        """Report references to things the scenario lacks (report(path, msg))."""
+
+    def run(self, lab, params):
+        raise NotImplementedError
+
+
+_REGISTRY = {}
+_LOADED = False
+
+
+def register(cls):
+    """Class decorator: make a checker available under its kind."""
+    if cls.kind in _REGISTRY and type(_REGISTRY[cls.kind]) is not cls:
+        raise ValueError("check kind %s is registered twice" % cls.kind)
+    _REGISTRY[cls.kind] = cls()
+    return cls
+
+
+def registry():
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        from stacklab.checks import structural  # noqa: F401  (registers its kinds)
+    return _REGISTRY
+
+
+def run_check(lab, check):
+    checker = registry()[check.kind]
+    t0 = time.monotonic()
+    try:
+        out = checker.run(lab, check.params)
+    except StacklabError as e:
+        out = Outcome(ERROR, str(e))
+    except Exception as e:   # a checker bug must not hide the other checks' results
+        out = Outcome(ERROR, "%s: %s" % (type(e).__name__, e))
+    return CheckResult(check, out.verdict, out.detail, time.monotonic() - t0, out.data)
+
+
+def require(scenario_names, name, what, path, report):
+    if name is not None and name not in scenario_names:
+        report(path, "no %s named %s" % (what, name))

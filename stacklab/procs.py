@@ -1,0 +1,121 @@
+"""Processes identified by pid *and* start time, so a recycled pid is never
+mistaken for one of the lab's; plus the namespace identities used to find
+every process a lab started, without ever matching by name."""
+
+import ctypes
+import os
+import signal
+import time
+
+
+def start_time(pid):
+    """Start time of `pid` in clock ticks since boot, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):          # a zombie has already ended
+        return None
+    return int(fields[19])
+
+
+def namespaces(pid):
+    """(net inode, mnt inode) of `pid`, or None if it is gone."""
+    try:
+        return (os.stat("/proc/%d/ns/net" % pid).st_ino, os.stat("/proc/%d/ns/mnt" % pid).st_ino)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+class Proc:
+    """A process the lab started."""
+
+    def __init__(self, pid, start=None, what=""):
+        self.pid = int(pid)
+        self.start = start_time(self.pid) if start is None else start
+        self.what = what
+
+    def alive(self):
+        return self.start is not None and start_time(self.pid) == self.start
+
+    def signal(self, sig):
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def to_dict(self):
+        return {"pid": self.pid, "start": self.start, "what": self.what}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["pid"], d["start"], d.get("what", ""))
+
+    def __repr__(self):
+        return "Proc(%d %s)" % (self.pid, self.what)
+
+
+def all_pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def in_namespaces(pairs):
+    """Processes whose (net, mnt) namespaces are one of `pairs`."""
+    pairs = set(map(tuple, pairs))
+    found = []
+    for pid in all_pids():
+        ns = namespaces(pid)
+        if ns is not None and ns in pairs:
+            proc = Proc(pid)
+            if proc.start is not None:
+                found.append(proc)
+    return found
+
+
+def terminate(procs, grace=1.0, kill_now=()):
+    """SIGTERM (SIGKILL for the pids in `kill_now`, such as interactive shells,
+    which ignore SIGTERM), wait up to `grace` seconds, SIGKILL what is left,
+    wait for the end. Returns the processes that would not die."""
+    procs = [p for p in procs if p.alive()]
+    for p in procs:
+        p.signal(signal.SIGKILL if p.pid in kill_now else signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while procs and time.monotonic() < deadline:
+        reap()
+        procs = [p for p in procs if p.alive()]
+        if procs:
+            time.sleep(0.02)
+    for p in procs:
+        p.signal(signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
+    while procs and time.monotonic() < deadline:
+        reap()
+        procs = [p for p in procs if p.alive()]
+        if procs:
+            time.sleep(0.02)
+    return procs
+
+
+def reap():
+    """Collect any ended children (daemons re-parented to us as subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def become_subreaper():
+    """Daemons the lab starts (--detach, double forks) re-parent to us rather
+    than to init, so they are reaped promptly when the lab ends."""
+    PR_SET_CHILD_SUBREAPER = 36
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""The scenario: YAML in, a validated model out."""

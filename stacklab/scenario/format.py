@@ -1,0 +1,134 @@
+"""The scenario format: every key a scenario may have, its type, default and
+an example. The validator and docs/scenario.schema.json are both made from it."""
+
+from stacklab.scenario.schema import (
+    Bool, Field, Int, IPv4Address, IPv4Interface, IPv4Network, ListOf, MAC, MapOf,
+    Name, OneOfKinds, Record, Str, UUID,
+)
+
+ROLES = ("controller", "network", "compute")
+NETWORK_TYPES = ("flat", "vlan", "vxlan")
+AGENT_RELEASES = ("2023.2", "2024.1")
+
+NIC = Record({
+    "physical_network": Field(Name(example="provider"), required=True,
+                              doc="The emulated physical network (a switch joining the nodes) this NIC is "
+                                  "plugged into. If the node's bridge_mappings map it to a bridge, the NIC "
+                                  "becomes a port of that bridge, as eth0 in br-provider in the documents."),
+    "address": Field(IPv4Interface(example="172.16.0.31/24"),
+                     doc="The node's address on that network. When the NIC is in a bridge, the address "
+                         "goes on the bridge's internal port (br-provider), as on a real node."),
+    "mac": Field(MAC(example="00:15:5d:bf:ba:42"), doc="The NIC's MAC address (default: generated)."),
+}, doc="A network interface of an emulated node.")
+
+NODE = Record({
+    "role": Field(Str(choices=ROLES, example="compute"), required=True,
+                  doc="controller, network or compute. The DHCP agent runs on the first controller or "
+                      "network node."),
+    "nics": Field(MapOf(NIC, key=Name(max_len=15), example={"eth0": {"physical_network": "provider",
+                                                                    "address": "172.16.0.31/24"}}),
+                  default=dict, doc="The node's NICs by interface name (eth0, eth1, ...)."),
+    "bridge_mappings": Field(MapOf(Name(max_len=15), example={"provider": "br-provider"}), default=dict,
+                             doc="neutron's bridge_mappings: which physical networks the node reaches, "
+                                 "through which OVS bridge."),
+    "tunnel_ip": Field(IPv4Address(example="172.16.0.31"),
+                       doc="neutron's local_ip: the address VXLAN tunnels start from. Default: the "
+                           "node's first address when the scenario has a vxlan network."),
+}, doc="An emulated node with its own Open vSwitch.")
+
+SUBNET = Record({
+    "cidr": Field(IPv4Network(example="192.168.101.0/24"), required=True, doc="The subnet."),
+    "gateway": Field(IPv4Address(example="192.168.101.1"), doc="Gateway address (default: the first host)."),
+    "allocation_pool": Field(Record({
+        "start": Field(IPv4Address(example="192.168.101.2"), required=True),
+        "end": Field(IPv4Address(example="192.168.101.254"), required=True),
+    }), doc="Addresses given to ports (default: every host address but the gateway)."),
+    "dhcp": Field(Bool(example=True), default=True, doc="Whether neutron's DHCP serves this subnet."),
+    "dns_nameservers": Field(ListOf(IPv4Address(), example=["8.8.8.8"]), default=list,
+                             doc="DNS servers handed out by DHCP."),
+}, doc="The network's IPv4 subnet.")
+
+NETWORK = Record({
+    "id": Field(UUID(example="9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"),
+                doc="The network id (default: derived from the lab and network names)."),
+    "type": Field(Str(choices=NETWORK_TYPES, example="vxlan"), required=True,
+                  doc="flat (untagged on a physical network), vlan (tagged) or vxlan (self-service)."),
+    "segmentation_id": Field(Int(min=1, max=16777215, example=203),
+                             doc="VLAN id (vlan, 1-4094) or VNI (vxlan). Required for vlan; for vxlan "
+                                 "allocated from 1 upward when left out."),
+    "physical_network": Field(Name(example="provider"), doc="Physical network of a flat or vlan network."),
+    "mtu": Field(Int(min=68, max=9000, example=1450), doc="Default: 1450 for vxlan, 1500 otherwise."),
+    "local_vlans": Field(MapOf(Int(min=1, max=4094), example={"compute1": 3}), default=dict,
+                         doc="Pinned local VLAN tag per node, as the documents show them. A network with "
+                             "a pinned tag on a node is provisioned there even without ports."),
+    "subnet": Field(SUBNET, required=True),
+}, doc="A neutron network with one IPv4 subnet.")
+
+RULE = Record({
+    "direction": Field(Str(choices=("ingress", "egress"), example="ingress"), required=True),
+    "ethertype": Field(Str(choices=("IPv4", "IPv6"), example="IPv4"), default="IPv4"),
+    "protocol": Field(Str(choices=("icmp", "tcp", "udp", "any"), example="tcp"), default="any"),
+    "port": Field(Int(min=1, max=65535, example=22), doc="A single destination port (tcp/udp)."),
+    "port_range": Field(Str(pattern=r"\d{1,5}-\d{1,5}", hint="a range like 8000-8080", example="8000-8080"),
+                        doc="A destination port range (tcp/udp)."),
+    "remote_ip": Field(IPv4Network(example="0.0.0.0/0"), doc="Remote CIDR (default: anywhere)."),
+    "remote_group": Field(Name(example="default"), doc="Remote security group, by name."),
+}, doc="A security group rule.")
+
+SECURITY_GROUP = Record({
+    "id": Field(UUID(example="87fd4685-d317-42fb-a487-28382d2c2750")),
+    "default_egress": Field(Bool(), default=True,
+                            doc="Add neutron's default rules allowing all egress IPv4 and IPv6."),
+    "rules": Field(ListOf(RULE, example=[{"direction": "ingress", "protocol": "tcp", "port": 22}]),
+                   default=list),
+}, doc="A security group.")
+
+KEYPAIR = Record({
+    "public_key": Field(Str(example="ssh-rsa AAAA... user@host"), doc="OpenSSH public key (default: "
+                                                                      "a key pair generated per lab)."),
+    "private_key_file": Field(Str(example="demo_rsa"), doc="The matching private key, for `stacklab ssh`."),
+}, doc="A key pair for SSH logins to instances.")
+
+INSTANCE = Record({
+    "id": Field(UUID(example="36b496b2-4976-4bf1-88c0-09f44385fd19"), doc="The instance (vm) uuid."),
+    "node": Field(Name(example="compute1"), required=True, doc="The compute node the instance runs on."),
+    "network": Field(Name(example="selfservice"), required=True, doc="The network of its port."),
+    "ip": Field(IPv4Address(example="192.168.101.19"), doc="Fixed IP (default: next free in the pool)."),
+    "mac": Field(MAC(example="fa:16:3e:55:18:7a"), doc="Port MAC (default: fa:16:3e:xx:xx:xx, derived)."),
+    "port_id": Field(UUID(example="8811e933-5c8e-4d6f-9c61-3c1d5a6f0e27"),
+                     doc="Neutron port id; the tap is named tap + its first 11 characters."),
+    "ofport": Field(Int(min=1, max=65279, example=3), doc="The tap's OpenFlow port number on br-int."),
+    "security_groups": Field(ListOf(Name(), example=["default"]), default=lambda: ["default"]),
+    "keypair": Field(Name(example="mykey")),
+    "address_mode": Field(Str(choices=("dhcp", "static"), example="dhcp"), default="dhcp",
+                          doc="dhcp: the instance asks for its address, as cirros does at boot "
+                              "(static when the subnet has no DHCP)."),
+}, doc="An instance: a namespace whose eth0 is on a tap port of its node's br-int.")
+
+AGENT = Record({
+    "release": Field(Str(choices=AGENT_RELEASES, example="2024.1"), default="2024.1",
+                     doc="The neutron release whose OVS agent flows are reproduced: 2023.2 uses table 59 "
+                         "for rate limiting and has no RARP anti-spoofing flow; 2024.1 uses table 58."),
+}, doc="The neutron OVS agent played on every node.")
+
+
+def check_kinds():
+    from stacklab.checks import registry
+    return {kind: checker.params for kind, checker in registry().items()}
+
+
+SCENARIO = Record({
+    "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
+    "description": Field(Str(example="instance02 on the VXLAN self-service network")),
+    "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
+    "agent": Field(AGENT, default=lambda: {"release": "2024.1"}),
+    "nodes": Field(MapOf(NODE, key=Name(max_len=10), min_items=1), required=True,
+                   doc="The emulated nodes, by name (at most 10 characters)."),
+    "networks": Field(MapOf(NETWORK), default=dict),
+    "security_groups": Field(MapOf(SECURITY_GROUP), default=dict,
+                             doc="Security groups by name; `default` exists even when not listed."),
+    "keypairs": Field(MapOf(KEYPAIR), default=dict),
+    "instances": Field(MapOf(INSTANCE, key=Name(max_len=15)), default=dict),
+    "checks": Field(ListOf(OneOfKinds(check_kinds)), default=list,
+                    doc="What must hold once the lab is up; each item is {kind: parameters}."),
+}, doc="A stacklab scenario: an OpenStack-style cloud to build on one machine.")

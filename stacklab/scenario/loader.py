@@ -1,0 +1,467 @@
+"""Load a scenario: parse, check the format, then check what the format alone
+cannot (references, addresses, duplicates, reachability), fill defaults, and
+return a Scenario. Every problem of a file is reported in one ScenarioError."""
+
+import glob
+import hashlib
+import os
+import uuid
+
+from stacklab import naming
+from stacklab.errors import Problem, ScenarioError
+from stacklab.scenario import model
+from stacklab.scenario.format import SCENARIO
+from stacklab.scenario.schema import INVALID
+from stacklab.scenario.yamlsrc import load_source
+
+SCENARIO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "scenarios")
+_ID_NAMESPACE = uuid.UUID("5c7a1ab0-0000-4000-8000-00000057ac1a")
+
+
+def list_scenarios(directory=SCENARIO_DIR):
+    return sorted(glob.glob(os.path.join(directory, "*.yaml")))
+
+
+def find_scenario(name_or_file, directory=SCENARIO_DIR):
+    """A path as given, or scenarios/NAME.yaml."""
+    if os.path.sep in name_or_file or name_or_file.endswith((".yaml", ".yml")):
+        return name_or_file
+    path = os.path.join(directory, name_or_file + ".yaml")
+    if not os.path.exists(path):
+        names = ", ".join(os.path.basename(p)[:-5] for p in list_scenarios(directory))
+        raise ScenarioError([_plain(name_or_file, "no such scenario (known: %s)" % (names or "none"))])
+    return path
+
+
+def _plain(file, message):
+    return Problem(file, None, (), message)
+
+
+def load_scenario(path, text=None):
+    """Parse and validate the scenario at `path` (or `text`); raise ScenarioError
+    with every problem found."""
+    src = load_source(path, text)
+    problems = []
+
+    def report(p, message):
+        problems.append(src.problem(p, message))
+
+    data = SCENARIO.check(src.data, (), report)
+    if data is INVALID or problems:
+        raise ScenarioError(problems)
+    scenario = _Builder(src, data, report).build()
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def derived_id(lab, kind, name):
+    return str(uuid.uuid5(_ID_NAMESPACE, "%s/%s/%s" % (lab, kind, name)))
+
+
+def derived_mac(seed, taken, prefix="fa:16:3e"):
+    digest = hashlib.sha256(seed.encode()).digest()
+    n = int.from_bytes(digest[:3], "big")
+    while True:
+        mac = "%s:%02x:%02x:%02x" % (prefix, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+        if mac not in taken:
+            taken.add(mac)
+            return mac
+        n = (n + 1) & 0xffffff
+
+
+class _Builder:
+    """Turns checked YAML data into the model, reporting semantic problems."""
+
+    def __init__(self, src, data, report):
+        self.src = src
+        self.d = data
+        self.report = report
+        self.name = data["name"] or os.path.splitext(os.path.basename(str(src.file)))[0]
+        self.macs = set()
+
+    def build(self):
+        nodes = self.nodes()
+        networks = self.networks(nodes)
+        groups = self.security_groups()
+        keypairs = {name: model.Keypair(name, k["public_key"], k["private_key_file"])
+                    for name, k in self.d["keypairs"].items()}
+        instances = self.instances(nodes, networks, groups, keypairs)
+        scenario = model.Scenario(
+            name=self.name, file=str(self.src.file), description=self.d["description"] or "",
+            reference=self.d["reference"], agent_release=self.d["agent"]["release"],
+            nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
+            instances=instances, dhcp_ports={}, checks=[])
+        self.dhcp_ports(scenario)
+        self.local_vlans(scenario)
+        self.tunnel_paths(scenario)
+        scenario.checks = self.checks(scenario)
+        return scenario
+
+    # -- nodes -----------------------------------------------------------
+    def nodes(self):
+        nodes, addresses = {}, {}
+        vxlan = any(n["type"] == "vxlan" for n in self.d["networks"].values())
+        for name, n in self.d["nodes"].items():
+            path = ("nodes", name)
+            bridges = {}
+            for physnet, bridge in n["bridge_mappings"].items():
+                if bridge in (naming.INTEGRATION_BRIDGE, naming.TUNNEL_BRIDGE):
+                    self.report(path + ("bridge_mappings", physnet),
+                                "%s is the agent's own bridge; map physical networks to others "
+                                "such as br-provider" % bridge)
+                elif bridge in bridges:
+                    self.report(path + ("bridge_mappings", physnet),
+                                "bridge %s is already mapped to physical network %s" % (bridge, bridges[bridge]))
+                bridges[bridge] = physnet
+            nics, on_physnet = {}, {}
+            for nic_name, nic in n["nics"].items():
+                npath = path + ("nics", nic_name)
+                physnet = nic["physical_network"]
+                bridge = n["bridge_mappings"].get(physnet)
+                if bridge and physnet in on_physnet:
+                    self.report(npath + ("physical_network",),
+                                "%s already connects %s to %s; a bridge takes one NIC"
+                                % (on_physnet[physnet], bridge, physnet))
+                on_physnet.setdefault(physnet, nic_name)
+                if nic["address"] is not None:
+                    ip = nic["address"].ip
+                    if nic["address"].network.prefixlen < 31 and ip in (nic["address"].network.network_address,
+                                                                       nic["address"].network.broadcast_address):
+                        self.report(npath + ("address",), "%s is not a host address of %s"
+                                    % (ip, nic["address"].network))
+                    if ip in addresses:
+                        self.report(npath + ("address",), "%s is already the address of %s" % (ip, addresses[ip]))
+                    addresses[ip] = "%s %s" % (name, nic_name)
+                mac = nic["mac"] or derived_mac("%s/%s/%s" % (self.name, name, nic_name), self.macs, "02:5c:1a")
+                if nic["mac"]:
+                    self._claim_mac(mac, npath + ("mac",))
+                nics[nic_name] = model.Nic(nic_name, physnet, nic["address"], mac, bridge)
+            for physnet in n["bridge_mappings"]:
+                if physnet not in on_physnet:
+                    self.report(path + ("bridge_mappings", physnet),
+                                "node %s has no NIC on physical network %s (add one under nics)" % (name, physnet))
+            tunnel_ip = n["tunnel_ip"]
+            own = [nic.address.ip for nic in nics.values() if nic.address]
+            if tunnel_ip is not None and tunnel_ip not in own:
+                self.report(path + ("tunnel_ip",), "%s is not one of the node's NIC addresses (%s)"
+                            % (tunnel_ip, ", ".join(map(str, own)) or "it has none"))
+            if tunnel_ip is None and vxlan and own:
+                tunnel_ip = own[0]
+            nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip)
+        return nodes
+
+    def _claim_mac(self, mac, path):
+        if mac in self.macs:
+            self.report(path, "MAC %s is used twice" % mac)
+        self.macs.add(mac)
+
+    # -- networks --------------------------------------------------------
+    def networks(self, nodes):
+        networks, vnis, vlans, flats, next_vni = {}, {}, {}, {}, 1
+        explicit_vnis = {n["segmentation_id"] for n in self.d["networks"].values()
+                         if n["type"] == "vxlan" and n["segmentation_id"]}
+        mapped = {p for node in nodes.values() for p in node.bridge_mappings}
+        for name, n in self.d["networks"].items():
+            path = ("networks", name)
+            kind, seg, physnet = n["type"], n["segmentation_id"], n["physical_network"]
+            if kind == "vxlan":
+                if physnet is not None:
+                    self.report(path + ("physical_network",), "a vxlan network has no physical network")
+                if seg is None:
+                    while next_vni in explicit_vnis or next_vni in vnis:
+                        next_vni += 1
+                    seg = next_vni
+                if seg in vnis:
+                    self.report(path + ("segmentation_id",), "VNI %d is also used by network %s" % (seg, vnis[seg]))
+                vnis[seg] = name
+            else:
+                if physnet is None:
+                    self.report(path, "a %s network needs a physical_network" % kind)
+                elif physnet not in mapped:
+                    self.report(path + ("physical_network",),
+                                "no node maps physical network %s in its bridge_mappings" % physnet)
+                if kind == "flat":
+                    if seg is not None:
+                        self.report(path + ("segmentation_id",), "a flat network has no segmentation id")
+                    if physnet in flats:
+                        self.report(path + ("physical_network",), "physical network %s already carries flat "
+                                    "network %s" % (physnet, flats[physnet]))
+                    flats[physnet] = name
+                else:
+                    if seg is None:
+                        self.report(path, "a vlan network needs a segmentation_id (the VLAN id)")
+                    elif seg > 4094:
+                        self.report(path + ("segmentation_id",), "VLAN id %d is out of range 1..4094" % seg)
+                    elif (physnet, seg) in vlans:
+                        self.report(path + ("segmentation_id",), "VLAN %d on %s is also used by network %s"
+                                    % (seg, physnet, vlans[(physnet, seg)]))
+                    vlans[(physnet, seg)] = name
+            mtu = n["mtu"] or (1450 if kind == "vxlan" else 1500)
+            if kind == "vxlan" and mtu > 1450:
+                self.report(path + ("mtu",), "%d is too large for VXLAN over the 1500-byte underlay "
+                            "(at most 1450)" % mtu)
+            for node, tag in n["local_vlans"].items():
+                if node not in nodes:
+                    self.report(path + ("local_vlans", node), "no node named %s" % node)
+            subnet = self.subnet(n["subnet"], path + ("subnet",))
+            networks[name] = model.Network(name, n["id"] or derived_id(self.name, "network", name), kind, seg,
+                                           physnet, mtu, subnet)
+        for node in nodes:
+            tags = {}
+            for name, n in self.d["networks"].items():
+                tag = n["local_vlans"].get(node)
+                if tag is None:
+                    continue
+                if tag in tags:
+                    self.report(("networks", name, "local_vlans", node),
+                                "local VLAN %d on %s is also pinned for network %s" % (tag, node, tags[tag]))
+                tags[tag] = name
+        return networks
+
+    def subnet(self, s, path):
+        cidr = s["cidr"]
+        hosts_first = cidr.network_address + 1
+        hosts_last = cidr.broadcast_address - 1
+        gateway = s["gateway"] or hosts_first
+        if s["gateway"] is not None and not (hosts_first <= gateway <= hosts_last):
+            self.report(path + ("gateway",), "%s is not a host address of %s" % (gateway, cidr))
+        if s["allocation_pool"]:
+            start, end = s["allocation_pool"]["start"], s["allocation_pool"]["end"]
+            for key, ip in (("start", start), ("end", end)):
+                if not (hosts_first <= ip <= hosts_last):
+                    self.report(path + ("allocation_pool", key), "%s is not a host address of %s" % (ip, cidr))
+            if start > end:
+                self.report(path + ("allocation_pool",), "start %s is after end %s" % (start, end))
+            if start <= gateway <= end:
+                self.report(path + ("allocation_pool",), "the pool %s-%s holds the gateway %s"
+                            % (start, end, gateway))
+        else:
+            start, end = hosts_first, hosts_last
+            if gateway == start:
+                start = gateway + 1
+            elif gateway == end:
+                end = gateway - 1
+        return model.Subnet(cidr, gateway, start, end, s["dhcp"], s["dns_nameservers"])
+
+    # -- security groups -------------------------------------------------
+    def security_groups(self):
+        declared = self.d["security_groups"]
+        groups = {}
+        names = set(declared) | {"default"}
+        for name, g in declared.items():
+            rules = []
+            for i, r in enumerate(g["rules"]):
+                rules.append(self.rule(r, ("security_groups", name, "rules", i), names))
+            if g["default_egress"]:
+                rules += self._default_egress()
+            groups[name] = model.SecurityGroup(name, g["id"] or derived_id(self.name, "sg", name), rules)
+        if "default" not in groups:
+            groups["default"] = model.SecurityGroup("default", derived_id(self.name, "sg", "default"),
+                                                    self._neutron_default_rules())
+        return groups
+
+    @staticmethod
+    def _default_egress():
+        return [model.Rule("egress", eth, None, None, None, None, None) for eth in ("IPv4", "IPv6")]
+
+    def _neutron_default_rules(self):
+        """The rules neutron gives a project's `default` group."""
+        return [model.Rule("ingress", eth, None, None, None, None, "default") for eth in ("IPv4", "IPv6")] \
+            + self._default_egress()
+
+    def rule(self, r, path, groups):
+        proto = None if r["protocol"] == "any" else r["protocol"]
+        pmin = pmax = None
+        if r["port"] is not None and r["port_range"] is not None:
+            self.report(path, "give port or port_range, not both")
+        if r["port"] is not None:
+            pmin = pmax = r["port"]
+        elif r["port_range"] is not None:
+            pmin, pmax = (int(x) for x in r["port_range"].split("-"))
+            if not (1 <= pmin <= pmax <= 65535):
+                self.report(path + ("port_range",), "%r is not a range within 1-65535" % r["port_range"])
+        if pmin is not None and proto not in ("tcp", "udp"):
+            self.report(path, "ports need protocol tcp or udp")
+        if r["remote_ip"] is not None and r["remote_group"] is not None:
+            self.report(path, "give remote_ip or remote_group, not both")
+        if r["remote_group"] is not None and r["remote_group"] not in groups:
+            self.report(path + ("remote_group",), "no security group named %s" % r["remote_group"])
+        if proto == "icmp" and r["ethertype"] == "IPv6":
+            proto = "ipv6-icmp"
+        remote_ip = r["remote_ip"]
+        if remote_ip is not None and remote_ip.prefixlen == 0:
+            remote_ip = None
+        return model.Rule(r["direction"], r["ethertype"], proto, pmin, pmax, remote_ip, r["remote_group"])
+
+    # -- instances -------------------------------------------------------
+    def instances(self, nodes, networks, groups, keypairs):
+        instances, used_ips, port_ids, ofports, taps = {}, {}, {}, {}, {}
+        # Fixed addresses are reserved before any is handed out.
+        for name, i in self.d["instances"].items():
+            net = networks.get(i["network"])
+            if i["ip"] is None or net is None:
+                continue
+            path = ("instances", name, "ip")
+            if i["ip"] not in net.subnet.cidr:
+                self.report(path, "%s is outside subnet %s of network %s" % (i["ip"], net.subnet.cidr, net.name))
+            elif i["ip"] in (net.subnet.cidr.network_address, net.subnet.cidr.broadcast_address):
+                self.report(path, "%s is not a host address of %s" % (i["ip"], net.subnet.cidr))
+            elif i["ip"] == net.subnet.gateway:
+                self.report(path, "%s is the gateway of %s" % (i["ip"], net.name))
+            elif (net.name, i["ip"]) in used_ips:
+                self.report(path, "%s is also the address of %s" % (i["ip"], used_ips[(net.name, i["ip"])]))
+            used_ips[(net.name, i["ip"])] = name
+        self.used_ips = used_ips
+        for name, i in self.d["instances"].items():
+            path = ("instances", name)
+            if i["mac"]:
+                self._claim_mac(i["mac"], path + ("mac",))
+        for name, i in self.d["instances"].items():
+            path = ("instances", name)
+            ok = True
+            node = nodes.get(i["node"])
+            if node is None:
+                self.report(path + ("node",), "no node named %s" % i["node"])
+                ok = False
+            net = networks.get(i["network"])
+            if net is None:
+                self.report(path + ("network",), "no network named %s" % i["network"])
+                ok = False
+            for k, g in enumerate(i["security_groups"]):
+                if g not in groups:
+                    self.report(path + ("security_groups", k), "no security group named %s" % g)
+            if i["keypair"] is not None and i["keypair"] not in keypairs:
+                self.report(path + ("keypair",), "no key pair named %s" % i["keypair"])
+            if not ok:
+                continue
+            if net.physical_network and net.physical_network not in node.bridge_mappings:
+                self.report(path + ("node",), "node %s does not reach physical network %s of network %s "
+                            "(no bridge_mappings entry)" % (node.name, net.physical_network, net.name))
+            if i["address_mode"] == "dhcp" and not net.subnet.dhcp and self._given(path + ("address_mode",)):
+                self.report(path + ("address_mode",), "network %s has DHCP disabled" % net.name)
+            ip = i["ip"] or self.allocate_ip(net, path, name)
+            port_id = i["port_id"] or derived_id(self.name, "port", name)
+            if port_id in port_ids:
+                self.report(path + ("port_id",), "port id %s is also the port of %s" % (port_id, port_ids[port_id]))
+            port_ids[port_id] = name
+            tap = naming.tap_name(port_id)
+            if (node.name, tap) in taps:
+                self.report(path + ("port_id",), "tap name %s (from the port id) clashes with %s on %s"
+                            % (tap, taps[(node.name, tap)], node.name))
+            taps[(node.name, tap)] = name
+            if i["ofport"] is not None:
+                if (node.name, i["ofport"]) in ofports:
+                    self.report(path + ("ofport",), "ofport %d on %s is also taken by %s"
+                                % (i["ofport"], node.name, ofports[(node.name, i["ofport"])]))
+                ofports[(node.name, i["ofport"])] = name
+            mac = i["mac"] or derived_mac("%s/%s" % (self.name, name), self.macs)
+            inst_id = i["id"] or derived_id(self.name, "instance", name)
+            port = model.Port(port_id, tap, net.name, node.name, mac, ip, "compute:nova", inst_id,
+                              list(i["security_groups"]), i["ofport"])
+            mode = i["address_mode"] if net.subnet.dhcp else "static"
+            instances[name] = model.Instance(name, inst_id, node.name, port, i["keypair"], mode, net.mtu)
+        return instances
+
+    def _given(self, path):
+        return tuple(path) in self.src.lines
+
+    def allocate_ip(self, net, path, owner):
+        ip = net.subnet.pool_start
+        while ip <= net.subnet.pool_end:
+            if (net.name, ip) not in self.used_ips and ip != net.subnet.gateway:
+                self.used_ips[(net.name, ip)] = owner
+                return ip
+            ip += 1
+        self.report(path, "no free address left in the pool of network %s" % net.name)
+        return net.subnet.pool_start
+
+    # -- DHCP, local VLANs, tunnels --------------------------------------
+    def dhcp_ports(self, scenario):
+        node = scenario.dhcp_node
+        for net in scenario.networks.values():
+            if not net.subnet.dhcp:
+                continue
+            path = ("networks", net.name)
+            if node is None:
+                self.report(path + ("subnet", "dhcp"), "DHCP needs a controller or network node to run on")
+                continue
+            owner = "dhcp-%s" % net.name
+            ip = self.allocate_ip(net, path, owner)
+            port_id = derived_id(self.name, "dhcp-port", net.name)
+            device_id = "dhcp%s-%s" % (derived_id(self.name, "host", node), net.id)
+            mac = derived_mac("%s/dhcp/%s" % (self.name, net.name), self.macs)
+            if net.physical_network and net.physical_network not in scenario.nodes[node].bridge_mappings:
+                self.report(path + ("physical_network",),
+                            "DHCP for %s runs on %s, which does not reach physical network %s"
+                            % (net.name, node, net.physical_network))
+            scenario.dhcp_ports[net.name] = model.Port(port_id, naming.tap_name(port_id), net.name, node, mac, ip,
+                                                       "network:dhcp", device_id, [], None)
+
+    def local_vlans(self, scenario):
+        """Tag each network on each node that has it, as the agent does: pinned
+        tags first, then the lowest free tag in the order networks are listed."""
+        for node in scenario.nodes:
+            wanted = [n for n in scenario.networks.values()
+                      if node in self.d["networks"][n.name]["local_vlans"]
+                      or any(p.network == n.name for p in scenario.ports(node))]
+            taken = {self.d["networks"][n.name]["local_vlans"][node] for n in wanted
+                     if node in self.d["networks"][n.name]["local_vlans"]}
+            tag = 1
+            for net in wanted:
+                pinned = self.d["networks"][net.name]["local_vlans"].get(node)
+                if pinned is not None:
+                    net.local_vlans[node] = pinned
+                    continue
+                while tag in taken:
+                    tag += 1
+                net.local_vlans[node] = tag
+                taken.add(tag)
+
+    def tunnel_paths(self, scenario):
+        """A vxlan network needs every node it is on to have a tunnel IP, and
+        every pair of them to share a physical network holding both IPs."""
+        for net in scenario.networks.values():
+            if net.type != "vxlan":
+                continue
+            on = [scenario.nodes[n] for n in net.local_vlans]
+            path = ("networks", net.name)
+            for node in on:
+                if node.tunnel_ip is None:
+                    self.report(path, "vxlan network %s is on node %s, which has no tunnel path: it has no "
+                                "address to tunnel from (give it a NIC address or tunnel_ip)"
+                                % (net.name, node.name))
+            for a_i, a in enumerate(on):
+                for b in on[a_i + 1:]:
+                    if a.tunnel_ip is None or b.tunnel_ip is None:
+                        continue
+                    if not _same_wire(a, b):
+                        self.report(path, "vxlan network %s has no tunnel path between %s (%s) and %s (%s): "
+                                    "no physical network joins both tunnel IPs in one subnet"
+                                    % (net.name, a.name, a.tunnel_ip, b.name, b.tunnel_ip))
+
+    # -- checks ----------------------------------------------------------
+    def checks(self, scenario):
+        from stacklab.checks import registry
+        out = []
+        for index, (kind, params) in enumerate(self.d["checks"]):
+            path = ("checks", index, kind)
+            checker = registry()[kind]
+            checker.validate(scenario, params, lambda p, m, base=path: self.report(base + tuple(p), m))
+            out.append(model.Check(kind, params, index, self.src.line(path)))
+        return out
+
+
+def _tunnel_nic(node):
+    for nic in node.nics.values():
+        if nic.address and nic.address.ip == node.tunnel_ip:
+            return nic
+    return None
+
+
+def _same_wire(a, b):
+    na, nb = _tunnel_nic(a), _tunnel_nic(b)
+    return (na is not None and nb is not None and na.physical_network == nb.physical_network
+            and nb.address.ip in na.address.network)
+

@@ -1,0 +1,126 @@
+"""The record of a running lab, kept in /run/stacklab/<lab>/state.json and
+rewritten as the lab grows, so that `stacklab down` can remove everything
+even after the process that built it was killed."""
+
+import json
+import os
+import shutil
+import time
+
+from stacklab.errors import LabError
+from stacklab.procs import Proc
+
+RUN_ROOT = os.environ.get("STACKLAB_RUN_DIR", "/run/stacklab")
+
+
+def lab_dir(name):
+    return os.path.join(RUN_ROOT, name)
+
+
+class LabState:
+    """What a lab created: its namespaces (each held by a recorded process),
+    the processes it started, and its directory."""
+
+    def __init__(self, name, scenario_file=None, created=None):
+        self.name = name
+        self.scenario_file = scenario_file
+        self.created = created or time.time()
+        self.phase = "building"
+        self.keeper = None            # Proc of the process that holds the lab
+        self.namespaces = {}          # name -> {"kind", "pid", "start", "netns", "mntns"}
+        self.processes = []           # [Proc]
+        self.nodes = {}               # node name -> {"role", "bridges"}
+        self.instances = {}           # instance -> {"node", "ip", "mac", "tap", "network"}
+
+    @property
+    def dir(self):
+        return lab_dir(self.name)
+
+    @property
+    def path(self):
+        return os.path.join(self.dir, "state.json")
+
+    # -- creating ------------------------------------------------------------
+    @classmethod
+    def create(cls, name, scenario_file):
+        """Claim the lab's directory; refuse when the lab exists already."""
+        os.makedirs(RUN_ROOT, exist_ok=True)
+        try:
+            os.mkdir(lab_dir(name))
+        except FileExistsError:
+            raise LabError("lab %s is already up (or was left by a killed run): "
+                           "`stacklab down %s` removes it" % (name, name))
+        state = cls(name, scenario_file)
+        state.save()
+        return state
+
+    def add_namespace(self, name, kind, pid, netns, mntns):
+        proc = Proc(pid)
+        self.namespaces[name] = {"kind": kind, "pid": proc.pid, "start": proc.start,
+                                 "netns": netns, "mntns": mntns}
+
+    def add_process(self, pid, what):
+        self.processes.append(Proc(pid, what=what))
+
+    def save(self):
+        data = {
+            "name": self.name, "scenario_file": self.scenario_file, "created": self.created,
+            "phase": self.phase, "keeper": self.keeper.to_dict() if self.keeper else None,
+            "namespaces": self.namespaces, "processes": [p.to_dict() for p in self.processes],
+            "nodes": self.nodes, "instances": self.instances,
+        }
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    # -- reading -------------------------------------------------------------
+    @classmethod
+    def load(cls, name):
+        path = os.path.join(lab_dir(name), "state.json")
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            if os.path.isdir(lab_dir(name)):
+                state = cls(name)       # killed before its first record: only the directory is left
+                state.phase = "unknown"
+                return state
+            raise LabError("no lab named %s is up (running: %s)" % (name, ", ".join(running_labs()) or "none"))
+        except ValueError:
+            state = cls(name)
+            state.phase = "unknown"
+            return state
+        state = cls(data["name"], data.get("scenario_file"), data.get("created"))
+        state.phase = data.get("phase", "unknown")
+        state.keeper = Proc.from_dict(data["keeper"]) if data.get("keeper") else None
+        state.namespaces = data.get("namespaces", {})
+        state.processes = [Proc.from_dict(p) for p in data.get("processes", [])]
+        state.nodes = data.get("nodes", {})
+        state.instances = data.get("instances", {})
+        return state
+
+    def holder(self, name):
+        """The live process whose namespaces are those of node/instance `name`."""
+        ns = self.namespaces.get(name)
+        if ns is None:
+            known = ", ".join(sorted(n for n, v in self.namespaces.items() if v["kind"] != "fabric"))
+            raise LabError("lab %s has no node or instance named %s (it has: %s)" % (self.name, name, known))
+        proc = Proc(ns["pid"], ns["start"])
+        if not proc.alive():
+            raise LabError("%s of lab %s is no longer running (`stacklab down %s` cleans up)"
+                           % (name, self.name, self.name))
+        return proc
+
+    def namespace_pairs(self):
+        return [(ns["netns"], ns["mntns"]) for ns in self.namespaces.values()]
+
+    def remove_dir(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def running_labs():
+    try:
+        return sorted(d for d in os.listdir(RUN_ROOT) if os.path.isdir(os.path.join(RUN_ROOT, d)))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,199 @@
+"""The Lab composes a scenario out of nodes, the fabric and instances, and
+records each piece in the lab's state as soon as it exists. It only composes:
+each node owns its processes, each link its interfaces."""
+
+import os
+import time
+
+from stacklab import naming
+from stacklab.errors import LabError
+from stacklab.procs import Proc
+from stacklab.teardown import sweep
+from topologies import fabric, plumbing
+from topologies.links import Veth, veth_script
+from topologies.node import CloudNode, FabricHost, InstanceHost
+from topologies.shell import run_parallel, script
+
+
+class Lab:
+    """A scenario built for real. `build()` creates it, `stop()` removes all of it."""
+
+    FABRIC = "fabric"
+
+    def __init__(self, scenario, state, progress=None):
+        self.scenario = scenario
+        self.state = state
+        self.progress = progress or (lambda step, detail, seconds: None)
+        self.nodes = {}         # name -> CloudNode
+        self.instances = {}     # name -> InstanceHost
+        self.fabric = None
+        self.links = []
+
+    # -- mapping interface (what Mininet's CLI expects of a network) ----------
+    def _all(self):
+        out = dict(self.nodes)
+        out.update(self.instances)
+        return out
+
+    def __getitem__(self, name):
+        return self._all()[name]
+
+    def __contains__(self, name):
+        return name in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def keys(self):
+        return self._all().keys()
+
+    def values(self):
+        return self._all().values()
+
+    def items(self):
+        return self._all().items()
+
+    # -- building -------------------------------------------------------------
+    def build(self):
+        steps = [
+            ("nodes", self._create_nodes),
+            ("open vswitch", self._start_ovs),
+            ("physical networks", self._wire_fabric),
+            ("bridges", self._configure_bridges),
+            ("instances", self._create_instances),
+        ]
+        for title, step in steps:
+            t0 = time.monotonic()
+            detail = step()
+            self.state.save()
+            self.progress(title, detail, time.monotonic() - t0)
+        self.state.phase = "up"
+        self.state.save()
+
+    def _record(self, host, kind):
+        netns, mntns = host.namespace_ids()
+        self.state.add_namespace(host.name, kind, host.pid, netns, mntns)
+
+    def _create_nodes(self):
+        self.fabric = FabricHost(self.FABRIC)
+        self._record(self.fabric, "fabric")
+        self.state.save()
+        for node in self.scenario.nodes.values():
+            host = CloudNode(node.name, os.path.join(self.state.dir, "nodes", node.name), node.role)
+            self.nodes[node.name] = host
+            self._record(host, "node")
+            self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
+            self.state.save()       # recorded before anything runs inside it
+        return "%d nodes" % len(self.nodes)
+
+    @staticmethod
+    def _bridge_names(node):
+        names = [naming.INTEGRATION_BRIDGE]
+        if node.tunnel_ip is not None:
+            names.append(naming.TUNNEL_BRIDGE)
+        return names + node.physical_bridges
+
+    def _start_ovs(self):
+        run_parallel([(host, host.ovs_start_script()) for host in self.nodes.values()], "starting Open vSwitch")
+        for host in self.nodes.values():
+            for pidfile in host.pidfiles():
+                with open(pidfile) as f:
+                    self.state.add_process(int(f.read().split()[0]), "%s %s" % (host.name, os.path.basename(pidfile)))
+        return "%d x (ovsdb-server, ovs-vswitchd)" % len(self.nodes)
+
+    def _wire_fabric(self):
+        physnets = sorted({nic.physical_network for n in self.scenario.nodes.values() for nic in n.nics.values()})
+        switches = fabric.switch_names(physnets)
+        lines = ["sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
+                 "ip link set lo up"]
+        lines += [FabricHost.switch_script(switches[p]) for p in physnets]
+        script(self.fabric, "\n".join(lines), "creating physical network switches")
+        ups = []
+        for index, node in enumerate(self.scenario.nodes.values()):
+            host = self.nodes[node.name]
+            for nic in node.nics.values():
+                far = fabric.port_name(index, node.name, nic.name)
+                script(host, veth_script(nic.name, far, self.fabric.pid, mac1=nic.mac),
+                       "plugging %s %s into %s" % (node.name, nic.name, nic.physical_network))
+                self.links.append(Veth(host, self.fabric, nic.name, far, mac1=nic.mac, create=False))
+                ups.append("ip link set %s master %s up" % (far, switches[nic.physical_network]))
+        if ups:
+            script(self.fabric, "\n".join(ups), "connecting NICs to physical networks")
+        return ", ".join(physnets) or "none"
+
+    def _configure_bridges(self):
+        jobs = []
+        for node in self.scenario.nodes.values():
+            peers = self.scenario.tunnel_peers(node.name)
+            jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers)))
+        run_parallel(jobs, "configuring bridges")
+        return "%d bridges" % sum(len(v["bridges"]) for v in self.state.nodes.values())
+
+    def _create_instances(self):
+        by_node = {}
+        for inst in self.scenario.instances.values():
+            host = InstanceHost(inst.name, inst)
+            self.instances[inst.name] = host
+            self._record(host, "instance")
+            port = inst.port
+            self.state.instances[inst.name] = {
+                "node": inst.node, "network": port.network, "ip": str(port.ip), "mac": port.mac,
+                "tap": port.name, "mtu": inst.mtu, "port_id": port.id}
+            self.state.save()
+            node = self.nodes[inst.node]
+            self.links.append(Veth(host, node, "eth0", port.name, mac1=port.mac, mac2=naming.tap_mac(port.mac),
+                                   mtu=inst.mtu))
+            by_node.setdefault(inst.node, []).append(inst)
+        jobs = [(self.instances[i.name], self._instance_script(i)) for i in self.scenario.instances.values()]
+        run_parallel(jobs, "configuring instances")
+        instance_of = {i.port.id: i.id for i in self.scenario.instances.values()}
+        jobs = [(self.nodes[n], plumbing.tap_ports_script([i.port for i in insts], instance_of))
+                for n, insts in by_node.items()]
+        run_parallel(jobs, "plugging taps into br-int")
+        return "%d instances" % len(self.instances)
+
+    def _instance_script(self, inst):
+        net = self.scenario.networks[inst.port.network]
+        prefix = net.subnet.cidr.prefixlen
+        lines = [
+            "ip link set lo up",
+            # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes)
+            "ethtool -K eth0 tx off >/dev/null",
+            "ip link set eth0 up",
+            "ip addr add %s/%d dev eth0" % (inst.port.ip, prefix),
+        ]
+        if net.subnet.gateway:
+            lines.append("ip route add default via %s dev eth0" % net.subnet.gateway)
+        return "\n".join(lines)
+
+    # -- tearing down ---------------------------------------------------------
+    def stop(self):
+        """Remove everything: processes (namespaces and veths go with them),
+        then the lab's directory. Safe to call twice."""
+        try:
+            sweep(self.state)
+        finally:
+            for host in list(self.values()) + ([self.fabric] if self.fabric else []):
+                try:
+                    host.cleanup()      # close our end of its pty, reap its shell
+                except (OSError, ValueError):
+                    pass
+            self.nodes, self.instances, self.fabric = {}, {}, None
+
+
+def build_lab(scenario, state, progress=None):
+    """Build `scenario`; on any failure or interruption remove what was built."""
+    lab = Lab(scenario, state, progress)
+    try:
+        lab.build()
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
+
+
+def keeper_proc():
+    return Proc(os.getpid(), what="keeper")
+
+
+__all__ = ["Lab", "build_lab", "LabError", "keeper_proc"]

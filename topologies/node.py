@@ -1,0 +1,82 @@
+"""Emulated machines. A CloudNode is an OpenStack node (controller, network or
+compute) with its own network and mount namespaces and its own Open vSwitch;
+an InstanceHost is a VM's network stack; the FabricHost holds the switches of
+the physical networks. Each class owns the processes it starts."""
+
+import os
+
+from mininet.node import Host
+
+from topologies.shell import script
+
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+
+# Directories a node keeps private (bind-mounted from the lab's directory), so
+# that inside the node `ovs-vsctl show` sees only this node's switch, and the
+# lab can find every pidfile from outside even after a crash.
+PRIVATE_DIRS = (
+    ("/etc/openvswitch", "etc"),
+    ("/var/run/openvswitch", "run"),
+    ("/var/log/openvswitch", "log"),
+    ("/var/lib/neutron", "neutron"),
+)
+
+
+class LabHost(Host):
+    """A Mininet host whose namespaces the lab records as soon as it exists."""
+
+    def namespace_ids(self):
+        return (os.stat("/proc/%d/ns/net" % self.pid).st_ino, os.stat("/proc/%d/ns/mnt" % self.pid).st_ino)
+
+
+class CloudNode(LabHost):
+    """An OpenStack node with its own ovsdb-server and ovs-vswitchd."""
+
+    def __init__(self, name, workdir, role, **params):
+        self.workdir = workdir
+        self.role = role
+        dirs = []
+        for target, sub in PRIVATE_DIRS:
+            path = os.path.join(workdir, sub)
+            os.makedirs(path, exist_ok=True)
+            dirs.append((target, path))
+        super().__init__(name, privateDirs=dirs, **params)
+
+    def ovs_start_script(self):
+        """Start this node's Open vSwitch, as ovs-ctl would but faster: the
+        daemons detach only once ready, so the next command can use them."""
+        return """
+ip link set lo up
+ovsdb-tool create /etc/openvswitch/conf.db {schema}
+ovsdb-server /etc/openvswitch/conf.db --remote=punix:/var/run/openvswitch/db.sock \\
+    --remote=db:Open_vSwitch,Open_vSwitch,manager_options \\
+    --pidfile --detach --no-chdir --log-file -vconsole:off
+ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} \\
+    external_ids:hostname={name} ovs_version="$(ovs-vswitchd --version | sed -n '1s/.* //p')"
+ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
+""".format(schema=OVS_SCHEMA, name=self.name)
+
+    def pidfiles(self):
+        run = os.path.join(self.workdir, "run")
+        return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
+
+    def vsctl(self, *args):
+        return script(self, "ovs-vsctl " + " ".join(args), "ovs-vsctl")
+
+
+class InstanceHost(LabHost):
+    """An instance's network stack: its eth0 sits on a tap port of br-int."""
+
+    def __init__(self, name, model, **params):
+        self.model = model
+        super().__init__(name, **params)
+
+
+class FabricHost(LabHost):
+    """The physical networks between nodes: one Linux bridge per network,
+    in a namespace of its own so the root namespace is never touched."""
+
+    @staticmethod
+    def switch_script(switch):
+        return ("ip link add name {0} type bridge stp_state 0 forward_delay 0\n"
+                "ip link set {0} up".format(switch))

@@ -1,0 +1,79 @@
+"""The bridges of a node, as neutron's OVS agent sets them up: br-int, the
+physical bridges (br-provider, br-mgmt) patched to it, br-tun with one VXLAN
+port per peer, and the instances' tap ports. Each function returns shell
+script text for the node, so a node is configured in one ovs-vsctl transaction."""
+
+import shlex
+
+from stacklab import naming
+
+CONTROLLER = "tcp:127.0.0.1:6633"
+MANAGER = "ptcp:6640:127.0.0.1"
+PROTOCOLS = "OpenFlow10,OpenFlow13,OpenFlow14"
+
+
+def _bridge(name):
+    # netdev: the userspace datapath (no kernel module needed; see platform notes)
+    return ["--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=netdev",
+            "fail_mode=secure", "protocols=" + PROTOCOLS,
+            "other_config:disable-in-band=true", "--", "set-controller", name, CONTROLLER]
+
+
+def _patch(bridge, name, peer):
+    return ["--may-exist", "add-port", bridge, name, "--", "set", "Interface", name, "type=patch",
+            "options:peer=" + peer]
+
+
+def vxlan_options(local_ip, remote_ip):
+    return {"df_default": "true", "egress_pkt_mark": "0", "in_key": "flow", "local_ip": str(local_ip),
+            "out_key": "flow", "remote_ip": str(remote_ip)}
+
+
+def bridges_script(node, peers):
+    """ovs-vsctl transaction for every bridge of `node` (a model.Node) with
+    VXLAN ports to `peers` (tunnel IPs), then the node's addresses."""
+    args = ["set-manager", MANAGER, "--"] + _bridge(naming.INTEGRATION_BRIDGE)
+    # Order matters for the OpenFlow port numbers: int-br-X, then patch-tun, then taps (as in 000).
+    for physnet, bridge in node.bridge_mappings.items():
+        args += ["--"] + _patch(naming.INTEGRATION_BRIDGE, naming.int_patch_name(bridge), naming.phy_patch_name(bridge))
+    if node.tunnel_ip is not None:
+        args += ["--"] + _patch(naming.INTEGRATION_BRIDGE, naming.PATCH_INT_TO_TUN, naming.PATCH_TUN_TO_INT)
+        args += ["--"] + _bridge(naming.TUNNEL_BRIDGE)
+        args += ["--"] + _patch(naming.TUNNEL_BRIDGE, naming.PATCH_TUN_TO_INT, naming.PATCH_INT_TO_TUN)
+        for remote in peers:
+            port = naming.vxlan_port_name(remote)
+            opts = ["options:%s=%s" % kv for kv in vxlan_options(node.tunnel_ip, remote).items()]
+            args += ["--", "--may-exist", "add-port", naming.TUNNEL_BRIDGE, port, "--", "set", "Interface",
+                     port, "type=vxlan"] + opts
+    for physnet, bridge in node.bridge_mappings.items():
+        args += ["--"] + _bridge(bridge)
+        for nic in node.nics.values():
+            if nic.bridge == bridge:
+                args += ["--", "--may-exist", "add-port", bridge, nic.name]
+        args += ["--"] + _patch(bridge, naming.phy_patch_name(bridge), naming.int_patch_name(bridge))
+    lines = ["ovs-vsctl " + " ".join(shlex.quote(a) for a in args)]
+    for nic in node.nics.values():
+        lines.append("ip link set %s up" % nic.name)
+        if nic.bridge:
+            lines.append("ip link set %s up" % nic.bridge)
+        if nic.address:
+            lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.ip_device))
+    return "\n".join(lines)
+
+
+def tap_ports_script(ports, instance_of):
+    """Plug instances' taps into br-int with the external_ids nova sets."""
+    if not ports:
+        return ""
+    args = []
+    for port in ports:
+        args += ["--", "--may-exist", "add-port", naming.INTEGRATION_BRIDGE, port.name,
+                 "--", "set", "Interface", port.name,
+                 "external_ids:iface-id=" + port.id,
+                 "external_ids:iface-status=active",
+                 "external_ids:attached-mac=" + port.mac,
+                 "external_ids:vm-uuid=" + instance_of[port.id]]
+        if port.ofport is not None:
+            args.append("ofport_request=%d" % port.ofport)
+    up = "\n".join("ip link set %s up" % p.name for p in ports)
+    return up + "\novs-vsctl " + " ".join(shlex.quote(a) for a in args[1:])
