@@ -96,6 +96,7 @@ def terminate(procs, grace=1.0, kill_now=()):
         procs = [p for p in procs if p.alive()]
         if procs:
             time.sleep(0.02)
+    reap()
     return procs
 
 

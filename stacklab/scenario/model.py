@@ -122,8 +122,11 @@ class Check:
 
     @property
     def title(self):
-        shown = ", ".join("%s=%s" % (k, v) for k, v in self.params.items() if v is not None and k != "name")
-        return self.params.get("name") or "%s %s" % (self.kind, shown)
+        """e.g. `port compute1 vxlan-ac10000b`: the kind, then what it is about."""
+        about = [str(self.params[k]) for k in self.TITLE_KEYS if self.params.get(k) is not None]
+        return " ".join([self.kind] + about)
+
+    TITLE_KEYS = ("node", "instance", "from", "to", "name", "bridge", "port", "expect")
 
 
 @dataclass

@@ -1,0 +1,222 @@
+"""The `stacklab` command. Every error a user can cause is printed as one
+clear message (never a traceback), with exit code 2; a failing check gives 1."""
+
+import argparse
+import json
+import os
+import sys
+
+from stacklab import __version__
+from stacklab.errors import ScenarioError, StacklabError
+
+
+def _need_root():
+    if os.geteuid() != 0:
+        raise StacklabError("this needs root (network namespaces, Open vSwitch): run it with sudo")
+
+
+def cmd_list(args):
+    from stacklab.scenario.loader import list_scenarios, load_scenario
+    for path in list_scenarios():
+        name = os.path.basename(path)[:-5]
+        try:
+            sc = load_scenario(path)
+            line = "%-22s %s" % (name, sc.description)
+            if sc.reference:
+                line += " [%s]" % sc.reference
+        except ScenarioError as e:
+            line = "%-22s INVALID: %d problem(s), see `stacklab validate %s`" % (name, len(e.problems), name)
+        print(line)
+    return 0
+
+
+def cmd_validate(args):
+    from stacklab.scenario.loader import find_scenario, load_scenario
+    failed = 0
+    for item in args.files:
+        try:
+            sc = load_scenario(find_scenario(item))
+            print("%s: ok (%d nodes, %d networks, %d instances, %d checks)"
+                  % (sc.file, len(sc.nodes), len(sc.networks), len(sc.instances), len(sc.checks)))
+        except ScenarioError as e:
+            failed += 1
+            print(e.render(), file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_up(args):
+    from stacklab import runner
+    _need_root()
+    scenario = runner.load(args.scenario)
+    state = runner.up(scenario, runner.printer())
+    print("lab %s is up; `stacklab cli %s` to look around, `stacklab down %s` to remove it"
+          % (state.name, state.name, state.name))
+    return 0
+
+
+def cmd_down(args):
+    from stacklab import runner
+    from stacklab.state import running_labs
+    _need_root()
+    names = running_labs() if args.all else [runner.pick_lab(args.name)]
+    for name in names:
+        runner.down(name)
+        print("lab %s removed" % name)
+    if args.all and not names:
+        print("no lab is up")
+    return 0
+
+
+def cmd_status(args):
+    from stacklab import runner
+    labs = runner.status()
+    if args.json:
+        print(json.dumps(labs, indent=2))
+        return 0
+    if not labs:
+        print("no lab is up")
+    for lab in labs:
+        print("%s: %s, %s, keeper %s (%s)" % (lab["name"], lab["phase"], lab["alive"],
+                                             "running" if lab["keeper"] else "none", lab["scenario"]))
+        for node, info in sorted(lab["nodes"].items()):
+            print("  node %-12s %-10s %s" % (node, info["role"], " ".join(info["bridges"])))
+        for inst, info in sorted(lab["instances"].items()):
+            print("  instance %-12s on %-10s %s %s (%s, %s)" % (inst, info["node"], info["ip"], info["mac"],
+                                                               info["network"], info["tap"]))
+    return 0
+
+
+def cmd_exec(args):
+    from stacklab import runner
+    from stacklab.running import RunningLab
+    _need_root()
+    lab = RunningLab.open(runner.pick_lab(args.lab))
+    argv = args.command
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    lab.exec_(args.node, argv or ["bash"])
+
+
+def cmd_check(args):
+    from stacklab import runner
+    from stacklab.running import RunningLab
+    _need_root()
+    name = runner.pick_lab(args.name)
+    lab = RunningLab.open(name)
+    scenario = runner.load(lab.state.scenario_file)
+    results = runner.run_checks(lab, scenario)
+    return runner.emit_report(results, name, args.json, args.junit)
+
+
+def cmd_run(args):
+    from stacklab import runner
+    _need_root()
+    scenario = runner.load(args.scenario)
+    interactive = False if args.no_cli else None
+    return runner.run(scenario, args.json, args.junit, interactive, runner.printer())
+
+
+def cmd_cli(args):
+    from stacklab import runner
+    from stacklab.console import AttachedHost, LabCLI
+    from stacklab.running import RunningLab
+    _need_root()
+    name = runner.pick_lab(args.name)
+    lab = RunningLab.open(name)
+    scenario = runner.load(lab.state.scenario_file)
+    hosts = {}
+    try:
+        for node in list(lab.state.nodes) + list(lab.state.instances):
+            hosts[node] = AttachedHost(node, lab.state.holder(node).pid)
+        LabCLI(hosts, name, scenario, lab, teardown_on_exit=False)
+    finally:
+        for host in hosts.values():
+            host.terminate()
+    return 0
+
+
+def cmd_schema(args):
+    from stacklab.scenario.format import SCENARIO
+    schema = dict(SCENARIO.json_schema())
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "stacklab scenario", **schema}
+    print(json.dumps(schema, indent=2, sort_keys=False))
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="stacklab", description="Emulate OpenStack network data planes on one machine.")
+    p.add_argument("--version", action="version", version="stacklab " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("list", help="the scenarios, one line each")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("validate", help="check scenario files without building anything")
+    s.add_argument("files", nargs="+", metavar="FILE|NAME")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("up", help="build a lab and leave it running")
+    s.add_argument("scenario", metavar="NAME|FILE")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("down", help="remove a lab (also after a crash)")
+    s.add_argument("name", nargs="?", metavar="NAME")
+    s.add_argument("--all", action="store_true", help="every lab on this machine")
+    s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("status", help="running labs, their nodes and instances")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("exec", help="run a command inside a node or instance",
+                       usage="stacklab exec [--lab NAME] NODE -- CMD...")
+    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.add_argument("node", metavar="NODE")
+    s.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
+    s.set_defaults(func=cmd_exec)
+
+    s = sub.add_parser("check", help="run a running lab's checks and report")
+    s.add_argument("name", nargs="?", metavar="NAME")
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("run", help="up, check, report, then the CLI (with a terminal) and down")
+    s.add_argument("scenario", metavar="NAME|FILE")
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    s.add_argument("--no-cli", action="store_true", help="tear down right after the report")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("cli", help="interactive CLI into a running lab")
+    s.add_argument("name", nargs="?", metavar="NAME")
+    s.set_defaults(func=cmd_cli)
+
+    s = sub.add_parser("schema", help="print the scenario format as JSON Schema")
+    s.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ScenarioError as e:
+        print(e.render(), file=sys.stderr)
+        return 2
+    except StacklabError as e:
+        print("stacklab: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstacklab: interrupted; everything the lab created was removed", file=sys.stderr)
+        return 130
+    except BaseException as e:
+        if type(e).__name__ == "Interrupted":
+            print("stacklab: %s; everything the lab created was removed" % e, file=sys.stderr)
+            return 143
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
