@@ -368,6 +368,8 @@ class _Builder:
         return tuple(path) in self.src.lines
 
     def allocate_ip(self, net, path, owner):
+        if net.subnet.pool_start > net.subnet.pool_end:
+            return net.subnet.pool_start        # the inverted pool is reported already
         ip = net.subnet.pool_start
         while ip <= net.subnet.pool_end:
             if (net.name, ip) not in self.used_ips and ip != net.subnet.gateway:
