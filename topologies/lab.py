@@ -64,9 +64,14 @@ class Lab:
         ]
         for title, step in steps:
             t0 = time.monotonic()
+            if os.environ.get("STACKLAB_FAIL_AT") == title:      # fault injection for the tests
+                raise LabError("injected failure at %s" % title)
             detail = step()
             self.state.save()
             self.progress(title, detail, time.monotonic() - t0)
+            if os.environ.get("STACKLAB_PAUSE_AFTER") == title:  # lets the crash test kill us mid-build
+                print("paused after %s" % title, flush=True)
+                time.sleep(60)
         self.state.phase = "up"
         self.state.save()
 

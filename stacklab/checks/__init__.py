@@ -59,7 +59,7 @@ def registry():
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from stacklab.checks import structural  # noqa: F401  (registers its kinds)
+        import stacklab.checks.structural  # noqa: F401  (importing registers its kinds)
     return _REGISTRY
 
 

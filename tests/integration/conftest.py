@@ -1,0 +1,101 @@
+"""Integration tests build real labs: root, Open vSwitch, namespaces. They fail
+(not skip) when they cannot run, so a missing piece is never hidden."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stacklab.procs import all_pids, namespaces, start_time
+from stacklab.state import RUN_ROOT
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = os.path.join(HERE, "scenarios")
+STACKLAB = [sys.executable, "-m", "stacklab.cli"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if str(item.fspath).startswith(HERE):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _need_root():
+    if os.geteuid() != 0:
+        pytest.fail("integration tests build real labs and need root: run `sudo make test`")
+
+
+def scenario_path(name):
+    return os.path.join(SCENARIOS, name + ".yaml")
+
+
+def stacklab(*args, check=True, timeout=120, **kw):
+    proc = subprocess.run(STACKLAB + list(args), capture_output=True, text=True, timeout=timeout, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError("stacklab %s exited %d:\n%s%s" % (" ".join(args), proc.returncode, proc.stdout,
+                                                               proc.stderr))
+    return proc
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Snapshot:
+    """What a lab could leave behind: processes outside the root namespaces
+    or of the lab's own programs, namespaces, root-namespace links, lab files
+    and mounts."""
+
+    def __init__(self):
+        root = namespaces(1) or namespaces(os.getpid())
+        self.procs = set()
+        self.netns = set()
+        for pid in all_pids():
+            ns, st = namespaces(pid), start_time(pid)
+            if ns is None or st is None:
+                continue
+            self.netns.add(ns[0])
+            cmd = _cmdline(pid)
+            if ns != root or any(w in cmd for w in ("stacklab", "mnexec", "ovs", "mininet:", "dnsmasq",
+                                                    "dropbear", "haproxy")):
+                self.procs.add((pid, st, cmd))
+        self.links = set(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+                         .split("\n"))
+        self.links = {line.split(":")[1].strip() for line in self.links if line.strip()}
+        self.files = sorted(os.listdir(RUN_ROOT)) if os.path.isdir(RUN_ROOT) else []
+        with open("/proc/self/mountinfo") as f:
+            self.mounts = len(f.readlines())
+
+    def leaks_since(self, before):
+        me = os.getpid()
+        leaks = {
+            "processes": sorted(c for p, s, c in self.procs - before.procs if p != me),
+            "namespaces": sorted(self.netns - before.netns),
+            "links": sorted(self.links - before.links),
+            "files": sorted(set(self.files) - set(before.files)),
+        }
+        if self.mounts != before.mounts:
+            leaks["mounts"] = ["%d mounts, was %d" % (self.mounts, before.mounts)]
+        return {k: v for k, v in leaks.items() if v}
+
+
+@pytest.fixture
+def snapshot():
+    return Snapshot
+
+
+def wait_clean(before, timeout=5.0):
+    """Leaks left after `timeout` seconds (processes may take a moment to be reaped)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        leaks = Snapshot().leaks_since(before)
+        if not leaks or time.monotonic() > deadline:
+            return leaks
+        time.sleep(0.1)
