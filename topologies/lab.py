@@ -28,6 +28,7 @@ class Lab:
         self.instances = {}     # name -> InstanceHost
         self.fabric = None
         self.links = []
+        self.script_dir = os.path.join(state.dir, "scripts")
 
     # -- mapping interface (what Mininet's CLI expects of a network) ----------
     def _all(self):
@@ -80,11 +81,11 @@ class Lab:
         self.state.add_namespace(host.name, kind, host.pid, netns, mntns)
 
     def _create_nodes(self):
-        self.fabric = FabricHost(self.FABRIC)
+        self.fabric = FabricHost(self.FABRIC, self.script_dir)
         self._record(self.fabric, "fabric")
         self.state.save()
         for node in self.scenario.nodes.values():
-            host = CloudNode(node.name, os.path.join(self.state.dir, "nodes", node.name), node.role)
+            host = CloudNode(node.name, self.script_dir, os.path.join(self.state.dir, "nodes", node.name), node.role)
             self.nodes[node.name] = host
             self._record(host, "node")
             self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
@@ -137,7 +138,7 @@ class Lab:
     def _create_instances(self):
         by_node = {}
         for inst in self.scenario.instances.values():
-            host = InstanceHost(inst.name, inst)
+            host = InstanceHost(inst.name, self.script_dir, inst)
             self.instances[inst.name] = host
             self._record(host, "instance")
             port = inst.port

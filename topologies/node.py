@@ -23,7 +23,12 @@ PRIVATE_DIRS = (
 
 
 class LabHost(Host):
-    """A Mininet host whose namespaces the lab records as soon as it exists."""
+    """A Mininet host whose namespaces the lab records as soon as it exists.
+    `script_dir` is where the lab writes the scripts it runs inside it."""
+
+    def __init__(self, name, script_dir, **params):
+        self.script_dir = script_dir
+        super().__init__(name, **params)
 
     def namespace_ids(self):
         return (os.stat("/proc/%d/ns/net" % self.pid).st_ino, os.stat("/proc/%d/ns/mnt" % self.pid).st_ino)
@@ -32,7 +37,7 @@ class LabHost(Host):
 class CloudNode(LabHost):
     """An OpenStack node with its own ovsdb-server and ovs-vswitchd."""
 
-    def __init__(self, name, workdir, role, **params):
+    def __init__(self, name, script_dir, workdir, role, **params):
         self.workdir = workdir
         self.role = role
         dirs = []
@@ -40,7 +45,7 @@ class CloudNode(LabHost):
             path = os.path.join(workdir, sub)
             os.makedirs(path, exist_ok=True)
             dirs.append((target, path))
-        super().__init__(name, privateDirs=dirs, **params)
+        super().__init__(name, script_dir, privateDirs=dirs, **params)
 
     def ovs_start_script(self):
         """Start this node's Open vSwitch, as ovs-ctl would but faster: the
@@ -67,9 +72,9 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
 class InstanceHost(LabHost):
     """An instance's network stack: its eth0 sits on a tap port of br-int."""
 
-    def __init__(self, name, model, **params):
+    def __init__(self, name, script_dir, model, **params):
         self.model = model
-        super().__init__(name, **params)
+        super().__init__(name, script_dir, **params)
 
 
 class FabricHost(LabHost):

@@ -106,3 +106,22 @@ def test_failing_build_removes_what_it_built():
     assert out.returncode == 2 and "injected failure at instances" in out.stderr, out.stderr
     leaks = wait_clean(before)
     assert not leaks, leaks
+
+
+def test_twenty_node_lab(tmp_path):
+    """1 controller + 19 computes: a full VXLAN mesh (19 tunnel ports per node)
+    and 38 instances build, and every node sees its 19 peers."""
+    from stacklab.scenario.synth import mesh_scenario
+    before = Snapshot()
+    path = tmp_path / "mesh.yaml"
+    path.write_text(mesh_scenario(19, 2, name="it-mesh"))
+    stacklab("up", str(path))
+    try:
+        lab = RunningLab.open("it-mesh")
+        ports = lab.run("compute19", ["ovs-vsctl", "list-ports", "br-tun"], check=True).stdout.split()
+        assert len([p for p in ports if p.startswith("vxlan-")]) == 19
+        assert len(lab.state.instances) == 38
+    finally:
+        stacklab("down", "it-mesh")
+    leaks = wait_clean(before)
+    assert not leaks, leaks
