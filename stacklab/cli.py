@@ -136,10 +136,8 @@ def cmd_cli(args):
 
 
 def cmd_schema(args):
-    from stacklab.scenario.format import SCENARIO
-    schema = dict(SCENARIO.json_schema())
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "stacklab scenario", **schema}
-    print(json.dumps(schema, indent=2, sort_keys=False))
+    from stacklab.scenario import docgen
+    sys.stdout.write(docgen.markdown() if args.markdown else docgen.json_schema())
     return 0
 
 
@@ -193,7 +191,8 @@ def parser():
     s.add_argument("name", nargs="?", metavar="NAME")
     s.set_defaults(func=cmd_cli)
 
-    s = sub.add_parser("schema", help="print the scenario format as JSON Schema")
+    s = sub.add_parser("schema", help="print the scenario format as JSON Schema (or Markdown)")
+    s.add_argument("--markdown", action="store_true", help="the Markdown reference instead")
     s.set_defaults(func=cmd_schema)
     return p
 
