@@ -125,3 +125,22 @@ def test_twenty_node_lab(tmp_path):
         stacklab("down", "it-mesh")
     leaks = wait_clean(before)
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_mid_build_removes_everything(sig, code):
+    before = Snapshot()
+    env = dict(os.environ, STACKLAB_PAUSE_AFTER="bridges")
+    proc = subprocess.Popen(STACKLAB + ["run", "--no-cli", scenario_path("two-node")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = ""
+    deadline = time.monotonic() + 30
+    while "paused after bridges" not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, "run ended before the pause"
+    proc.send_signal(sig)
+    rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == code, rest
+    assert "removed" in rest and "Traceback" not in rest, rest
+    leaks = wait_clean(before)
+    assert not leaks, leaks
