@@ -7,7 +7,6 @@ import time
 
 from stacklab import naming
 from stacklab.errors import LabError
-from stacklab.procs import Proc
 from stacklab.teardown import sweep
 from topologies import fabric, plumbing
 from topologies.links import Veth, veth_script
@@ -197,9 +196,3 @@ def build_lab(scenario, state, progress=None):
         raise
     return lab
 
-
-def keeper_proc():
-    return Proc(os.getpid(), what="keeper")
-
-
-__all__ = ["Lab", "build_lab", "LabError", "keeper_proc"]

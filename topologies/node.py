@@ -7,7 +7,6 @@ import os
 
 from mininet.node import Host
 
-from topologies.shell import script
 
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
@@ -64,9 +63,6 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def pidfiles(self):
         run = os.path.join(self.workdir, "run")
         return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
-
-    def vsctl(self, *args):
-        return script(self, "ovs-vsctl " + " ".join(args), "ovs-vsctl")
 
 
 class InstanceHost(LabHost):

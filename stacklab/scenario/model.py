@@ -97,10 +97,6 @@ class Port:
     security_groups: List[str]
     ofport: Optional[int] = None
 
-    @property
-    def port_security(self):
-        return self.device_owner.startswith("compute:")
-
 
 @dataclass
 class Instance:
@@ -157,17 +153,9 @@ class Scenario:
         ports = [i.port for i in self.instances.values()] + list(self.dhcp_ports.values())
         return [p for p in ports if node is None or p.node == node]
 
-    def networks_on(self, node):
-        """Networks provisioned on `node`, in the order of their local VLANs."""
-        nets = [n for n in self.networks.values() if node in n.local_vlans]
-        return sorted(nets, key=lambda n: n.local_vlans[node])
-
     def tunnel_peers(self, node):
         """Tunnel IPs of the other nodes that have one (one VXLAN port each)."""
         me = self.nodes[node]
         if me.tunnel_ip is None:
             return []
         return [n.tunnel_ip for n in self.nodes.values() if n.name != node and n.tunnel_ip is not None]
-
-    def has_vxlan(self):
-        return any(n.type == "vxlan" for n in self.networks.values())
