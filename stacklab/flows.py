@@ -1,0 +1,100 @@
+"""Compare OpenFlow tables as `ovs-ofctl dump-flows` prints them, ignoring what
+changes from run to run (cookie, duration, counters, ages): what a reference
+dump from the documents has that the emulated node lacks, and the reverse."""
+
+import os
+import re
+from dataclasses import dataclass
+
+VOLATILE = ("cookie", "duration", "n_packets", "n_bytes", "idle_age", "hard_age")
+REFERENCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "references")
+_LEARN_COOKIE = re.compile(r"cookie=0x[0-9a-f]+")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow, normalized: table, priority, the match as a set of fields, actions."""
+    table: int
+    priority: int
+    match: frozenset
+    actions: str
+
+    def __str__(self):
+        fields = ",".join(sorted(self.match))
+        return "table=%d, priority=%d%s actions=%s" % (self.table, self.priority,
+                                                      "," + fields if fields else "", self.actions)
+
+
+def parse_flow(line):
+    """A dump-flows line as a Flow, or None for a line that is not a flow."""
+    line = line.strip()
+    if " actions=" not in line and not line.startswith("actions="):
+        return None
+    head, _, actions = line.partition("actions=")
+    table, priority, match = 0, 32768, set()
+    for token in (t.strip() for t in head.split(",")):
+        if not token:
+            continue
+        key = token.split("=", 1)[0]
+        if key in VOLATILE:
+            continue
+        if key == "table":
+            table = int(token.split("=", 1)[1])
+        elif key == "priority":
+            priority = int(token.split("=", 1)[1])
+        else:
+            match.add(token)
+    actions = _LEARN_COOKIE.sub("cookie=*", actions.strip())
+    return Flow(table, priority, frozenset(match), actions)
+
+
+def parse_dump(text):
+    return [f for f in (parse_flow(line) for line in text.splitlines()) if f is not None]
+
+
+@dataclass
+class Reference:
+    """A document's dump of one bridge, as kept in scenarios/references/."""
+    path: str
+    document: str
+    elided: bool
+    flows: list
+
+
+def load_reference(path):
+    if not os.path.exists(path) and not os.path.isabs(path):
+        candidate = os.path.join(REFERENCE_DIR, path)
+        path = candidate if os.path.exists(candidate) else candidate + ".flows"
+    with open(path) as f:
+        text = f.read()
+    document = ""
+    m = re.search(r"^# ovs-ofctl dump-flows \S+, from (\S+)", text, re.M)
+    if m:
+        document = m.group(1)
+    elided = bool(re.search(r"^# elided", text, re.M))
+    return Reference(path, document, elided, parse_dump(text))
+
+
+@dataclass
+class FlowDiff:
+    missing: list     # in the reference, not on the node
+    extra: list       # on the node, not in the reference (not counted when the reference is elided)
+    elided: bool
+
+    @property
+    def clean(self):
+        return not self.missing and (self.elided or not self.extra)
+
+    def render(self):
+        lines = []
+        for title, flows in (("missing (in the reference, not on the node)", self.missing),
+                             ("extra (on the node, not in the reference%s)"
+                              % (": expected, the document elides lines" if self.elided else ""), self.extra)):
+            lines.append("%s: %d" % (title, len(flows)))
+            lines += ["  " + str(f) for f in sorted(flows, key=lambda f: (f.table, -f.priority, str(f)))]
+        return "\n".join(lines)
+
+
+def diff(reference_flows, actual_flows, elided=False):
+    ref, act = set(reference_flows), set(actual_flows)
+    return FlowDiff(missing=sorted(ref - act, key=str), extra=sorted(act - ref, key=str), elided=elided)
