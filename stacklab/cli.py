@@ -8,6 +8,7 @@ import sys
 
 from stacklab import __version__
 from stacklab.errors import ScenarioError, StacklabError
+from stacklab.runner import Interrupted
 
 
 def _need_root():
@@ -210,11 +211,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\nstacklab: interrupted; everything the lab created was removed", file=sys.stderr)
         return 130
-    except BaseException as e:
-        if type(e).__name__ == "Interrupted":
-            print("stacklab: %s; everything the lab created was removed" % e, file=sys.stderr)
-            return 143
-        raise
+    except Interrupted as e:
+        print("stacklab: %s; everything the lab created was removed" % e, file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

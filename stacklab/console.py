@@ -5,7 +5,6 @@ from mininet.cli import CLI
 from mininet.node import Host
 
 from stacklab import report
-from stacklab.checks import run_check
 
 
 class AttachedHost(Host):
@@ -48,8 +47,8 @@ class LabCLI(CLI):
         if not (self.scenario and self.running):
             print("no scenario checks here")
             return
-        results = [run_check(self.running, c) for c in self.scenario.checks]
-        print(report.table(results, self.lab_name))
+        from stacklab.runner import run_checks
+        print(report.table(run_checks(self.running, self.scenario), self.lab_name))
 
     def _unsupported(self, _line):
         print("not available in stacklab: use `checks`, or run ping/ovs-* inside a node")

@@ -141,7 +141,7 @@ def run(scenario, as_json=False, junit=None, interactive=None, progress=None):
             interactive = sys.stdin.isatty() and not as_json
         if interactive:
             from stacklab.console import LabCLI
-            LabCLI(dict(lab.items()), scenario.name, scenario, running)
+            LabCLI(lab.hosts(), scenario.name, scenario, running)
         return code
     finally:
         t0 = time.monotonic()

@@ -29,29 +29,9 @@ class Lab:
         self.links = []
         self.script_dir = os.path.join(state.dir, "scripts")
 
-    # -- mapping interface (what Mininet's CLI expects of a network) ----------
-    def _all(self):
-        out = dict(self.nodes)
-        out.update(self.instances)
-        return out
-
-    def __getitem__(self, name):
-        return self._all()[name]
-
-    def __contains__(self, name):
-        return name in self._all()
-
-    def __iter__(self):
-        return iter(self._all())
-
-    def keys(self):
-        return self._all().keys()
-
-    def values(self):
-        return self._all().values()
-
-    def items(self):
-        return self._all().items()
+    def hosts(self):
+        """Nodes and instances by name (what the CLI talks to)."""
+        return {**self.nodes, **self.instances}
 
     # -- building -------------------------------------------------------------
     def build(self):
@@ -178,7 +158,7 @@ class Lab:
         try:
             sweep(self.state)
         finally:
-            for host in list(self.values()) + ([self.fabric] if self.fabric else []):
+            for host in list(self.hosts().values()) + ([self.fabric] if self.fabric else []):
                 try:
                     host.cleanup()      # close our end of its pty, reap its shell
                 except (OSError, ValueError):
