@@ -91,7 +91,7 @@ def cmd_exec(args):
     from stacklab import runner
     from stacklab.running import RunningLab
     _need_root()
-    lab = RunningLab.open(runner.pick_lab(args.lab))
+    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
     argv = args.command
     if argv and argv[0] == "--":
         argv = argv[1:]

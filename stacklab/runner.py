@@ -166,7 +166,8 @@ def status():
     return out
 
 
-def pick_lab(name=None):
+def pick_lab(name=None, how="give its name"):
+    """The lab a command is about: `name`, or the only one up."""
     labs = running_labs()
     if name:
         return name
@@ -174,4 +175,4 @@ def pick_lab(name=None):
         return labs[0]
     if not labs:
         raise LabError("no lab is up (start one with `stacklab up NAME`)")
-    raise LabError("several labs are up (%s): name one with --lab" % ", ".join(labs))
+    raise LabError("several labs are up (%s): %s" % (", ".join(labs), how))
