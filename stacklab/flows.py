@@ -6,6 +6,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from stacklab.errors import LabError
+
 VOLATILE = ("cookie", "duration", "n_packets", "n_bytes", "idle_age", "hard_age")
 REFERENCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "references")
 _LEARN_COOKIE = re.compile(r"cookie=0x[0-9a-f]+")
@@ -98,3 +100,19 @@ class FlowDiff:
 def diff(reference_flows, actual_flows, elided=False):
     ref, act = set(reference_flows), set(actual_flows)
     return FlowDiff(missing=sorted(ref - act, key=str), extra=sorted(act - ref, key=str), elided=elided)
+
+
+def dump(lab, node, bridge):
+    """The flows of `bridge` on `node` of a running lab, normalized; port
+    numbers shown by name, as the documents print them."""
+    proc = lab.run(node, ["ovs-ofctl", "--names", "dump-flows", bridge])
+    if proc.returncode != 0:
+        raise LabError("%s: ovs-ofctl dump-flows %s failed: %s" % (node, bridge, proc.stderr.strip()))
+    return parse_dump(proc.stdout)
+
+
+def diff_bridge(lab, node, bridge, reference):
+    """Compare a node's bridge with a reference (a path, or scenario/bridge
+    under scenarios/references); returns (Reference, FlowDiff)."""
+    ref = load_reference(reference)
+    return ref, diff(ref.flows, dump(lab, node, bridge), ref.elided)

@@ -6,6 +6,7 @@ import os
 import time
 
 from stacklab import naming
+from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
 from stacklab.teardown import sweep
 from topologies import fabric, plumbing
@@ -40,7 +41,9 @@ class Lab:
             ("open vswitch", self._start_ovs),
             ("physical networks", self._wire_fabric),
             ("bridges", self._configure_bridges),
+            ("agents", self._start_agents),
             ("instances", self._create_instances),
+            ("flows", self._wait_for_flows),
         ]
         for title, step in steps:
             t0 = time.monotonic()
@@ -113,6 +116,46 @@ class Lab:
             jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers)))
         run_parallel(jobs, "configuring bridges")
         return "%d bridges" % sum(len(v["bridges"]) for v in self.state.nodes.values())
+
+    def _start_agents(self):
+        for name, host in self.nodes.items():
+            host.write_agent_plan(node_plan(self.scenario, name))
+        run_parallel([(host, host.agent_start_script()) for host in self.nodes.values()], "starting the OVS agents")
+        for host in self.nodes.values():
+            self.state.add_process(host.agent_pid(), "%s openvswitch-agent" % host.name)
+        return "%d x openvswitch-agent" % len(self.nodes)
+
+    def _wait_for_flows(self, timeout=15.0):
+        """Until every agent reports every bridge programmed and every port
+        of its node bound: `up` means the data plane is ready."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = self.unprogrammed()
+            if not missing:
+                return "%d flows" % sum(b["flows"] for h in self.nodes.values()
+                                        for b in (h.agent_status() or {}).get("bridges", {}).values())
+            if time.monotonic() > deadline:
+                node, what = missing[0]
+                raise LabError("the OVS agent of %s did not program %s within %.0f s (its log, %s:\n%s)"
+                               % (node, what, timeout, os.path.join(self.state.dir, "nodes", node, "neutron",
+                                                                  "openvswitch-agent.log"),
+                                  self.nodes[node].agent_log_tail()))
+            time.sleep(0.05)
+
+    def unprogrammed(self):
+        """[(node, what)] the agents have not confirmed yet."""
+        out = []
+        for name, host in self.nodes.items():
+            status = host.agent_status() or {}
+            bridges = status.get("bridges", {})
+            for bridge in self.state.nodes[name]["bridges"]:
+                if bridge not in bridges:
+                    out.append((name, bridge))
+            bound = set(bridges.get(naming.INTEGRATION_BRIDGE, {}).get("bound", []))
+            for inst in self.scenario.instances.values():
+                if inst.node == name and inst.port.name not in bound:
+                    out.append((name, "port %s" % inst.port.name))
+        return out
 
     def _create_instances(self):
         by_node = {}

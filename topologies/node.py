@@ -3,9 +3,14 @@ compute) with its own network and mount namespaces and its own Open vSwitch;
 an InstanceHost is a VM's network stack; the FabricHost holds the switches of
 the physical networks. Each class owns the processes it starts."""
 
+import json
 import os
+import shlex
+import sys
 
 from mininet.node import Host
+
+from controller import plan as agent_plan
 
 
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -63,6 +68,42 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def pidfiles(self):
         run = os.path.join(self.workdir, "run")
         return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
+
+    # -- the node's OVS agent (controller/agent.py) ----------------------------
+    AGENT_LOG = "/var/lib/neutron/openvswitch-agent.log"
+    AGENT_PIDFILE = "/var/lib/neutron/openvswitch-agent.pid"
+
+    def _outside(self, inside):
+        """Where a file of the node's /var/lib/neutron is seen from outside."""
+        return os.path.join(self.workdir, "neutron", os.path.relpath(inside, "/var/lib/neutron"))
+
+    def write_agent_plan(self, plan):
+        plan.write(self._outside(agent_plan.PLAN_FILE))
+
+    def agent_start_script(self):
+        """Start the agent in the background; it listens on 127.0.0.1:6633
+        inside the node, where the bridges' controller points."""
+        return ("{py} -m controller.agent --log {log} </dev/null >>{log} 2>&1 &\n"
+                "echo $! > {pid}").format(py=shlex.quote(sys.executable), log=self.AGENT_LOG, pid=self.AGENT_PIDFILE)
+
+    def agent_pid(self):
+        with open(self._outside(self.AGENT_PIDFILE)) as f:
+            return int(f.read().split()[0])
+
+    def agent_status(self):
+        """The agent's last word on what the switch holds (None before any)."""
+        try:
+            with open(self._outside(agent_plan.STATUS_FILE)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def agent_log_tail(self, lines=5):
+        try:
+            with open(self._outside(self.AGENT_LOG)) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
 
 
 class InstanceHost(LabHost):

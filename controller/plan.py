@@ -1,0 +1,103 @@
+"""What a node's agent is told about the cloud: the networks bound on the node
+with their local VLANs, the node's ports, and the security groups those
+ports use with their members. It is what neutron's server sends an OVS agent
+over RPC; here the lab writes it as JSON into the node (/var/lib/neutron) and
+rewrites it when the cloud changes. Plain data: the bridge classes take these
+objects and nothing else, so they can be tested without a lab."""
+
+from dataclasses import asdict, dataclass, field
+import json
+import os
+from typing import Dict, List, Optional
+
+PLAN_FILE = "/var/lib/neutron/stacklab-agent-plan.json"
+STATUS_FILE = "/var/lib/neutron/stacklab-agent-status.json"
+
+# The agent releases whose flow sets differ where the documents differ.
+RELEASES = ("2023.2", "2024.1")
+
+
+@dataclass
+class NetworkBinding:
+    id: str
+    name: str
+    type: str                           # flat, vlan or vxlan
+    segmentation_id: Optional[int]      # VLAN id or VNI; None for flat
+    physical_network: Optional[str]
+    local_vlan: int
+
+
+@dataclass
+class PortBinding:
+    id: str
+    name: str                           # the device on br-int, e.g. tap8811e933-5c
+    network: str                        # network id
+    mac: str
+    ips: List[str]
+    device_owner: str = "compute:nova"
+    security_groups: List[str] = field(default_factory=list)   # ids
+    port_security: bool = True
+
+    @property
+    def trusted(self):
+        """neutron's own ports (DHCP, router) are not filtered."""
+        return self.device_owner.startswith("network:")
+
+
+@dataclass
+class SecurityGroupRule:
+    direction: str                      # ingress or egress
+    ethertype: str                      # IPv4 or IPv6
+    protocol: Optional[str] = None      # icmp, tcp, udp, ipv6-icmp; None: any
+    port_min: Optional[int] = None
+    port_max: Optional[int] = None
+    remote_ip: Optional[str] = None     # a prefix; None: any
+    remote_group: Optional[str] = None  # a group id
+
+
+@dataclass
+class SecurityGroup:
+    id: str
+    name: str
+    rules: List[SecurityGroupRule]
+    members: Dict[str, List[List[str]]] = field(default_factory=dict)   # ethertype -> [[ip, mac], ...]
+
+
+@dataclass
+class NodePlan:
+    node: str
+    release: str
+    networks: Dict[str, NetworkBinding]            # by id
+    ports: Dict[str, PortBinding]                  # by device name
+    security_groups: Dict[str, SecurityGroup]      # by id
+    physical_bridges: Dict[str, str]               # physical network -> bridge
+    tunnel_ports: Dict[str, str] = field(default_factory=dict)    # vxlan port name -> remote IP
+    tunnel_ip: Optional[str] = None
+
+    def to_json(self):
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        d = json.loads(text)
+        return cls(
+            node=d["node"], release=d["release"],
+            networks={k: NetworkBinding(**v) for k, v in d["networks"].items()},
+            ports={k: PortBinding(**v) for k, v in d["ports"].items()},
+            security_groups={k: SecurityGroup(v["id"], v["name"], [SecurityGroupRule(**r) for r in v["rules"]],
+                                              v.get("members", {}))
+                             for k, v in d["security_groups"].items()},
+            physical_bridges=d["physical_bridges"], tunnel_ports=d.get("tunnel_ports", {}),
+            tunnel_ip=d.get("tunnel_ip"))
+
+    def write(self, path):
+        """Replace the file atomically: the agent never reads half a plan."""
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(self.to_json())
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path):
+        with open(path) as f:
+            return cls.from_json(f.read())
