@@ -109,6 +109,24 @@ def cmd_check(args):
     return runner.emit_report(results, name, args.json, args.junit)
 
 
+def cmd_flows(args):
+    from stacklab import flows, runner
+    from stacklab.running import RunningLab
+    _need_root()
+    if (args.action == "diff") != (args.against is not None):
+        raise StacklabError("`stacklab flows diff` needs --against REF; `stacklab flows show` takes none")
+    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    if args.against is None:
+        for flow in flows.dump(lab, args.node, args.bridge):
+            print(flow)
+        return 0
+    ref, d = flows.diff_bridge(lab, args.node, args.bridge, args.against)
+    print("%s %s against %s (%s%s)" % (args.node, args.bridge, ref.path, ref.document or "no document named",
+                                       ", elided" if ref.elided else ""))
+    print(d.render())
+    return 0 if d.clean else 1
+
+
 def cmd_run(args):
     from stacklab import runner
     _need_root()
@@ -180,6 +198,17 @@ def parser():
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("flows", help="a bridge's flows, normalized, or their diff against a reference dump",
+                       description="Without --against: print NODE's BRIDGE flows without cookies, durations and "
+                                   "counters. With it: what the reference has that the bridge lacks (missing) "
+                                   "and the reverse (extra); exit 1 if they differ.")
+    s.add_argument("action", choices=["show", "diff"])
+    s.add_argument("node", metavar="NODE")
+    s.add_argument("bridge", metavar="BRIDGE")
+    s.add_argument("--against", metavar="REF", help="SCENARIO/BRIDGE under scenarios/references/, or a file")
+    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.set_defaults(func=cmd_flows)
 
     s = sub.add_parser("run", help="up, check, report, then the CLI (with a terminal) and down")
     s.add_argument("scenario", metavar="NAME|FILE")

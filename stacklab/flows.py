@@ -67,8 +67,12 @@ def load_reference(path):
     if not os.path.exists(path) and not os.path.isabs(path):
         candidate = os.path.join(REFERENCE_DIR, path)
         path = candidate if os.path.exists(candidate) else candidate + ".flows"
-    with open(path) as f:
-        text = f.read()
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise LabError("no reference dump %s (%s; references live in %s as SCENARIO/BRIDGE.flows)"
+                       % (path, e.strerror, REFERENCE_DIR)) from None
     document = ""
     m = re.search(r"^# ovs-ofctl dump-flows \S+, from (\S+)", text, re.M)
     if m:

@@ -2,6 +2,7 @@
 checker. A checker declares its parameters (validated with the scenario,
 before anything is built), resolves references, and runs against a lab."""
 
+import importlib
 import time
 from dataclasses import dataclass, field
 
@@ -59,7 +60,8 @@ def registry():
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        import stacklab.checks.structural  # noqa: F401  (importing registers its kinds)
+        for module in ("structural", "flows"):      # importing a module registers its kinds
+            importlib.import_module("stacklab.checks." + module)
     return _REGISTRY
 
 
