@@ -1,0 +1,233 @@
+"""The OVS agent for real: the documents' dumps reproduced on the emulated
+nodes, packets across VXLAN, vlan and flat networks, the firewall deciding
+with conntrack, and the flows coming back after ovs-vswitchd or the agent
+restarts, or changing for one port only when that port goes."""
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from stacklab import flows, runner
+from stacklab.running import RunningLab
+from stacklab.scenario.loader import find_scenario, load_scenario
+
+from .conftest import Snapshot, wait_clean
+
+
+def build(name):
+    before = Snapshot()
+    scenario = load_scenario(find_scenario(name))
+    lab = runner.build(scenario)
+    return before, scenario, lab
+
+
+def stop(before, lab):
+    lab.stop()
+    leaks = wait_clean(before)
+    assert not leaks, "teardown left: %s" % leaks
+
+
+@pytest.mark.parametrize("scenario,node,bridges", [
+    ("vxlan-instance", "compute1", ["br-int", "br-tun", "br-provider"]),
+    ("flat-instance", "compute1", ["br-int", "br-provider", "br-mgmt"]),
+])
+def test_documents_dumps_are_reproduced(scenario, node, bridges):
+    before, _, built = build(scenario)
+    try:
+        lab = RunningLab(built.state)
+        for bridge in bridges:
+            ref, d = flows.diff_bridge(lab, node, bridge, "%s/%s" % (scenario, bridge))
+            assert ref.flows, "empty reference %s" % ref.path
+            assert not d.missing, "%s %s lacks reference flows:\n%s" % (scenario, bridge, d.render())
+            if not ref.elided:
+                assert not d.extra, "%s %s has flows the document does not:\n%s" % (scenario, bridge, d.render())
+        # the agent tagged the port with the network's local VLAN, as `ovs-vsctl show` prints it
+        port = built.scenario.instances[next(iter(built.scenario.instances))].port
+        tag = lab.run(node, ["ovs-vsctl", "get", "Port", port.name, "tag"], check=True).stdout.strip()
+        assert tag == str(built.scenario.networks[port.network].local_vlans[node])
+    finally:
+        stop(before, built)
+
+
+@pytest.fixture(scope="module")
+def three():
+    before, scenario, built = build("three-networks")
+    try:
+        yield RunningLab(built.state), scenario, built
+    finally:
+        stop(before, built)
+
+
+def ping(lab, src, dst, count=2):
+    proc = lab.run(src, ["ping", "-c", str(count), "-i", "0.2", "-W", "1", dst])
+    return proc.returncode == 0
+
+
+@pytest.mark.parametrize("src,dst", [
+    ("vm-t1", "192.168.30.12"),      # vxlan: compute1 -> br-tun -> VNI 300 -> compute2
+    ("vm-v2", "10.101.0.11"),        # vlan: local VLAN -> VLAN 101 on the wire -> local VLAN
+    ("vm-f1", "10.10.0.112"),        # flat: untagged on the wire; both in `default` (remote group)
+])
+def test_ping_across_compute_nodes(three, src, dst):
+    lab, _, _ = three
+    assert ping(lab, src, dst), "%s cannot ping %s" % (src, dst)
+
+
+def test_networks_are_isolated(three):
+    """A vxlan instance does not reach the vlan network's address: no route,
+    and no shared segment on the fabric."""
+    lab, _, _ = three
+    assert not ping(lab, "vm-t1", "10.101.0.12", count=1)
+
+
+SERVER = r"""
+import socket, sys, threading
+def serve(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(8)
+    while True:
+        c, _ = s.accept(); c.sendall(b"hello from %d\n" % port); c.close()
+for p in sys.argv[1:]:
+    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+print("listening", flush=True)
+threading.Event().wait()
+"""
+
+CLIENT = r"""
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+    print(c.recv(64).decode().strip())
+except OSError as e:
+    print("failed:", e); sys.exit(1)
+"""
+
+
+@pytest.fixture(scope="module")
+def tcp_server(three):
+    """Listeners on ports 22 and 80 inside vm-t2 (the lab's teardown ends them)."""
+    lab, _, built = three
+    path = os.path.join(built.state.dir, "tcp_server.py")
+    with open(path, "w") as f:
+        f.write(SERVER)
+    lab.run("vm-t2", "%s %s 22 80 >/dev/null 2>&1 &" % (sys.executable, path), check=True)
+    # the server answers locally on both ports: a failure across the fabric is the firewall's doing
+    for _ in range(50):
+        if all(connect(lab, "vm-t2", "127.0.0.1", p).returncode == 0 for p in (22, 80)):
+            return lab
+        time.sleep(0.1)
+    pytest.fail("the test TCP server did not start in vm-t2")
+
+
+def connect(lab, src, dst, port):
+    return lab.run(src, [sys.executable, "-c", CLIENT, dst, str(port)])
+
+
+def test_firewall_allows_ssh_and_its_reply(tcp_server):
+    proc = connect(tcp_server, "vm-t1", "192.168.30.12", 22)
+    # the SYN went in (rule: tcp 22), the SYN-ACK and the data came back (ct: +est+rpl)
+    assert proc.returncode == 0 and proc.stdout.strip() == "hello from 22", proc.stdout + proc.stderr
+
+
+def test_firewall_drops_port_80(tcp_server):
+    before = dropped(tcp_server, "compute2")
+    proc = connect(tcp_server, "vm-t1", "192.168.30.12", 80)
+    assert proc.returncode == 1 and "timed out" in proc.stdout, proc.stdout + proc.stderr
+    # and it was the security group on compute2: its drop table counted the SYNs
+    assert dropped(tcp_server, "compute2") > before
+
+
+def dropped(lab, node):
+    out = lab.run(node, ["ovs-ofctl", "dump-flows", "br-int", "table=93"], check=True).stdout
+    return sum(int(part.split("=")[1].rstrip(",")) for part in out.split() if part.startswith("n_packets="))
+
+
+def test_firewall_allows_icmp_in(three):
+    lab, _, _ = three
+    assert ping(lab, "vm-t2", "192.168.30.11")
+
+
+def normalized(lab, node, bridge):
+    """The bridge's flows without what traffic taught br-tun (learned flows)."""
+    return {f for f in flows.dump(lab, node, bridge) if not (bridge == "br-tun" and f.table == 20 and f.priority == 1)}
+
+
+def cookies(lab, node, bridge):
+    out = lab.run(node, ["ovs-ofctl", "dump-flows", bridge], check=True).stdout
+    return {part.split("=")[1].rstrip(",") for line in out.splitlines()
+            for part in line.split() if part.startswith("cookie=")}
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_port_removed_and_added_changes_only_its_flows(three):
+    lab, scenario, built = three
+    port = scenario.instances["vm-v1"].port
+    before = normalized(lab, "compute1", "br-int")
+    ofport = int(lab.run("compute1", ["ovs-vsctl", "get", "Interface", port.name, "ofport"], check=True).stdout)
+    lab.run("compute1", ["ovs-vsctl", "del-port", "br-int", port.name], check=True)
+    assert wait_for(lambda: normalized(lab, "compute1", "br-int") != before)
+    time.sleep(0.3)
+    after = normalized(lab, "compute1", "br-int")
+    gone, new = before - after, after - before
+    assert not new, "flows appeared when a port went: %s" % sorted(map(str, new))
+    for flow in gone:
+        text = str(flow)
+        assert any(mark in text for mark in (port.name, port.mac, str(port.ip), "reg5=0x%x" % ofport)), \
+            "a flow of another port went: %s" % text
+    # the other ports' flows are all still there
+    assert any(scenario.instances["vm-t1"].port.name in str(f) for f in after)
+    lab.run("compute1", ["ovs-vsctl", "add-port", "br-int", port.name, "--", "set", "Interface", port.name,
+                         "external_ids:iface-id=" + port.id, "ofport_request=%d" % ofport], check=True)
+    assert wait_for(lambda: normalized(lab, "compute1", "br-int") == before), \
+        "flows after re-adding differ:\n%s" % flows.diff(before, normalized(lab, "compute1", "br-int")).render()
+    assert wait_for(lambda: ping(lab, "vm-v1", "10.101.0.12", count=1))
+
+
+def test_flows_come_back_after_vswitchd_restart(three):
+    lab, _, built = three
+    node = built.nodes["compute1"]
+    wanted = {b: normalized(lab, "compute1", b) for b in ("br-int", "br-tun", "br-provider")}
+    pidfile = os.path.join(node.workdir, "run", "ovs-vswitchd.pid")
+    pid = int(open(pidfile).read().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or _zombie(pid), 5)
+    lab.run("compute1", "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off", check=True)
+    for bridge, flows_before in wanted.items():
+        assert wait_for(lambda: normalized(lab, "compute1", bridge) == flows_before), \
+            "%s after restart:\n%s" % (bridge, flows.diff(flows_before, normalized(lab, "compute1", bridge)).render())
+    assert wait_for(lambda: ping(lab, "vm-t1", "192.168.30.12", count=1))
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_agent_restart_resyncs_with_a_new_cookie(three):
+    lab, _, built = three
+    node = built.nodes["compute2"]
+    wanted = normalized(lab, "compute2", "br-int")
+    old = node.agent_status()["cookie"]
+    os.kill(node.agent_pid(), signal.SIGKILL)
+    lab.run("compute2", node.agent_start_script(), check=True)
+    assert wait_for(lambda: (node.agent_status() or {}).get("cookie") not in (None, old))
+    new = node.agent_status()["cookie"]
+    for bridge in ("br-int", "br-tun", "br-provider"):
+        # every flow carries the new run's cookie: the old run's flows were removed
+        assert wait_for(lambda: cookies(lab, "compute2", bridge) == {new}), (bridge, cookies(lab, "compute2", bridge))
+    assert normalized(lab, "compute2", "br-int") == wanted
+    assert wait_for(lambda: ping(lab, "vm-t2", "192.168.30.11", count=1))
