@@ -47,6 +47,8 @@ class BridgeSession:
         self.synced = False         # False until the first full sync of this connection
         self.pending = {}           # barrier xid -> what the switch holds once it answers
         self.applied = None         # (flow count, bound ports) the switch confirmed
+        self.connected_at = time.monotonic()
+        self.full_sync_seconds = None   # connect -> every flow confirmed (first sync of this connection)
 
 
 class NeutronOVSAgent(app_manager.OSKenApp):
@@ -144,6 +146,10 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         session = self.sessions.get(ev.msg.datapath.id)
         if session is not None and ev.msg.xid in session.pending:
             session.applied = session.pending.pop(ev.msg.xid)
+            if session.full_sync_seconds is None:
+                session.full_sync_seconds = time.monotonic() - session.connected_at
+                LOG.info("%s: %d flows programmed %.3f s after it connected", session.name, session.applied[0],
+                         session.full_sync_seconds)
             self._write_status()
 
     def _port_seen(self, session, port):
@@ -208,7 +214,8 @@ class NeutronOVSAgent(app_manager.OSKenApp):
     def _write_status(self):
         status = {"pid": os.getpid(), "cookie": "0x%x" % self.cookie, "syncs": self.syncs, "time": time.time(),
                   "plan": list(self.plan_stamp) if self.plan_stamp else None,
-                  "bridges": {s.name: {"flows": s.applied[0], "bound": s.applied[1], "ports": sorted(s.ports)}
+                  "bridges": {s.name: {"flows": s.applied[0], "bound": s.applied[1], "ports": sorted(s.ports),
+                                       "full_sync_seconds": s.full_sync_seconds}
                               for s in self.sessions.values() if s.name and s.applied}}
         tmp = OPTIONS["status"] + ".tmp"
         with open(tmp, "w") as f:
