@@ -12,7 +12,22 @@ from stacklab.teardown import sweep
 from topologies import fabric, plumbing
 from topologies.links import Veth, veth_script
 from topologies.node import CloudNode, FabricHost, InstanceHost
+from topologies.services import DhcpNamespace
 from topologies.shell import run_parallel, script
+
+
+# What udhcpc runs when it gets a lease: configure eth0 as cirros' client does.
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done ;;
+esac
+exit 0
+"""
 
 
 class Lab:
@@ -26,13 +41,14 @@ class Lab:
         self.progress = progress or (lambda step, detail, seconds: None)
         self.nodes = {}         # name -> CloudNode
         self.instances = {}     # name -> InstanceHost
+        self.dhcp = {}          # qdhcp-<network id> -> DhcpNamespace
         self.fabric = None
         self.links = []
         self.script_dir = os.path.join(state.dir, "scripts")
 
     def hosts(self):
         """Nodes and instances by name (what the CLI talks to)."""
-        return {**self.nodes, **self.instances}
+        return {**self.nodes, **self.instances, **self.dhcp}
 
     # -- building -------------------------------------------------------------
     def build(self):
@@ -43,7 +59,9 @@ class Lab:
             ("bridges", self._configure_bridges),
             ("agents", self._start_agents),
             ("instances", self._create_instances),
+            ("dhcp", self._start_dhcp),
             ("flows", self._wait_for_flows),
+            ("addresses", self._request_addresses),
         ]
         for title, step in steps:
             t0 = time.monotonic()
@@ -152,9 +170,9 @@ class Lab:
                 if bridge not in bridges:
                     out.append((name, bridge))
             bound = set(bridges.get(naming.INTEGRATION_BRIDGE, {}).get("bound", []))
-            for inst in self.scenario.instances.values():
-                if inst.node == name and inst.port.name not in bound:
-                    out.append((name, "port %s" % inst.port.name))
+            for port in self.scenario.ports(name):
+                if port.name not in bound:
+                    out.append((name, "port %s" % port.name))
         return out
 
     def _create_instances(self):
@@ -188,11 +206,52 @@ class Lab:
             # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes)
             "ethtool -K eth0 tx off >/dev/null",
             "ip link set eth0 up",
-            "ip addr add %s/%d dev eth0" % (inst.port.ip, prefix),
         ]
-        if net.subnet.gateway:
-            lines.append("ip route add default via %s dev eth0" % net.subnet.gateway)
+        if inst.address_mode == "static":
+            lines.append("ip addr add %s/%d dev eth0" % (inst.port.ip, prefix))
+            if net.subnet.gateway:
+                lines.append("ip route add default via %s dev eth0" % net.subnet.gateway)
         return "\n".join(lines)
+
+    def _start_dhcp(self):
+        """qdhcp-<network id> on the DHCP node for each network with DHCP:
+        its tap on br-int, neutron's files, dnsmasq."""
+        ports = self.scenario.dhcp_ports
+        if not ports:
+            return "none"
+        for net_name, port in ports.items():
+            net = self.scenario.networks[net_name]
+            node = self.nodes[port.node]
+            host = DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
+                                 os.path.join(node.workdir, "neutron"))
+            self.dhcp[host.name] = host
+            self._record(host, "dhcp")
+            self.state.save()
+            self.links.append(Veth(host, node, port.name, port.name, mac1=port.mac, mtu=net.mtu))
+            host.write_files([i.port for i in self.scenario.instances.values() if i.port.network == net_name])
+        by_node = {}
+        for port in ports.values():
+            by_node.setdefault(port.node, []).append(port)
+        run_parallel([(self.nodes[n], plumbing.tap_ports_script(p, {})) for n, p in by_node.items()],
+                     "plugging DHCP ports into br-int")
+        run_parallel([(h, h.start_script()) for h in self.dhcp.values()], "starting dnsmasq")
+        for host in self.dhcp.values():
+            with open(host.pidfile()) as f:
+                self.state.add_process(int(f.read().split()[0]), "%s dnsmasq" % host.name)
+        return "%d x dnsmasq" % len(self.dhcp)
+
+    def _request_addresses(self):
+        """Instances in dhcp mode ask for their address, as cirros does at boot."""
+        asking = [i for i in self.scenario.instances.values() if i.address_mode == "dhcp"]
+        if not asking:
+            return "all static"
+        client = os.path.join(self.script_dir, "udhcpc-event.sh")
+        with open(client, "w") as f:
+            f.write(UDHCPC_SCRIPT)
+        os.chmod(client, 0o755)
+        run_parallel([(self.instances[i.name], "busybox udhcpc -i eth0 -f -q -n -t 10 -T 1 -O mtu -s %s >/dev/null"
+                       % client) for i in asking], "asking for addresses by DHCP")
+        return "%d by DHCP" % len(asking)
 
     # -- tearing down ---------------------------------------------------------
     def stop(self):
@@ -206,7 +265,7 @@ class Lab:
                     host.cleanup()      # close our end of its pty, reap its shell
                 except (OSError, ValueError):
                     pass
-            self.nodes, self.instances, self.fabric = {}, {}, None
+            self.nodes, self.instances, self.dhcp, self.fabric = {}, {}, {}, None
 
 
 def build_lab(scenario, state, progress=None):

@@ -62,7 +62,7 @@ def bridges_script(node, peers):
 
 
 def tap_ports_script(ports, instance_of):
-    """Plug instances' taps into br-int with the external_ids nova sets."""
+    """Plug taps into br-int with the external_ids nova (or the DHCP agent) sets."""
     if not ports:
         return ""
     args = []
@@ -71,8 +71,9 @@ def tap_ports_script(ports, instance_of):
                  "--", "set", "Interface", port.name,
                  "external_ids:iface-id=" + port.id,
                  "external_ids:iface-status=active",
-                 "external_ids:attached-mac=" + port.mac,
-                 "external_ids:vm-uuid=" + instance_of[port.id]]
+                 "external_ids:attached-mac=" + port.mac]
+        if port.id in instance_of:
+            args.append("external_ids:vm-uuid=" + instance_of[port.id])
         if port.ofport is not None:
             args.append("ofport_request=%d" % port.ofport)
     up = "\n".join("ip link set %s up" % p.name for p in ports)

@@ -52,3 +52,11 @@ def test_references_are_extracted_with_their_document():
     assert br_int_000.elided and br_int_000.document == "000_015d8bd505ee0f39.txt"
     assert len(flows.load_reference("flat-instance/br-int").flows) == 76
     assert not flows.load_reference("flat-instance/br-int").elided
+
+
+def test_learned_flows_are_traffic_state_not_compared():
+    learned = flows.parse_flow(" cookie=0x1, duration=1.0s, table=20, n_packets=0, n_bytes=0, hard_timeout=300, "
+                               "idle_age=0, priority=1,vlan_tci=0x0003/0x0fff,dl_dst=fa:16:3e:4e:62:74 "
+                               "actions=load:0->NXM_OF_VLAN_TCI[],load:0xcb->NXM_NX_TUN_ID[],output:2")
+    assert learned.learned
+    assert flows.diff([], [learned]).clean

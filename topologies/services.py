@@ -1,0 +1,99 @@
+"""Services of the cloud that run beside the data plane, as neutron runs
+them. DHCP: per network, a namespace `qdhcp-<network id>` on the DHCP node
+with a tap port on that node's br-int, and dnsmasq reading neutron's files in
+/var/lib/neutron/dhcp/<network id>/ (host, addn_hosts, opts; it writes leases).
+The namespace class owns its dnsmasq; the file formats are plain functions."""
+
+import ipaddress
+import os
+import shlex
+
+from stacklab import naming
+from topologies.node import LabHost
+
+DHCP_DIR = "/var/lib/neutron/dhcp"
+DOMAIN = "openstacklocal"
+LEASE_SECONDS = 86400
+
+
+def hostname(ip):
+    """neutron's DNS name of a port: host-192-168-101-19."""
+    return "host-" + str(ip).replace(".", "-")
+
+
+def host_file(ports):
+    """`host`: MAC, FQDN and IP of each port dnsmasq serves, as 000 shows."""
+    return "".join("%s,%s.%s,%s\n" % (p.mac, hostname(p.ip), DOMAIN, p.ip) for p in ports)
+
+
+def addn_hosts_file(ports):
+    """`addn_hosts`: the DNS entries, as 000 shows."""
+    return "".join("%s\t%s.%s %s\n" % (p.ip, hostname(p.ip), DOMAIN, hostname(p.ip)) for p in ports)
+
+
+def opts_file(network, subnet_tag):
+    lines = ["tag:%s,option:router,%s" % (subnet_tag, network.subnet.gateway)]
+    if network.subnet.dns_nameservers:
+        lines.append("tag:%s,option:dns-server,%s" % (subnet_tag, ",".join(map(str, network.subnet.dns_nameservers))))
+    return "\n".join(lines) + "\n"
+
+
+def subnet_tag(network):
+    return "subnet-" + network.id
+
+
+class DhcpNamespace(LabHost):
+    """qdhcp-<network id>: the DHCP port's interface and dnsmasq behind it.
+    It sees the DHCP node's /var/lib/neutron, so paths are neutron's."""
+
+    def __init__(self, name, script_dir, network, port, neutron_dir, **params):
+        self.network = network
+        self.port = port
+        self.neutron_dir = neutron_dir            # the DHCP node's /var/lib/neutron, seen from outside
+        super().__init__(name, script_dir, privateDirs=[("/var/lib/neutron", neutron_dir)], **params)
+
+    @property
+    def conf_dir(self):
+        return os.path.join(DHCP_DIR, self.network.id)
+
+    def write_files(self, ports):
+        """neutron's files for `ports` (the network's instance ports)."""
+        outside = os.path.join(self.neutron_dir, "dhcp", self.network.id)
+        os.makedirs(outside, exist_ok=True)
+        files = {"host": host_file(ports), "addn_hosts": addn_hosts_file(ports),
+                 "opts": opts_file(self.network, subnet_tag(self.network))}
+        for name, text in files.items():
+            with open(os.path.join(outside, name), "w") as f:
+                f.write(text)
+        open(os.path.join(outside, "leases"), "a").close()
+
+    def dnsmasq_argv(self, lease_max):
+        net, d = self.network, self.conf_dir
+        cidr = net.subnet.cidr
+        return ["dnsmasq", "--no-hosts", "--no-resolv", "--pid-file=%s/pid" % d,
+                "--dhcp-hostsfile=%s/host" % d, "--addn-hosts=%s/addn_hosts" % d, "--dhcp-optsfile=%s/opts" % d,
+                "--dhcp-leasefile=%s/leases" % d, "--dhcp-match=set:ipxe,175", "--local-service", "--bind-dynamic",
+                "--dhcp-range=set:%s,%s,static,%s,%ds" % (subnet_tag(net), cidr.network_address, cidr.netmask,
+                                                         LEASE_SECONDS),
+                "--dhcp-option-force=option:mtu,%d" % net.mtu, "--dhcp-lease-max=%d" % lease_max,
+                "--conf-file=/dev/null", "--domain=%s" % DOMAIN, "--user=root", "--group=root"]
+
+    def start_script(self, lease_max=256):
+        """Bring up the port (address, MTU) and start dnsmasq, which detaches
+        once it is ready and writes its pidfile."""
+        p, net = self.port, self.network
+        prefix = ipaddress.ip_network(net.subnet.cidr).prefixlen
+        return "\n".join([
+            "ip link set lo up",
+            "ethtool -K %s tx off >/dev/null" % p.name,
+            "ip link set %s mtu %d up" % (p.name, net.mtu),
+            "ip addr add %s/%d dev %s" % (p.ip, prefix, p.name),
+            " ".join(shlex.quote(a) for a in self.dnsmasq_argv(lease_max)),
+        ])
+
+    def pidfile(self):
+        return os.path.join(self.neutron_dir, "dhcp", self.network.id, "pid")
+
+
+def dhcp_host_name(network):
+    return naming.qdhcp_namespace(network.id)
