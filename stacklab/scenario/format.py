@@ -101,9 +101,9 @@ INSTANCE = Record({
     "security_groups": Field(ListOf(Name(), example=["default"]), default=lambda: ["default"]),
     "keypair": Field(Name(example="mykey")),
     "address_mode": Field(Str(choices=("dhcp", "static"), example="dhcp"), default="dhcp",
-                          doc="dhcp: the instance is to ask for its address, as cirros does at boot "
-                              "(static when the subnet has no DHCP). For now the runtime configures every "
-                              "instance statically; the DHCP client arrives with the DHCP service."),
+                          doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
+                              "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "
+                              "(always, when the subnet has no DHCP)."),
 }, doc="An instance: a namespace whose eth0 is on a tap port of its node's br-int.")
 
 AGENT = Record({
