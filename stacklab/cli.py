@@ -127,6 +127,18 @@ def cmd_flows(args):
     return 0 if d.clean else 1
 
 
+def cmd_ssh(args):
+    from stacklab import runner
+    from stacklab.running import RunningLab
+    from stacklab.ssh import ssh_argv
+    _need_root()
+    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    scenario = runner.load(lab.state.scenario_file)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    where, argv = ssh_argv(scenario, args.instance, lab.state.dir, command)
+    lab.exec_(where, argv)
+
+
 def cmd_run(args):
     from stacklab import runner
     _need_root()
@@ -209,6 +221,14 @@ def parser():
     s.add_argument("--against", metavar="REF", help="SCENARIO/BRIDGE under scenarios/references/, or a file")
     s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
     s.set_defaults(func=cmd_flows)
+
+    s = sub.add_parser("ssh", help="log in to an instance as cirros with its key pair (and run CMD)",
+                       description="ssh -i KEY cirros@IP [CMD], run from a node on the instance's network "
+                                   "(a provider network) or from its DHCP namespace, as in the documents.")
+    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.add_argument("instance", metavar="INSTANCE")
+    s.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
+    s.set_defaults(func=cmd_ssh)
 
     s = sub.add_parser("run", help="up, check, report, then the CLI (with a terminal) and down")
     s.add_argument("scenario", metavar="NAME|FILE")

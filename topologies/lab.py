@@ -3,6 +3,7 @@ records each piece in the lab's state as soon as it exists. It only composes:
 each node owns its processes, each link its interfaces."""
 
 import os
+import subprocess
 import time
 
 from stacklab import naming
@@ -28,6 +29,24 @@ case "$1" in
 esac
 exit 0
 """
+
+
+def wait_pidfile(path, what, timeout=5.0):
+    """The pid a daemon writes once it has detached (its child writes it, so
+    it may come a moment after the start command returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            if time.monotonic() > deadline:
+                raise LabError("%s did not start: no pid in %s after %.0f s" % (what, path, timeout)) from None
+            time.sleep(0.02)
+
+
+def keypair_file(lab_dir, name):
+    return os.path.join(lab_dir, "keys", name)
 
 
 class Lab:
@@ -59,6 +78,7 @@ class Lab:
             ("bridges", self._configure_bridges),
             ("agents", self._start_agents),
             ("instances", self._create_instances),
+            ("ssh servers", self._start_ssh),
             ("dhcp", self._start_dhcp),
             ("flows", self._wait_for_flows),
             ("addresses", self._request_addresses),
@@ -178,7 +198,7 @@ class Lab:
     def _create_instances(self):
         by_node = {}
         for inst in self.scenario.instances.values():
-            host = InstanceHost(inst.name, self.script_dir, inst)
+            host = InstanceHost(inst.name, self.script_dir, inst, os.path.join(self.state.dir, "instances", inst.name))
             self.instances[inst.name] = host
             self._record(host, "instance")
             port = inst.port
@@ -213,6 +233,30 @@ class Lab:
                 lines.append("ip route add default via %s dev eth0" % net.subnet.gateway)
         return "\n".join(lines)
 
+    def _start_ssh(self):
+        """dropbear in every instance, the scenario's key pair authorized."""
+        keys = {name: self.public_key(name) for name in self.scenario.keypairs}
+        for inst in self.scenario.instances.values():
+            self.instances[inst.name].prepare_ssh(keys.get(inst.keypair, ""))
+        run_parallel([(h, h.ssh_server_script()) for h in self.instances.values()], "starting SSH servers")
+        for host in self.instances.values():
+            self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name), "%s dropbear" % host.name)
+        return "%d x dropbear, %d key pairs" % (len(self.instances), len(keys))
+
+    def public_key(self, name):
+        """A key pair's public key: the scenario's, or one made for this lab
+        (private key in <lab>/keys/<name>, as `stacklab ssh` uses it)."""
+        pair = self.scenario.keypairs[name]
+        if pair.public_key:
+            return pair.public_key
+        path = keypair_file(self.state.dir, name)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stacklab-%s" % name, "-f", path],
+                           check=True, stdout=subprocess.DEVNULL)
+        with open(path + ".pub") as f:
+            return f.read()
+
     def _start_dhcp(self):
         """qdhcp-<network id> on the DHCP node for each network with DHCP:
         its tap on br-int, neutron's files, dnsmasq."""
@@ -236,8 +280,7 @@ class Lab:
                      "plugging DHCP ports into br-int")
         run_parallel([(h, h.start_script()) for h in self.dhcp.values()], "starting dnsmasq")
         for host in self.dhcp.values():
-            with open(host.pidfile()) as f:
-                self.state.add_process(int(f.read().split()[0]), "%s dnsmasq" % host.name)
+            self.state.add_process(wait_pidfile(host.pidfile(), "dnsmasq in " + host.name), "%s dnsmasq" % host.name)
         return "%d x dnsmasq" % len(self.dhcp)
 
     def _request_addresses(self):

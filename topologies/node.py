@@ -107,11 +107,48 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
 
 
 class InstanceHost(LabHost):
-    """An instance's network stack: its eth0 sits on a tap port of br-int."""
+    """An instance's network stack: its eth0 sits on a tap port of br-int.
+    Like cirros it runs an SSH server (dropbear) for the user `cirros`; the
+    user exists only inside the instance (its own /etc/passwd and /home,
+    bind-mounted in the instance's private mount namespace)."""
 
-    def __init__(self, name, script_dir, model, **params):
+    USER = "cirros"
+    UID = 1000
+
+    def __init__(self, name, script_dir, model, workdir, **params):
         self.model = model
+        self.workdir = workdir
         super().__init__(name, script_dir, **params)
+
+    def prepare_ssh(self, authorized_key):
+        """The cirros user's files, written from outside before the server starts."""
+        home = os.path.join(self.workdir, "home", self.USER)
+        os.makedirs(os.path.join(home, ".ssh"), exist_ok=True)
+        with open(os.path.join(home, ".ssh", "authorized_keys"), "w") as f:
+            f.write(authorized_key.strip() + "\n")
+        with open("/etc/passwd") as f:
+            # the instance's own user table: cirros is uid 1000 there, whoever it is outside
+            passwd = [line for line in f if line.split(":")[0] != self.USER
+                      and line.split(":")[2:3] != [str(self.UID)]]
+        passwd.append("%s:x:%d:%d:cirros:/home/%s:/bin/sh\n" % (self.USER, self.UID, self.UID, self.USER))
+        with open(os.path.join(self.workdir, "passwd"), "w") as f:
+            f.writelines(passwd)
+        for path in (home, os.path.join(home, ".ssh"), os.path.join(home, ".ssh", "authorized_keys")):
+            os.chown(path, self.UID, self.UID)
+        os.chmod(os.path.join(home, ".ssh"), 0o700)
+        os.chmod(os.path.join(home, ".ssh", "authorized_keys"), 0o600)
+
+    def ssh_server_script(self):
+        w = self.workdir
+        return "\n".join([
+            "mount --bind %s/passwd /etc/passwd" % w,
+            "mount --bind %s/home /home" % w,
+            "dropbearkey -t ed25519 -f %s/dropbear_ed25519_host_key >/dev/null 2>&1" % w,
+            "dropbear -r %s/dropbear_ed25519_host_key -p 22 -P %s/dropbear.pid -s 2>>%s/dropbear.log" % (w, w, w),
+        ])
+
+    def ssh_pidfile(self):
+        return os.path.join(self.workdir, "dropbear.pid")
 
 
 class FabricHost(LabHost):

@@ -1,0 +1,43 @@
+"""`stacklab ssh`: log in to an instance as the documents do, e.g.
+`ssh -i demo_rsa cirros@172.16.0.112 /sbin/ip addr`, from a place on the
+instance's network: a node with an address on its subnet (a provider
+network), else the network's DHCP namespace (`ip netns exec qdhcp-...`)."""
+
+import os
+
+from stacklab import naming
+from stacklab.errors import LabError
+
+USER = "cirros"
+
+
+def login_point(scenario, instance):
+    """Where to run ssh from, for `instance` (a model.Instance)."""
+    net = scenario.networks[instance.port.network]
+    for node in scenario.nodes.values():
+        if any(a.ip in net.subnet.cidr for a in node.addresses()):
+            return node.name
+    if net.name in scenario.dhcp_ports:
+        return naming.qdhcp_namespace(net.id)
+    raise LabError("no place to log in to %s from: network %s has neither a node address nor DHCP"
+                   % (instance.name, net.name))
+
+
+def private_key(scenario, instance, lab_dir):
+    if instance.keypair is None:
+        raise LabError("%s has no key pair (give it `keypair:` in the scenario)" % instance.name)
+    given = scenario.keypairs[instance.keypair].private_key_file
+    if given:
+        return given if os.path.isabs(given) else os.path.join(os.path.dirname(scenario.file), given)
+    return os.path.join(lab_dir, "keys", instance.keypair)
+
+
+def ssh_argv(scenario, instance_name, lab_dir, command=(), timeout=5):
+    """(where, argv) of an ssh login running `command` (a shell when empty)."""
+    if instance_name not in scenario.instances:
+        raise LabError("no instance %s (instances: %s)" % (instance_name, ", ".join(scenario.instances)))
+    inst = scenario.instances[instance_name]
+    argv = ["ssh", "-i", private_key(scenario, inst, lab_dir), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % timeout,
+            "-o", "BatchMode=yes", "%s@%s" % (USER, inst.port.ip)] + list(command)
+    return login_point(scenario, inst), argv
