@@ -115,6 +115,7 @@ def down(name, wait=5.0):
 
 
 def run_checks(running, scenario):
+    running.scenario = scenario         # the probes name things as the scenario does
     return [run_check(running, c) for c in scenario.checks]
 
 

@@ -13,6 +13,16 @@ class RunningLab:
     def __init__(self, state):
         self.state = state
         self.name = state.name
+        self._prober = None
+        self.scenario = None        # set by whoever runs checks against it
+
+    def probe(self, where, func, *args):
+        """Run a probe function of stacklab.probes inside `where`'s network
+        namespace (scapy is loaded once per RunningLab)."""
+        from stacklab.probes import Prober
+        if self._prober is None:
+            self._prober = Prober()
+        return self._prober.run(self.state.holder(where).pid, func, *args)
 
     @classmethod
     def open(cls, name):

@@ -1,0 +1,191 @@
+"""Checks that send packets: ping, tcp, dhcp (scapy probes from inside the
+source namespace) and ssh (a real login). Sources and targets are named as
+in the scenario: an instance, a node, or `qdhcp-<network>` for a network's
+DHCP namespace; a target may also be an IP address."""
+
+import ipaddress
+import time
+
+from stacklab import naming, probes
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register
+from stacklab.errors import LabError
+from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
+
+
+def _namespace(scenario, name):
+    """The lab namespace a source name stands for."""
+    if name in scenario.instances or name in scenario.nodes:
+        return name
+    if name.startswith("qdhcp-"):
+        rest = name[len("qdhcp-"):]
+        for net in scenario.networks.values():
+            if rest in (net.name, net.id) and net.name in scenario.dhcp_ports:
+                return naming.qdhcp_namespace(net.id)
+    return None
+
+
+def _address(scenario, name):
+    if name in scenario.instances:
+        return str(scenario.instances[name].port.ip)
+    if name in scenario.nodes and scenario.nodes[name].addresses():
+        return str(scenario.nodes[name].addresses()[0].ip)
+    if name.startswith("qdhcp-"):
+        for net in scenario.networks.values():
+            if name[len("qdhcp-"):] in (net.name, net.id) and net.name in scenario.dhcp_ports:
+                return str(scenario.dhcp_ports[net.name].ip)
+    try:
+        return str(ipaddress.IPv4Address(name))
+    except ValueError:
+        return None
+
+
+def _check_source(scenario, params, key, report):
+    if _namespace(scenario, params[key]) is None:
+        report((key,), "no instance, node or qdhcp-<network with DHCP> named %s" % params[key])
+
+
+def _check_target(scenario, params, key, report):
+    if _address(scenario, params[key]) is None:
+        report((key,), "%s is neither an IP address nor an instance, node or qdhcp-<network> with one"
+               % params[key])
+
+
+def _outcome(ok, result, detail):
+    data = {"sent": result.sent, "received": result.received, "outcome": result.outcome, **result.data}
+    return Outcome(PASS if ok else FAIL, detail, data)
+
+
+@register
+class PingCheck(Checker):
+    """ICMP echo from a namespace to an address: replies expected (or none)."""
+
+    kind = "ping"
+    params = Record({
+        "from": Field(Str(example="qdhcp-selfservice"), required=True, doc="An instance, node or qdhcp-NETWORK."),
+        "to": Field(Str(example="instance02"), required=True, doc="An instance, node, qdhcp-NETWORK or IP."),
+        "count": Field(Int(min=1, max=100, example=3), default=3),
+        "expect": Field(Str(choices=("reply", "no-reply"), example="reply"), default="reply"),
+    }, doc="Ping with scapy from inside a namespace.")
+
+    def validate(self, scenario, params, report):
+        _check_source(scenario, params, "from", report)
+        _check_target(scenario, params, "to", report)
+
+    def run(self, lab, p):
+        scenario = lab.scenario
+        src, dst = _namespace(scenario, p["from"]), _address(scenario, p["to"])
+        t0 = time.monotonic()
+        r = lab.probe(src, probes.ping, dst, p["count"])
+        seconds = time.monotonic() - t0
+        outcome = "%d/%d replies" % (r["replies"], r["count"])
+        if r["rtt_ms"]:
+            outcome += ", rtt %.2f/%.2f ms" % (min(r["rtt_ms"]), max(r["rtt_ms"]))
+        ok = r["replies"] == r["count"] if p["expect"] == "reply" else r["replies"] == 0
+        result = probes.ProbeResult("ping", src, dst, ok, outcome, r["sent"], r["received"], seconds,
+                                    {"rtt_ms": r["rtt_ms"]})
+        return _outcome(ok, result, "%s -> %s: %s (expected %s)" % (p["from"], dst, outcome, p["expect"]))
+
+
+@register
+class TcpCheck(Checker):
+    """A TCP SYN: the port is open (SYN/ACK), closed (RST) or filtered (nothing)."""
+
+    kind = "tcp"
+    params = Record({
+        "from": Field(Str(example="qdhcp-selfservice"), required=True),
+        "to": Field(Str(example="instance02"), required=True),
+        "port": Field(Int(min=1, max=65535, example=22), required=True),
+        "expect": Field(Str(choices=("open", "closed", "filtered"), example="open"), default="open"),
+    }, doc="A SYN from inside a namespace; open, closed and filtered kept apart.")
+
+    def validate(self, scenario, params, report):
+        _check_source(scenario, params, "from", report)
+        _check_target(scenario, params, "to", report)
+
+    def run(self, lab, p):
+        scenario = lab.scenario
+        src, dst = _namespace(scenario, p["from"]), _address(scenario, p["to"])
+        t0 = time.monotonic()
+        r = lab.probe(src, probes.tcp_syn, dst, p["port"])
+        ok = r["state"] == p["expect"]
+        result = probes.ProbeResult("tcp", src, dst, ok, r["state"], r["sent"], r["received"],
+                                    time.monotonic() - t0)
+        return _outcome(ok, result, "%s -> %s:%d %s (expected %s)" % (p["from"], dst, p["port"], r["state"],
+                                                                     p["expect"]))
+
+
+@register
+class DhcpCheck(Checker):
+    """DISCOVER/REQUEST from an instance's interface: the address and options offered."""
+
+    kind = "dhcp"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+        "interface": Field(Str(example="eth0"), default="eth0"),
+        "mac": Field(Str(example="fa:16:3e:55:18:7a"), doc="Ask as this MAC (default: the interface's)."),
+        "expect_ip": Field(IPv4Address(example="192.168.101.19")),
+        "expect_mtu": Field(Int(min=68, example=1450)),
+        "expect_router": Field(IPv4Address(example="192.168.101.1")),
+    }, doc="A DHCP exchange with scapy from inside an instance.")
+
+    def validate(self, scenario, params, report):
+        if params["instance"] not in scenario.instances:
+            report(("instance",), "no instance named %s" % params["instance"])
+
+    def run(self, lab, p):
+        t0 = time.monotonic()
+        r = lab.probe(p["instance"], probes.dhcp, p["interface"], p["mac"])
+        seconds = time.monotonic() - t0
+        if not r["answered"]:
+            result = probes.ProbeResult("dhcp", p["instance"], "broadcast", False, "no answer", r["sent"],
+                                        r["received"], seconds)
+            return _outcome(False, result, "%s: no DHCP answer to %s" % (p["instance"], ", ".join(r["sent"])))
+        wrong = []
+        for key, got in (("expect_ip", r["ip"]), ("expect_mtu", r["mtu"]), ("expect_router", r["router"])):
+            if p[key] is not None and str(got) != str(p[key]):
+                wrong.append("%s %s, not %s" % (key[len("expect_"):], got, p[key]))
+        if r["reply"] != "ack":
+            wrong.append("reply %s" % r["reply"])
+        outcome = "%s %s lease %ss router %s mtu %s from %s" % (r["reply"], r["ip"], r["lease_time"], r["router"],
+                                                              r["mtu"], r["server"])
+        result = probes.ProbeResult("dhcp", p["instance"], "broadcast", not wrong, outcome, r["sent"],
+                                    r["received"], seconds, {k: r[k] for k in ("ip", "mtu", "router", "lease_time")})
+        return _outcome(not wrong, result, "%s: %s%s" % (p["instance"], outcome,
+                                                         "; " + "; ".join(wrong) if wrong else ""))
+
+
+@register
+class SshCheck(Checker):
+    """A real SSH login as cirros with the instance's key pair, running a command."""
+
+    kind = "ssh"
+    params = Record({
+        "instance": Field(Name(example="instance00"), required=True),
+        "command": Field(Str(example="/sbin/ip addr"), default="true"),
+        "expect_output": Field(Str(example="172.16.0.112/24"), doc="Text the output must contain."),
+    }, doc="Log in and run a command, as `stacklab ssh` does.")
+
+    def validate(self, scenario, params, report):
+        if params["instance"] not in scenario.instances:
+            report(("instance",), "no instance named %s" % params["instance"])
+        elif scenario.instances[params["instance"]].keypair is None:
+            report(("instance",), "%s has no key pair to log in with" % params["instance"])
+
+    def run(self, lab, p):
+        from stacklab.ssh import ssh_argv
+        scenario = lab.scenario
+        where, argv = ssh_argv(scenario, p["instance"], lab.state.dir, p["command"].split())
+        t0 = time.monotonic()
+        try:
+            proc = lab.run(where, argv, timeout=20)
+        except LabError as e:
+            return Outcome(FAIL, "%s: %s" % (p["instance"], e))
+        out = proc.stdout.strip()
+        ok = proc.returncode == 0 and (p["expect_output"] is None or p["expect_output"] in proc.stdout)
+        result = probes.ProbeResult("ssh", where, p["instance"], ok, "exit %d" % proc.returncode,
+                                    [" ".join(argv[-1 - len(p["command"].split()):])], [out[-500:]],
+                                    time.monotonic() - t0)
+        detail = "%s from %s: exit %d%s" % (p["instance"], where, proc.returncode,
+                                            ", output has %r" % p["expect_output"] if ok and p["expect_output"]
+                                            else (": " + (proc.stderr.strip() or out)[-200:] if not ok else ""))
+        return _outcome(ok, result, detail)

@@ -1,0 +1,97 @@
+"""The probes and their checks on a real lab, passing and, above all, failing
+when they must: a closed port, a port the security group filters, a wrong
+expected address, a stopped dnsmasq, an instance whose tap port is gone."""
+
+import os
+import signal
+
+import pytest
+
+from stacklab import probes, runner
+from stacklab.checks import FAIL, PASS, run_check
+from stacklab.running import RunningLab
+from stacklab.scenario.loader import find_scenario, load_scenario
+from stacklab.scenario.model import Check
+
+from .conftest import Snapshot, wait_clean
+
+
+@pytest.fixture(scope="module")
+def vxlan():
+    before = Snapshot()
+    scenario = load_scenario(find_scenario("vxlan-instance"))
+    built = runner.build(scenario)
+    lab = RunningLab(built.state)
+    lab.scenario = scenario
+    try:
+        yield lab, built
+    finally:
+        built.stop()
+    leaks = wait_clean(before)
+    assert not leaks, "teardown left: %s" % leaks
+
+
+def check(lab, kind, **params):
+    """Run one check of `kind`, its parameters completed by the schema's defaults."""
+    from stacklab.checks import registry
+    full = {name: (f.default() if callable(f.default) else f.default)
+            for name, f in registry()[kind].params.fields.items()}
+    full.update(params)
+    return run_check(lab, Check(kind, full, 0, None))
+
+
+def test_ping_replies_and_silence(vxlan):
+    lab, _ = vxlan
+    ok = check(lab, "ping", **{"from": "qdhcp-selfservice", "to": "instance02"})
+    assert ok.verdict == PASS and ok.data["rtt_ms"], ok.detail
+    # nothing lives at .250: a ping that expects replies must fail
+    none = check(lab, "ping", **{"from": "qdhcp-selfservice", "to": "192.168.101.250", "count": 1})
+    assert none.verdict == FAIL and "0/1 replies" in none.detail, none.detail
+    assert check(lab, "ping", **{"from": "qdhcp-selfservice", "to": "192.168.101.250", "count": 1,
+                                 "expect": "no-reply"}).verdict == PASS
+
+
+def test_tcp_open_closed_filtered_kept_apart(vxlan):
+    lab, _ = vxlan
+    src = {"from": "qdhcp-selfservice"}
+    assert lab.probe("qdhcp-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1", probes.tcp_syn, "192.168.101.19", 22)["state"] \
+        == "open"
+    # closed: the DHCP namespace itself has no listener on 2222 and no firewall: RST
+    assert lab.probe("instance02", probes.tcp_syn, "192.168.101.2", 2222)["state"] == "closed"
+    # filtered: the security group has no rule for 80, the SYN is dropped
+    r = check(lab, "tcp", to="instance02", port=80, expect="open", **src)
+    assert r.verdict == FAIL and "filtered" in r.detail, r.detail
+    r = check(lab, "tcp", to="instance02", port=22, expect="filtered", **src)
+    assert r.verdict == FAIL and "open" in r.detail, r.detail
+
+
+def test_dhcp_wrong_expectation_fails(vxlan):
+    lab, _ = vxlan
+    r = check(lab, "dhcp", instance="instance02", expect_ip="192.168.101.99")
+    assert r.verdict == FAIL and "ip 192.168.101.19, not 192.168.101.99" in r.detail, r.detail
+    r = check(lab, "dhcp", instance="instance02", expect_mtu=1500)
+    assert r.verdict == FAIL and "mtu 1450, not 1500" in r.detail, r.detail
+
+
+def test_ssh_wrong_output_fails(vxlan):
+    lab, _ = vxlan
+    assert check(lab, "ssh", instance="instance02", command="hostname -I",
+                 expect_output="192.168.101.19").verdict == PASS
+    r = check(lab, "ssh", instance="instance02", command="hostname -I", expect_output="10.9.9.9")
+    assert r.verdict == FAIL
+
+
+def test_stopped_dnsmasq_means_no_answer(vxlan):
+    lab, built = vxlan
+    host = built.dhcp["qdhcp-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"]
+    pid = int(open(host.pidfile()).read())
+    os.kill(pid, signal.SIGTERM)
+    r = check(lab, "dhcp", instance="instance02", expect_ip="192.168.101.19")
+    assert r.verdict == FAIL and "no DHCP answer" in r.detail, r.detail
+
+
+def test_removed_tap_breaks_ping(vxlan):
+    lab, _ = vxlan
+    lab.run("compute1", ["ovs-vsctl", "del-port", "br-int", "tap8811e933-5c"], check=True)
+    r = check(lab, "ping", **{"from": "qdhcp-selfservice", "to": "instance02", "count": 2})
+    assert r.verdict == FAIL and "0/2 replies" in r.detail, r.detail
