@@ -58,6 +58,7 @@ integration: $(SETUP_OK)
 bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_runtime.py
 	@$(VENV)/bin/python bench/bench_agent.py
+	@$(VENV)/bin/python bench/bench_checks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports

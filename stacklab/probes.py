@@ -102,7 +102,7 @@ def ping(scapy, dst, count=3, timeout=1.0):
     return {"replies": len(rtts), "count": count, "rtt_ms": rtts, "sent": sent, "received": received}
 
 
-def tcp_syn(scapy, dst, port, timeout=1.0, tries=2):
+def tcp_syn(scapy, dst, port, timeout=0.6, tries=2):
     """A SYN: open (SYN/ACK), closed (RST) or filtered (silence, or ICMP unreachable)."""
     scapy.conf.L3socket = scapy.L3RawSocket
     sent, received = [], []

@@ -6,7 +6,7 @@ DHCP namespace; a target may also be an IP address."""
 import ipaddress
 import time
 
-from stacklab import naming, probes
+from stacklab import naming, probes, trace
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register
 from stacklab.errors import LabError
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
@@ -50,6 +50,41 @@ def _check_target(scenario, params, key, report):
                % params[key])
 
 
+def _source_identity(scenario, name):
+    """(IP, MAC) packets from source `name` carry."""
+    if name in scenario.instances:
+        port = scenario.instances[name].port
+        return str(port.ip), port.mac
+    if name in scenario.nodes:
+        for nic in scenario.nodes[name].nics.values():
+            if nic.address:
+                return str(nic.address.ip), nic.mac
+    if name.startswith("qdhcp-"):
+        for net in scenario.networks.values():
+            if name[len("qdhcp-"):] in (net.name, net.id) and net.name in scenario.dhcp_ports:
+                port = scenario.dhcp_ports[net.name]
+                return str(port.ip), port.mac
+    return None, None
+
+
+def _with_trace(lab, outcome, p, proto, port=None):
+    """A failed probe toward an instance: add the path a packet takes through
+    the instance's node (ofproto/trace) and where it ends."""
+    scenario = lab.scenario
+    if outcome.verdict == PASS or p["to"] not in scenario.instances:
+        return outcome
+    src_ip, src_mac = _source_identity(scenario, p["from"])
+    if src_ip is None:
+        return outcome
+    node, flow = trace.packet_to_instance(scenario, scenario.instances[p["to"]], src_ip, src_mac, proto, port)
+    if node is None:
+        return outcome
+    text, summary = trace.trace(lab, node, flow)
+    outcome.data["trace"] = {"node": node, "bridge": "br-int", "flow": flow, "output": text}
+    outcome.detail += "; ofproto/trace on %s br-int: %s" % (node, summary)
+    return outcome
+
+
 def _outcome(ok, result, detail):
     data = {"sent": result.sent, "received": result.received, "outcome": result.outcome, **result.data}
     return Outcome(PASS if ok else FAIL, detail, data)
@@ -83,7 +118,8 @@ class PingCheck(Checker):
         ok = r["replies"] == r["count"] if p["expect"] == "reply" else r["replies"] == 0
         result = probes.ProbeResult("ping", src, dst, ok, outcome, r["sent"], r["received"], seconds,
                                     {"rtt_ms": r["rtt_ms"]})
-        return _outcome(ok, result, "%s -> %s: %s (expected %s)" % (p["from"], dst, outcome, p["expect"]))
+        out = _outcome(ok, result, "%s -> %s: %s (expected %s)" % (p["from"], dst, outcome, p["expect"]))
+        return _with_trace(lab, out, p, "icmp") if p["expect"] == "reply" else out
 
 
 @register
@@ -110,8 +146,9 @@ class TcpCheck(Checker):
         ok = r["state"] == p["expect"]
         result = probes.ProbeResult("tcp", src, dst, ok, r["state"], r["sent"], r["received"],
                                     time.monotonic() - t0)
-        return _outcome(ok, result, "%s -> %s:%d %s (expected %s)" % (p["from"], dst, p["port"], r["state"],
-                                                                     p["expect"]))
+        out = _outcome(ok, result, "%s -> %s:%d %s (expected %s)" % (p["from"], dst, p["port"], r["state"],
+                                                                    p["expect"]))
+        return _with_trace(lab, out, p, "tcp", p["port"]) if p["expect"] == "open" else out
 
 
 @register

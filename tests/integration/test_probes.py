@@ -61,6 +61,9 @@ def test_tcp_open_closed_filtered_kept_apart(vxlan):
     # filtered: the security group has no rule for 80, the SYN is dropped
     r = check(lab, "tcp", to="instance02", port=80, expect="open", **src)
     assert r.verdict == FAIL and "filtered" in r.detail, r.detail
+    # the report says where: the trace on the instance's node ends in the firewall's drop
+    assert "ofproto/trace on compute1 br-int" in r.detail and "datapath actions: drop" in r.detail, r.detail
+    assert "resubmit(,93)" in r.data["trace"]["output"], r.data["trace"]["output"]
     r = check(lab, "tcp", to="instance02", port=22, expect="filtered", **src)
     assert r.verdict == FAIL and "open" in r.detail, r.detail
 
