@@ -54,13 +54,7 @@ def full_sync(name):
             os.kill(pid, 9)
             time.sleep(0.2)
             run.run(node_name, "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off", check=True)
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                st = node.agent_status() or {}
-                if st.get("time", 0) > t0 and all(st["bridges"].get(b, {}).get("full_sync_seconds") is not None
-                                                  for b in bridges) and st["time"] > t0:
-                    break
-                time.sleep(0.05)
+            st = wait_status(node, bridges, newer_than=t0)
             back = time.time() - t0
             for b in bridges:
                 print("  %-15s %-10s %-12s %5d flows  at up %.3f s   after vswitchd restart %.3f s"

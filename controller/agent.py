@@ -31,6 +31,7 @@ from controller import openflow
 from controller.firewall import ConjunctionIds
 from controller.pipeline import node_flows
 from controller.plan import PLAN_FILE, STATUS_FILE, NodePlan
+from stacklab import naming
 
 LOG = logging.getLogger("stacklab.agent")
 OPTIONS = {"plan": PLAN_FILE, "status": STATUS_FILE, "poll": 0.2}
@@ -171,7 +172,7 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         if not session.datapath.is_active:
             self.sessions.pop(session.datapath.id, None)
             return
-        if session.name == "br-int":
+        if session.name == naming.INTEGRATION_BRIDGE:
             self._tag_ports(session)
         wanted = node_flows(self.plan, {session.name: session.ports}, self.cookie, self.conj_ids).get(session.name)
         if wanted is None:

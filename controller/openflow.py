@@ -183,9 +183,6 @@ class FlowSet:
     def __len__(self):
         return len(self._flows)
 
-    def __contains__(self, flow):
-        return self._flows.get(flow.key) == flow
-
     def keys(self):
         return self._flows.keys()
 

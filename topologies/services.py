@@ -8,7 +8,6 @@ import ipaddress
 import os
 import shlex
 
-from stacklab import naming
 from topologies.node import LabHost
 
 DHCP_DIR = "/var/lib/neutron/dhcp"
@@ -93,7 +92,3 @@ class DhcpNamespace(LabHost):
 
     def pidfile(self):
         return os.path.join(self.neutron_dir, "dhcp", self.network.id, "pid")
-
-
-def dhcp_host_name(network):
-    return naming.qdhcp_namespace(network.id)

@@ -7,64 +7,42 @@ import ipaddress
 import time
 
 from stacklab import naming, probes, trace
-from stacklab.checks import FAIL, PASS, Checker, Outcome, register
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
 from stacklab.errors import LabError
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
 
 
-def _namespace(scenario, name):
-    """The lab namespace a source name stands for."""
-    if name in scenario.instances or name in scenario.nodes:
-        return name
-    if name.startswith("qdhcp-"):
-        rest = name[len("qdhcp-"):]
-        for net in scenario.networks.values():
-            if rest in (net.name, net.id) and net.name in scenario.dhcp_ports:
-                return naming.qdhcp_namespace(net.id)
-    return None
-
-
-def _address(scenario, name):
-    if name in scenario.instances:
-        return str(scenario.instances[name].port.ip)
-    if name in scenario.nodes and scenario.nodes[name].addresses():
-        return str(scenario.nodes[name].addresses()[0].ip)
-    if name.startswith("qdhcp-"):
-        for net in scenario.networks.values():
-            if name[len("qdhcp-"):] in (net.name, net.id) and net.name in scenario.dhcp_ports:
-                return str(scenario.dhcp_ports[net.name].ip)
-    try:
-        return str(ipaddress.IPv4Address(name))
-    except ValueError:
-        return None
-
-
-def _check_source(scenario, params, key, report):
-    if _namespace(scenario, params[key]) is None:
-        report((key,), "no instance, node or qdhcp-<network with DHCP> named %s" % params[key])
-
-
-def _check_target(scenario, params, key, report):
-    if _address(scenario, params[key]) is None:
-        report((key,), "%s is neither an IP address nor an instance, node or qdhcp-<network> with one"
-               % params[key])
-
-
-def _source_identity(scenario, name):
-    """(IP, MAC) packets from source `name` carry."""
+def _endpoint(scenario, name):
+    """(namespace, IP, MAC) of the instance, node or qdhcp-<network> named
+    `name` (IP and MAC None for a node without an address); None if no such."""
     if name in scenario.instances:
         port = scenario.instances[name].port
-        return str(port.ip), port.mac
+        return name, str(port.ip), port.mac
     if name in scenario.nodes:
-        for nic in scenario.nodes[name].nics.values():
-            if nic.address:
-                return str(nic.address.ip), nic.mac
+        nic = next((n for n in scenario.nodes[name].nics.values() if n.address), None)
+        return (name, str(nic.address.ip), nic.mac) if nic else (name, None, None)
     if name.startswith("qdhcp-"):
         for net in scenario.networks.values():
             if name[len("qdhcp-"):] in (net.name, net.id) and net.name in scenario.dhcp_ports:
                 port = scenario.dhcp_ports[net.name]
-                return str(port.ip), port.mac
-    return None, None
+                return naming.qdhcp_namespace(net.id), str(port.ip), port.mac
+    return None
+
+
+def _namespace(scenario, name):
+    """The lab namespace a source name stands for."""
+    end = _endpoint(scenario, name)
+    return end[0] if end else None
+
+
+def _address(scenario, name):
+    end = _endpoint(scenario, name)
+    if end and end[1]:
+        return end[1]
+    try:
+        return str(ipaddress.IPv4Address(name))
+    except ValueError:
+        return None
 
 
 def _with_trace(lab, outcome, p, proto, port=None):
@@ -73,7 +51,7 @@ def _with_trace(lab, outcome, p, proto, port=None):
     scenario = lab.scenario
     if outcome.verdict == PASS or p["to"] not in scenario.instances:
         return outcome
-    src_ip, src_mac = _source_identity(scenario, p["from"])
+    _, src_ip, src_mac = _endpoint(scenario, p["from"]) or (None, None, None)
     if src_ip is None:
         return outcome
     node, flow = trace.packet_to_instance(scenario, scenario.instances[p["to"]], src_ip, src_mac, proto, port)
@@ -90,8 +68,19 @@ def _outcome(ok, result, detail):
     return Outcome(PASS if ok else FAIL, detail, data)
 
 
+class _PathCheck(Checker):
+    """A probe from a source namespace (`from`) to a target address (`to`)."""
+
+    def validate(self, scenario, params, report):
+        if _namespace(scenario, params["from"]) is None:
+            report(("from",), "no instance, node or qdhcp-<network with DHCP> named %s" % params["from"])
+        if _address(scenario, params["to"]) is None:
+            report(("to",), "%s is neither an IP address nor an instance, node or qdhcp-<network> with one"
+                   % params["to"])
+
+
 @register
-class PingCheck(Checker):
+class PingCheck(_PathCheck):
     """ICMP echo from a namespace to an address: replies expected (or none)."""
 
     kind = "ping"
@@ -101,10 +90,6 @@ class PingCheck(Checker):
         "count": Field(Int(min=1, max=100, example=3), default=3),
         "expect": Field(Str(choices=("reply", "no-reply"), example="reply"), default="reply"),
     }, doc="Ping with scapy from inside a namespace.")
-
-    def validate(self, scenario, params, report):
-        _check_source(scenario, params, "from", report)
-        _check_target(scenario, params, "to", report)
 
     def run(self, lab, p):
         scenario = lab.scenario
@@ -123,7 +108,7 @@ class PingCheck(Checker):
 
 
 @register
-class TcpCheck(Checker):
+class TcpCheck(_PathCheck):
     """A TCP SYN: the port is open (SYN/ACK), closed (RST) or filtered (nothing)."""
 
     kind = "tcp"
@@ -133,10 +118,6 @@ class TcpCheck(Checker):
         "port": Field(Int(min=1, max=65535, example=22), required=True),
         "expect": Field(Str(choices=("open", "closed", "filtered"), example="open"), default="open"),
     }, doc="A SYN from inside a namespace; open, closed and filtered kept apart.")
-
-    def validate(self, scenario, params, report):
-        _check_source(scenario, params, "from", report)
-        _check_target(scenario, params, "to", report)
 
     def run(self, lab, p):
         scenario = lab.scenario
@@ -166,8 +147,7 @@ class DhcpCheck(Checker):
     }, doc="A DHCP exchange with scapy from inside an instance.")
 
     def validate(self, scenario, params, report):
-        if params["instance"] not in scenario.instances:
-            report(("instance",), "no instance named %s" % params["instance"])
+        require(scenario.instances, params["instance"], "instance", ("instance",), report)
 
     def run(self, lab, p):
         t0 = time.monotonic()
@@ -203,15 +183,14 @@ class SshCheck(Checker):
     }, doc="Log in and run a command, as `stacklab ssh` does.")
 
     def validate(self, scenario, params, report):
-        if params["instance"] not in scenario.instances:
-            report(("instance",), "no instance named %s" % params["instance"])
-        elif scenario.instances[params["instance"]].keypair is None:
+        require(scenario.instances, params["instance"], "instance", ("instance",), report)
+        if params["instance"] in scenario.instances and scenario.instances[params["instance"]].keypair is None:
             report(("instance",), "%s has no key pair to log in with" % params["instance"])
 
     def run(self, lab, p):
         from stacklab.ssh import ssh_argv
-        scenario = lab.scenario
-        where, argv = ssh_argv(scenario, p["instance"], lab.state.dir, p["command"].split())
+        command = p["command"].split()
+        where, argv = ssh_argv(lab.scenario, p["instance"], lab.state.dir, command)
         t0 = time.monotonic()
         try:
             proc = lab.run(where, argv, timeout=20)
@@ -219,10 +198,12 @@ class SshCheck(Checker):
             return Outcome(FAIL, "%s: %s" % (p["instance"], e))
         out = proc.stdout.strip()
         ok = proc.returncode == 0 and (p["expect_output"] is None or p["expect_output"] in proc.stdout)
+        login = argv[-1 - len(command):]          # user@address and the command
         result = probes.ProbeResult("ssh", where, p["instance"], ok, "exit %d" % proc.returncode,
-                                    [" ".join(argv[-1 - len(p["command"].split()):])], [out[-500:]],
-                                    time.monotonic() - t0)
-        detail = "%s from %s: exit %d%s" % (p["instance"], where, proc.returncode,
-                                            ", output has %r" % p["expect_output"] if ok and p["expect_output"]
-                                            else (": " + (proc.stderr.strip() or out)[-200:] if not ok else ""))
+                                    [" ".join(login)], [out[-500:]], time.monotonic() - t0)
+        detail = "%s from %s: exit %d" % (p["instance"], where, proc.returncode)
+        if not ok:
+            detail += ": " + (proc.stderr.strip() or out)[-200:]
+        elif p["expect_output"]:
+            detail += ", output has %r" % p["expect_output"]
         return _outcome(ok, result, detail)
