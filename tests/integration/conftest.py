@@ -1,6 +1,7 @@
 """Integration tests build real labs: root, Open vSwitch, namespaces. They fail
 (not skip) when they cannot run, so a missing piece is never hidden."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -99,3 +100,24 @@ def wait_clean(before, timeout=5.0):
         if not leaks or time.monotonic() > deadline:
             return leaks
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def built_lab(name_or_file):
+    """Build a scenario (a name in scenarios/ or a file) and yield
+    (RunningLab with the scenario set, the Lab); then remove it and fail if
+    anything is left behind."""
+    from stacklab import runner
+    from stacklab.running import RunningLab
+    from stacklab.scenario.loader import find_scenario, load_scenario
+    before = Snapshot()
+    scenario = load_scenario(find_scenario(name_or_file))
+    lab = runner.build(scenario)
+    try:
+        running = RunningLab(lab.state)
+        running.scenario = scenario
+        yield running, lab
+    finally:
+        lab.stop()
+    leaks = wait_clean(before)
+    assert not leaks, "teardown left: %s" % leaks

@@ -3,25 +3,15 @@ instance02 across VXLAN; neutron's files read as the document prints them."""
 
 import pytest
 
-from stacklab import runner
-from stacklab.running import RunningLab
-from stacklab.scenario.loader import find_scenario, load_scenario
-
-from .conftest import Snapshot, wait_clean
+from .conftest import built_lab
 
 NET = "9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"
 
 
 @pytest.fixture(scope="module")
 def vxlan():
-    before = Snapshot()
-    lab = runner.build(load_scenario(find_scenario("vxlan-instance")))
-    try:
-        yield RunningLab(lab.state), lab
-    finally:
-        lab.stop()
-    leaks = wait_clean(before)
-    assert not leaks, "teardown left: %s" % leaks
+    with built_lab("vxlan-instance") as lab:
+        yield lab
 
 
 def cat(lab, path):

@@ -7,28 +7,17 @@ import signal
 
 import pytest
 
-from stacklab import probes, runner
+from stacklab import probes
 from stacklab.checks import FAIL, PASS, run_check
-from stacklab.running import RunningLab
-from stacklab.scenario.loader import find_scenario, load_scenario
 from stacklab.scenario.model import Check
 
-from .conftest import Snapshot, wait_clean
+from .conftest import built_lab
 
 
 @pytest.fixture(scope="module")
 def vxlan():
-    before = Snapshot()
-    scenario = load_scenario(find_scenario("vxlan-instance"))
-    built = runner.build(scenario)
-    lab = RunningLab(built.state)
-    lab.scenario = scenario
-    try:
-        yield lab, built
-    finally:
-        built.stop()
-    leaks = wait_clean(before)
-    assert not leaks, "teardown left: %s" % leaks
+    with built_lab("vxlan-instance") as lab:
+        yield lab
 
 
 def check(lab, kind, **params):

@@ -6,23 +6,14 @@ import json
 import pytest
 
 from stacklab import ovsdb, runner
-from stacklab.running import RunningLab
-from stacklab.scenario.loader import load_scenario
 
-from .conftest import Snapshot, scenario_path, stacklab, wait_clean
+from .conftest import built_lab, scenario_path, stacklab
 
 
 @pytest.fixture(scope="module")
 def two_node():
-    before = Snapshot()
-    scenario = load_scenario(scenario_path("two-node"))
-    lab = runner.build(scenario)
-    try:
-        yield RunningLab(lab.state), scenario
-    finally:
-        lab.stop()
-    leaks = wait_clean(before)
-    assert not leaks, "teardown left: %s" % leaks
+    with built_lab(scenario_path("two-node")) as (lab, built):
+        yield lab, built.scenario
 
 
 def test_each_node_sees_only_its_own_bridges(two_node):

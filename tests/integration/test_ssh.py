@@ -6,25 +6,15 @@ import subprocess
 
 import pytest
 
-from stacklab import runner
-from stacklab.running import RunningLab
-from stacklab.scenario.loader import find_scenario, load_scenario
 from stacklab.ssh import ssh_argv
 
-from .conftest import Snapshot, stacklab, wait_clean
+from .conftest import built_lab, stacklab
 
 
 @pytest.fixture(scope="module")
 def flat():
-    before = Snapshot()
-    scenario = load_scenario(find_scenario("flat-instance"))
-    lab = runner.build(scenario)
-    try:
-        yield RunningLab(lab.state), scenario
-    finally:
-        lab.stop()
-    leaks = wait_clean(before)
-    assert not leaks, "teardown left: %s" % leaks
+    with built_lab("flat-instance") as (lab, built):
+        yield lab, built.scenario
 
 
 def test_document_login_prints_the_instances_interfaces(flat):
