@@ -1,7 +1,9 @@
 """Emulated machines. A CloudNode is an OpenStack node (controller, network or
 compute) with its own network and mount namespaces and its own Open vSwitch;
-an InstanceHost is a VM's network stack; the FabricHost holds the switches of
-the physical networks. Each class owns the processes it starts."""
+an InstanceHost is a VM's network stack; an ExternalHost a machine outside
+the cloud; the FabricHost holds the switches of the physical networks. Each
+class owns the processes it starts. Every host has its own /run, /var/lib and
+/etc (an overlay on the machine's), so nothing it does lands on the machine."""
 
 import json
 import os
@@ -11,6 +13,8 @@ import sys
 from mininet.node import Host
 
 from controller import plan as agent_plan
+from stacklab.errors import LabError
+from stacklab.state import RUN_ROOT
 
 
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -24,15 +28,97 @@ PRIVATE_DIRS = (
     ("/var/log/openvswitch", "log"),
     ("/var/lib/neutron", "neutron"),
 )
+# Where `ip netns` looks: inside every lab host, on the host's own /run.
+NETNS_DIR = "/run/netns"
+
+
+def tmpfs(target):
+    return ("tmpfs", target, None)
+
+
+def bind(target, source):
+    return ("bind", target, source)
+
+
+def etc_overlay(workdir):
+    """/etc as an overlay: the host's /etc shows through, what the host
+    writes stays in the lab (workdir/etc-upper)."""
+    return ("overlay", "/etc", workdir)
+
+
+def mount_script(mounts, keep=None):
+    """Shell text that makes `mounts` inside a host's own mount namespace.
+    Mount points are made only inside a tmpfs or the /etc overlay, never on
+    the machine's own filesystem. `keep` (the lab's run directory) stays
+    visible when a tmpfs covers it: it is parked on /mnt meanwhile."""
+    keep = keep or RUN_ROOT
+    lines = []
+    for kind, target, source in mounts:
+        if kind == "tmpfs":
+            covered = os.path.commonpath([keep, target]) == target
+            if covered:
+                lines.append("mount -n --bind %s /mnt" % keep)
+            lines.append("mount -n -t tmpfs -o mode=755 tmpfs %s" % target)
+            if covered:
+                lines.append("mkdir -p %s && mount -n --bind /mnt %s && umount -n /mnt" % (keep, keep))
+        elif kind == "overlay":
+            upper, work = etc_upper(source), os.path.join(source, "etc-work")
+            os.makedirs(upper, exist_ok=True)
+            os.makedirs(work, exist_ok=True)
+            lines.append("mount -n -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s"
+                         % (target, upper, work, target))
+        else:
+            os.makedirs(source, exist_ok=True)
+            lines.append("mkdir -p %s && mount -n --bind %s %s" % (target, source, target))
+    return " && ".join(lines)
+
+
+def etc_upper(workdir):
+    return os.path.join(workdir, "etc-upper")
+
+
+def write_etc(workdir, path, text, mode=0o644):
+    """Put a file into a host's own /etc (its overlay's upper layer) before
+    the host starts: e.g. /etc/ssh/ssh_config.d/stacklab.conf."""
+    outside = os.path.join(etc_upper(workdir), os.path.relpath(path, "/etc"))
+    os.makedirs(os.path.dirname(outside), exist_ok=True)
+    with open(outside, "w") as f:
+        f.write(text)
+    os.chmod(outside, mode)
+
+
+def ssh_client_setup(workdir, keys):
+    """What a lab host's ssh client uses: the scenario's private keys
+    (`keys`: {name: path}) as identities, host keys not pinned (a load
+    balancer's members each have their own), so `ssh cirros@IP` works as in
+    the documents."""
+    conf = ["Host *", "    StrictHostKeyChecking no", "    UserKnownHostsFile /dev/null", "    LogLevel ERROR"]
+    for name, path in sorted(keys.items()):
+        with open(path) as f:
+            write_etc(workdir, "/etc/ssh/stacklab/%s" % name, f.read(), 0o600)
+        conf.append("    IdentityFile /etc/ssh/stacklab/%s" % name)
+    write_etc(workdir, "/etc/ssh/ssh_config.d/stacklab.conf", "\n".join(conf) + "\n")
 
 
 class LabHost(Host):
     """A Mininet host whose namespaces the lab records as soon as it exists.
-    `script_dir` is where the lab writes the scripts it runs inside it."""
+    `script_dir` is where the lab writes the scripts it runs inside it;
+    `mounts` its private file systems (made before anything runs in it, and
+    gone with its mount namespace)."""
 
-    def __init__(self, name, script_dir, **params):
+    def __init__(self, name, script_dir, mounts=(), **params):
         self.script_dir = script_dir
+        self.mounts = list(mounts)
         super().__init__(name, **params)
+
+    def mountPrivateDirs(self):
+        if self.mounts:
+            out = self.cmd(mount_script(self.mounts) + " && echo __mounted")
+            if "__mounted" not in out:
+                raise LabError("%s: could not make its private mounts: %s" % (self.name, out.strip()))
+
+    def unmountPrivateDirs(self):
+        """Nothing to undo: the mounts live in the host's own mount namespace."""
 
     def namespace_ids(self):
         return (os.stat("/proc/%d/ns/net" % self.pid).st_ino, os.stat("/proc/%d/ns/mnt" % self.pid).st_ino)
@@ -41,15 +127,21 @@ class LabHost(Host):
 class CloudNode(LabHost):
     """An OpenStack node with its own ovsdb-server and ovs-vswitchd."""
 
-    def __init__(self, name, script_dir, workdir, role, **params):
+    def __init__(self, name, script_dir, workdir, role, binds=(), **params):
+        """`binds`: more private directories, [(inside, outside)] (e.g. /etc/octavia)."""
         self.workdir = workdir
         self.role = role
-        dirs = []
-        for target, sub in PRIVATE_DIRS:
-            path = os.path.join(workdir, sub)
-            os.makedirs(path, exist_ok=True)
-            dirs.append((target, path))
-        super().__init__(name, script_dir, privateDirs=dirs, **params)
+        mounts = [tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)]
+        mounts += [bind(target, os.path.join(workdir, sub)) for target, sub in PRIVATE_DIRS]
+        mounts += [bind(target, source) for target, source in binds]
+        super().__init__(name, script_dir, mounts=mounts, **params)
+
+    @staticmethod
+    def expose_namespace_script(name, pid):
+        """Make lab namespace `name` (held by `pid`) one of this node's
+        `ip netns`, as the agents' qdhcp-/qrouter- namespaces are on a real node."""
+        path = os.path.join(NETNS_DIR, name)
+        return "mkdir -p {d} && touch {p} && mount --bind /proc/{pid}/ns/net {p}".format(d=NETNS_DIR, p=path, pid=pid)
 
     def ovs_start_script(self):
         """Start this node's Open vSwitch, as ovs-ctl would but faster: the
@@ -107,30 +199,32 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
 
 
 class InstanceHost(LabHost):
-    """An instance's network stack: its eth0 sits on a tap port of br-int.
-    Like cirros it runs an SSH server (dropbear) for the user `cirros`; the
+    """An instance's network stack: its interfaces sit on tap ports of br-int.
+    Like cirros it runs an SSH server (dropbear) for its user (`cirros`); the
     user exists only inside the instance (its own /etc/passwd and /home,
     bind-mounted in the instance's private mount namespace)."""
 
-    USER = "cirros"
     UID = 1000
+    DHCP_STYLE = "cirros"
 
-    def __init__(self, name, script_dir, model, workdir, **params):
+    def __init__(self, name, script_dir, model, workdir, mounts=(), **params):
         self.model = model
         self.workdir = workdir
-        super().__init__(name, script_dir, **params)
+        self.user = model.user
+        mounts = [tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)] + list(mounts)
+        super().__init__(name, script_dir, mounts=mounts, **params)
 
     def prepare_ssh(self, authorized_key):
-        """The cirros user's files, written from outside before the server starts."""
-        home = os.path.join(self.workdir, "home", self.USER)
+        """The user's files, written from outside before the server starts."""
+        home = os.path.join(self.workdir, "home", self.user)
         os.makedirs(os.path.join(home, ".ssh"), exist_ok=True)
         with open(os.path.join(home, ".ssh", "authorized_keys"), "w") as f:
             f.write(authorized_key.strip() + "\n")
         with open("/etc/passwd") as f:
-            # the instance's own user table: cirros is uid 1000 there, whoever it is outside
-            passwd = [line for line in f if line.split(":")[0] != self.USER
+            # the instance's own user table: its user is uid 1000 there, whoever it is outside
+            passwd = [line for line in f if line.split(":")[0] != self.user
                       and line.split(":")[2:3] != [str(self.UID)]]
-        passwd.append("%s:x:%d:%d:cirros:/home/%s:/bin/sh\n" % (self.USER, self.UID, self.UID, self.USER))
+        passwd.append("%s:x:%d:%d:%s:/home/%s:/bin/sh\n" % (self.user, self.UID, self.UID, self.user, self.user))
         with open(os.path.join(self.workdir, "passwd"), "w") as f:
             f.writelines(passwd)
         for path in (home, os.path.join(home, ".ssh"), os.path.join(home, ".ssh", "authorized_keys")):
@@ -149,6 +243,25 @@ class InstanceHost(LabHost):
 
     def ssh_pidfile(self):
         return os.path.join(self.workdir, "dropbear.pid")
+
+
+class ExternalHost(LabHost):
+    """A machine outside the cloud (the documents' workstation): eth0 on a
+    physical network's switch, no Open vSwitch."""
+
+    def __init__(self, name, script_dir, model, workdir, **params):
+        self.model = model
+        self.workdir = workdir
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)],
+                         **params)
+
+    def network_script(self):
+        m = self.model
+        lines = ["ip link set lo up", "ethtool -K eth0 tx off >/dev/null", "ip link set eth0 up",
+                 "ip addr add %s dev eth0" % m.address.with_prefixlen]
+        if m.gateway:
+            lines.append("ip route add default via %s dev eth0" % m.gateway)
+        return "\n".join(lines)
 
 
 class FabricHost(LabHost):

@@ -8,7 +8,7 @@ import ipaddress
 import os
 import shlex
 
-from topologies.node import LabHost
+from topologies.node import LabHost, bind, tmpfs
 
 DHCP_DIR = "/var/lib/neutron/dhcp"
 DOMAIN = "openstacklocal"
@@ -49,7 +49,8 @@ class DhcpNamespace(LabHost):
         self.network = network
         self.port = port
         self.neutron_dir = neutron_dir            # the DHCP node's /var/lib/neutron, seen from outside
-        super().__init__(name, script_dir, privateDirs=[("/var/lib/neutron", neutron_dir)], **params)
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
+                                                   bind("/var/lib/neutron", neutron_dir)], **params)
 
     @property
     def conf_dir(self):
