@@ -31,6 +31,7 @@ class LabState:
         self.processes = []           # [Proc]
         self.nodes = {}               # node name -> {"role", "bridges"}
         self.instances = {}           # instance -> {"node", "ip", "mac", "tap", "network"}
+        self.hosts = {}               # external host -> {"physical_network", "ip"}
 
     @property
     def dir(self):
@@ -67,7 +68,7 @@ class LabState:
             "name": self.name, "scenario_file": self.scenario_file, "created": self.created,
             "phase": self.phase, "keeper": self.keeper.to_dict() if self.keeper else None,
             "namespaces": self.namespaces, "processes": [p.to_dict() for p in self.processes],
-            "nodes": self.nodes, "instances": self.instances,
+            "nodes": self.nodes, "instances": self.instances, "hosts": self.hosts,
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
@@ -98,6 +99,7 @@ class LabState:
         state.processes = [Proc.from_dict(p) for p in data.get("processes", [])]
         state.nodes = data.get("nodes", {})
         state.instances = data.get("instances", {})
+        state.hosts = data.get("hosts", {})
         return state
 
     def holder(self, name):

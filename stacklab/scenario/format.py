@@ -62,6 +62,9 @@ NETWORK = Record({
                          doc="Pinned local VLAN tag per node, as the documents show them. A network with "
                              "a pinned tag on a node is provisioned there even without ports."),
     "subnet": Field(SUBNET, required=True),
+    "external": Field(Bool(example=True), default=False,
+                      doc="neutron's router:external: routers take their gateway and floating IPs from it. "
+                          "It must be flat or vlan (it rides a physical network)."),
 }, doc="A neutron network with one IPv4 subnet.")
 
 RULE = Record({
@@ -89,6 +92,12 @@ KEYPAIR = Record({
     "private_key_file": Field(Str(example="demo_rsa"), doc="The matching private key, for `stacklab ssh`."),
 }, doc="A key pair for SSH logins to instances.")
 
+ADDRESS_PAIR = Record({
+    "ip_address": Field(IPv4Address(example="192.168.101.228"), required=True,
+                        doc="An address the port may also send from and receive on (e.g. a VIP)."),
+    "mac_address": Field(MAC(example="fa:16:3e:46:89:39"), doc="Default: the port's own MAC."),
+}, doc="An allowed address pair of a port.", shorthand="ip_address")
+
 INSTANCE = Record({
     "id": Field(UUID(example="36b496b2-4976-4bf1-88c0-09f44385fd19"), doc="The instance (vm) uuid."),
     "node": Field(Name(example="compute1"), required=True, doc="The compute node the instance runs on."),
@@ -100,6 +109,9 @@ INSTANCE = Record({
     "ofport": Field(Int(min=1, max=65279, example=3), doc="The tap's OpenFlow port number on br-int."),
     "security_groups": Field(ListOf(Name(), example=["default"]), default=lambda: ["default"]),
     "keypair": Field(Name(example="mykey")),
+    "allowed_address_pairs": Field(ListOf(ADDRESS_PAIR, example=[{"ip_address": "192.168.101.228"}]),
+                                   default=list, doc="Addresses the port's anti-spoofing flows also let through, "
+                                                     "as neutron's allowed-address-pairs extension."),
     "address_mode": Field(Str(choices=("dhcp", "static"), example="dhcp"), default="dhcp",
                           doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
                               "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "
@@ -111,6 +123,112 @@ AGENT = Record({
                      doc="The neutron release whose OVS agent flows are reproduced: 2023.2 uses table 59 "
                          "for rate limiting and has no RARP anti-spoofing flow; 2024.1 uses table 58."),
 }, doc="The neutron OVS agent played on every node.")
+
+
+HOST = Record({
+    "physical_network": Field(Name(example="provider"), required=True,
+                              doc="The physical network its eth0 is plugged into."),
+    "address": Field(IPv4Interface(example="172.17.0.10/24"), required=True, doc="Its address on eth0."),
+    "mac": Field(MAC(example="52:54:00:12:34:56"), doc="Default: generated."),
+    "gateway": Field(IPv4Address(example="172.17.0.1"),
+                     doc="Its default route (default: none, it reaches its own subnet only)."),
+}, doc="A machine outside the cloud on a physical network, such as the workstation the documents log in "
+       "from: a namespace whose eth0 is on that network's switch, with no Open vSwitch.")
+
+ROUTER_PORT = Record({
+    "network": Field(Name(example="selfservice"), required=True),
+    "ip": Field(IPv4Address(example="192.168.101.1"),
+                doc="Default: the subnet's gateway (an interface), the next free pool address (the gateway)."),
+    "mac": Field(MAC(example="fa:16:3e:d5:7a:31"), doc="Default: derived."),
+    "port_id": Field(UUID(example="3c1f5a2e-9b1d-4a8e-b1a7-0e2f9c4d6a10"),
+                     doc="The device is qr- (interface) or qg- (gateway) + its first 11 characters."),
+}, doc="A router port on a network.", shorthand="network")
+
+ROUTER = Record({
+    "id": Field(UUID(example="5f0b2c8e-6f0a-4c47-9f52-2a5e8d6c1b7e"), doc="The namespace is qrouter-<id>."),
+    "node": Field(Name(example="controller"),
+                  doc="The network node whose L3 agent hosts it (default: the node DHCP runs on)."),
+    "external_gateway": Field(ROUTER_PORT, doc="Its port on an external network (qg-): SNAT and floating IPs."),
+    "interfaces": Field(ListOf(ROUTER_PORT, example=["selfservice"]), default=list,
+                        doc="Its ports on internal networks (qr-), by network."),
+    "snat": Field(Bool(example=True), default=True,
+                  doc="enable_snat: traffic without a floating IP leaves with the gateway address."),
+}, doc="A legacy (centralized) neutron router: a qrouter namespace on a network node.")
+
+FLOATING_IP = Record({
+    "address": Field(IPv4Address(example="172.17.0.146"), required=True),
+    "id": Field(UUID(example="85103d40-fed1-49f9-8b5a-9afb31d900a5")),
+    "network": Field(Name(example="provider"), doc="The external network (default: the only one)."),
+    "instance": Field(Name(example="instance02"), doc="Bound to this instance's port."),
+    "load_balancer": Field(Name(example="lb"), doc="Bound to this load balancer's VIP port."),
+}, doc="A floating IP on an external network; unbound unless instance or load_balancer is given.")
+
+MEMBER = Record({
+    "address": Field(IPv4Address(example="192.168.101.19"), doc="The member's address (or give instance)."),
+    "instance": Field(Name(example="instance02"), doc="The instance whose address this is."),
+    "port": Field(Int(min=1, max=65535, example=22), required=True, doc="protocol_port."),
+    "weight": Field(Int(min=0, max=256, example=1), default=1),
+    "id": Field(UUID(example="0a4d9a4d-8141-4896-8cda-06c7caddb365"), doc="Names the haproxy server line."),
+    "enabled": Field(Bool(example=True), default=True, doc="admin_state_up: a disabled member is skipped."),
+}, doc="A pool member.")
+
+LB_ALGORITHMS = ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP")
+LB_PROTOCOLS = ("TCP", "HTTP")
+
+POOL = Record({
+    "id": Field(UUID(example="755b9fa0-c0af-43b9-86bf-48371eef7b7e")),
+    "protocol": Field(Str(choices=LB_PROTOCOLS, example="TCP"), default="TCP"),
+    "algorithm": Field(Str(choices=LB_ALGORITHMS, example="ROUND_ROBIN"), default="ROUND_ROBIN",
+                       doc="haproxy's balance: roundrobin, leastconn or source."),
+    "members": Field(ListOf(MEMBER), default=list),
+}, doc="A pool of members behind a listener.")
+
+LISTENER = Record({
+    "id": Field(UUID(example="644fb30a-9d13-4ad5-90cd-77a399bbeb5d")),
+    "protocol": Field(Str(choices=LB_PROTOCOLS, example="TCP"), default="TCP"),
+    "port": Field(Int(min=1, max=65535, example=22), required=True, doc="protocol_port on the VIP."),
+    "pool": Field(Name(example="lb-ssh-pool"), doc="Its default pool, by name."),
+    "connection_limit": Field(Int(min=-1, example=-1), default=-1, doc="-1: Octavia's default, 50000."),
+    "timeout_client_data": Field(Int(min=0, example=50000), default=50000, doc="Milliseconds."),
+    "timeout_member_connect": Field(Int(min=0, example=5000), default=5000, doc="Milliseconds."),
+    "timeout_member_data": Field(Int(min=0, example=50000), default=50000, doc="Milliseconds."),
+}, doc="A listener: a port on the VIP that haproxy serves.")
+
+AMPHORA_PORT = Record({
+    "ip": Field(IPv4Address(example="10.0.0.213"), doc="Default: the next free pool address."),
+    "mac": Field(MAC(example="fa:16:3e:04:af:90")),
+    "port_id": Field(UUID(example="5757a3e3-a3c1-4d0e-9a57-3f8e2b6d4c10"),
+                     doc="The tap is named tap + its first 11 characters."),
+    "ofport": Field(Int(min=1, max=65279, example=6), doc="The tap's OpenFlow port number on br-int."),
+}, doc="One of the amphora's ports.")
+
+AMPHORA = Record({
+    "node": Field(Name(example="compute1"), required=True, doc="The compute node the amphora runs on."),
+    "id": Field(UUID(example="4e7e2dcd-f2f0-4375-bfef-22f5934ae06f"), doc="The amphora id."),
+    "instance_id": Field(UUID(example="2b7b899c-053a-41b5-9b84-ad62696d1722"), doc="Its nova instance id."),
+    "name": Field(Name(example="amphora-lb", max_len=15), doc="Its name in the lab (default: amphora-<lb>)."),
+    "management_network": Field(Name(example="lb-mgmt"), required=True,
+                                doc="Octavia's lb-mgmt network: the amphora agent's API and SSH listen there."),
+    "management_port": Field(AMPHORA_PORT, doc="Its port on the management network (ens3)."),
+    "vrrp_port": Field(AMPHORA_PORT, doc="Its port on the VIP network (eth1 in the amphora-haproxy "
+                                         "namespace), holding the VIP as an allowed address pair."),
+    "security_groups": Field(ListOf(Name(), example=["lb-mgmt-sec-grp"]), default=lambda: ["lb-mgmt-sec-grp"],
+                             doc="Of the management port. lb-mgmt-sec-grp, when not declared, gets the rules "
+                                 "Octavia's guide gives it: ICMP, TCP 22 and 9443."),
+    "keypair": Field(Name(example="mykey"), doc="amp_ssh_key_name: key for SSH logins as cloud-user."),
+}, doc="The amphora: an instance with a management port and a port on the VIP network.")
+
+LOAD_BALANCER = Record({
+    "id": Field(UUID(example="3e7ed706-1dd4-4bd7-a7d5-9ea3f3485f4c")),
+    "vip": Field(Record({
+        "network": Field(Name(example="selfservice"), required=True, doc="The VIP's network (its subnet)."),
+        "address": Field(IPv4Address(example="192.168.101.228"), doc="Default: the next free pool address."),
+        "port_id": Field(UUID(example="1ccfecb0-cb40-417e-bed5-3e4ff1efe1ed"), doc="The VIP port's id."),
+    }, shorthand="network"), required=True),
+    "amphora": Field(AMPHORA, required=True),
+    "listeners": Field(MapOf(LISTENER), default=dict),
+    "pools": Field(MapOf(POOL), default=dict),
+}, doc="An Octavia load balancer with the amphora provider (SINGLE topology).")
 
 
 def check_kinds():
@@ -130,6 +248,11 @@ SCENARIO = Record({
                              doc="Security groups by name; `default` exists even when not listed."),
     "keypairs": Field(MapOf(KEYPAIR), default=dict),
     "instances": Field(MapOf(INSTANCE, key=Name(max_len=15)), default=dict),
+    "hosts": Field(MapOf(HOST, key=Name(max_len=15)), default=dict,
+                   doc="Machines outside the cloud (a workstation, an upstream router), by name."),
+    "routers": Field(MapOf(ROUTER), default=dict),
+    "floating_ips": Field(ListOf(FLOATING_IP), default=list),
+    "load_balancers": Field(MapOf(LOAD_BALANCER), default=dict),
     "checks": Field(ListOf(OneOfKinds(check_kinds)), default=list,
                     doc="What must hold once the lab is up; each item is {kind: parameters}."),
 }, doc="A stacklab scenario: an OpenStack-style cloud to build on one machine.")

@@ -82,18 +82,28 @@ class _Builder:
         self.macs = set()
 
     def build(self):
+        from stacklab.scenario import l3, octavia
         nodes = self.nodes()
         networks = self.networks(nodes)
         groups = self.security_groups()
         keypairs = {name: model.Keypair(name, k["public_key"], k["private_key_file"])
                     for name, k in self.d["keypairs"].items()}
+        self.used_ips, self.port_ids, self.taps, self.ofports = {}, {}, {}, {}
+        # Fixed addresses are reserved before any is handed out.
+        self.reserve_instance_ips(networks)
+        octavia.reserve(self, networks)
+        l3.reserve(self, networks)
         instances = self.instances(nodes, networks, groups, keypairs)
         scenario = model.Scenario(
             name=self.name, file=str(self.src.file), description=self.d["description"] or "",
             reference=self.d["reference"], agent_release=self.d["agent"]["release"],
             nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
-            instances=instances, dhcp_ports={}, checks=[])
+            instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes))
         self.dhcp_ports(scenario)
+        octavia.load_balancers(self, scenario)
+        l3.routers(self, scenario)
+        l3.floating_ips(self, scenario)
+        self.unique_lab_names(scenario)
         self.local_vlans(scenario)
         self.tunnel_paths(scenario)
         scenario.checks = self.checks(scenario)
@@ -101,7 +111,8 @@ class _Builder:
 
     # -- nodes -----------------------------------------------------------
     def nodes(self):
-        nodes, addresses = {}, {}
+        nodes = {}
+        addresses = self.node_addresses = {}
         vxlan = any(n["type"] == "vxlan" for n in self.d["networks"].values())
         for name, n in self.d["nodes"].items():
             path = ("nodes", name)
@@ -136,7 +147,7 @@ class _Builder:
                     addresses[ip] = "%s %s" % (name, nic_name)
                 mac = nic["mac"] or derived_mac("%s/%s/%s" % (self.name, name, nic_name), self.macs, "02:5c:1a")
                 if nic["mac"]:
-                    self._claim_mac(mac, npath + ("mac",))
+                    self.claim_mac(mac, npath + ("mac",))
                 nics[nic_name] = model.Nic(nic_name, physnet, nic["address"], mac, bridge)
             for physnet in n["bridge_mappings"]:
                 if physnet not in on_physnet:
@@ -152,10 +163,13 @@ class _Builder:
             nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip)
         return nodes
 
-    def _claim_mac(self, mac, path):
+    def claim_mac(self, mac, path):
         if mac in self.macs:
             self.report(path, "MAC %s is used twice" % mac)
         self.macs.add(mac)
+
+    def derived_id(self, kind, name):
+        return derived_id(self.name, kind, name)
 
     # -- networks --------------------------------------------------------
     def networks(self, nodes):
@@ -207,7 +221,7 @@ class _Builder:
                     self.report(path + ("local_vlans", node), "no node named %s" % node)
             subnet = self.subnet(n["subnet"], path + ("subnet",))
             networks[name] = model.Network(name, n["id"] or derived_id(self.name, "network", name), kind, seg,
-                                           physnet, mtu, subnet)
+                                           physnet, mtu, subnet, n["external"])
         for node in nodes:
             tags = {}
             for name, n in self.d["networks"].items():
@@ -296,28 +310,65 @@ class _Builder:
         return model.Rule(r["direction"], r["ethertype"], proto, pmin, pmax, remote_ip, r["remote_group"])
 
     # -- instances -------------------------------------------------------
-    def instances(self, nodes, networks, groups, keypairs):
-        instances, used_ips, port_ids, ofports, taps = {}, {}, {}, {}, {}
-        # Fixed addresses are reserved before any is handed out.
+    def reserve(self, net, ip, owner, path, gateway_ok=False):
+        """Claim `ip` on `net` for `owner`, reporting at `path` an address
+        outside the subnet, not a host address, the gateway (unless
+        `gateway_ok`: a router's interface is the gateway) or taken."""
+        if ip not in net.subnet.cidr:
+            self.report(path, "%s is outside subnet %s of network %s" % (ip, net.subnet.cidr, net.name))
+        elif ip in (net.subnet.cidr.network_address, net.subnet.cidr.broadcast_address):
+            self.report(path, "%s is not a host address of %s" % (ip, net.subnet.cidr))
+        elif ip == net.subnet.gateway and not gateway_ok:
+            self.report(path, "%s is the gateway of %s" % (ip, net.name))
+        elif (net.name, ip) in self.used_ips:
+            self.report(path, "%s is also the address of %s" % (ip, self.used_ips[(net.name, ip)]))
+        else:
+            self.used_ips[(net.name, ip)] = owner
+            return True
+        return False
+
+    def reserve_instance_ips(self, networks):
         for name, i in self.d["instances"].items():
             net = networks.get(i["network"])
-            if i["ip"] is None or net is None:
-                continue
-            path = ("instances", name, "ip")
-            if i["ip"] not in net.subnet.cidr:
-                self.report(path, "%s is outside subnet %s of network %s" % (i["ip"], net.subnet.cidr, net.name))
-            elif i["ip"] in (net.subnet.cidr.network_address, net.subnet.cidr.broadcast_address):
-                self.report(path, "%s is not a host address of %s" % (i["ip"], net.subnet.cidr))
-            elif i["ip"] == net.subnet.gateway:
-                self.report(path, "%s is the gateway of %s" % (i["ip"], net.name))
-            elif (net.name, i["ip"]) in used_ips:
-                self.report(path, "%s is also the address of %s" % (i["ip"], used_ips[(net.name, i["ip"])]))
-            used_ips[(net.name, i["ip"])] = name
-        self.used_ips = used_ips
+            if i["ip"] is not None and net is not None:
+                self.reserve(net, i["ip"], name, ("instances", name, "ip"))
+
+    def make_port(self, path, owner, node, net, ip, mac, port_id, prefix, device_owner, device_id,
+                  security_groups=(), ofport=None, seed=None):
+        """A port on `node`'s br-int: its id, MAC and address (derived or
+        allocated when not given; a given MAC the caller has claimed), its
+        device name (prefix + id[:11]) checked against the node's other
+        devices, and its OpenFlow port number."""
+        seed = seed or owner
+        port_id = port_id or derived_id(self.name, "port", seed)
+        if port_id in self.port_ids:
+            self.report(path + ("port_id",), "port id %s is also the port of %s" % (port_id, self.port_ids[port_id]))
+        self.port_ids[port_id] = owner
+        device = (prefix + port_id)[:naming.DEVICE_NAME_MAX - 1]
+        if (node, device) in self.taps:
+            self.report(path + ("port_id",), "device name %s (from the port id) clashes with %s on %s"
+                        % (device, self.taps[(node, device)], node))
+        self.taps[(node, device)] = owner
+        if ofport is not None:
+            if (node, ofport) in self.ofports:
+                self.report(path + ("ofport",), "ofport %d on %s is also taken by %s"
+                            % (ofport, node, self.ofports[(node, ofport)]))
+            self.ofports[(node, ofport)] = owner
+        mac = mac or derived_mac("%s/%s" % (self.name, seed), self.macs)
+        ip = ip if ip is not None else self.allocate_ip(net, path, owner)
+        return model.Port(port_id, device, net.name, node, mac, ip, device_owner, device_id,
+                          list(security_groups), ofport)
+
+    def node_reaches(self, node, net):
+        """Whether `node` can bind a port on `net` (flat/vlan need its physical network mapped)."""
+        return not net.physical_network or net.physical_network in node.bridge_mappings
+
+    def instances(self, nodes, networks, groups, keypairs):
+        instances = {}
         for name, i in self.d["instances"].items():
             path = ("instances", name)
             if i["mac"]:
-                self._claim_mac(i["mac"], path + ("mac",))
+                self.claim_mac(i["mac"], path + ("mac",))
         for name, i in self.d["instances"].items():
             path = ("instances", name)
             ok = True
@@ -336,35 +387,53 @@ class _Builder:
                 self.report(path + ("keypair",), "no key pair named %s" % i["keypair"])
             if not ok:
                 continue
-            if net.physical_network and net.physical_network not in node.bridge_mappings:
+            if not self.node_reaches(node, net):
                 self.report(path + ("node",), "node %s does not reach physical network %s of network %s "
                             "(no bridge_mappings entry)" % (node.name, net.physical_network, net.name))
-            if i["address_mode"] == "dhcp" and not net.subnet.dhcp and self._given(path + ("address_mode",)):
+            if i["address_mode"] == "dhcp" and not net.subnet.dhcp and self.given(path + ("address_mode",)):
                 self.report(path + ("address_mode",), "network %s has DHCP disabled" % net.name)
-            ip = i["ip"] or self.allocate_ip(net, path, name)
-            port_id = i["port_id"] or derived_id(self.name, "port", name)
-            if port_id in port_ids:
-                self.report(path + ("port_id",), "port id %s is also the port of %s" % (port_id, port_ids[port_id]))
-            port_ids[port_id] = name
-            tap = naming.tap_name(port_id)
-            if (node.name, tap) in taps:
-                self.report(path + ("port_id",), "tap name %s (from the port id) clashes with %s on %s"
-                            % (tap, taps[(node.name, tap)], node.name))
-            taps[(node.name, tap)] = name
-            if i["ofport"] is not None:
-                if (node.name, i["ofport"]) in ofports:
-                    self.report(path + ("ofport",), "ofport %d on %s is also taken by %s"
-                                % (i["ofport"], node.name, ofports[(node.name, i["ofport"])]))
-                ofports[(node.name, i["ofport"])] = name
-            mac = i["mac"] or derived_mac("%s/%s" % (self.name, name), self.macs)
             inst_id = i["id"] or derived_id(self.name, "instance", name)
-            port = model.Port(port_id, tap, net.name, node.name, mac, ip, "compute:nova", inst_id,
-                              list(i["security_groups"]), i["ofport"])
+            port = self.make_port(path, name, node.name, net, i["ip"], i["mac"], i["port_id"], "tap",
+                                  "compute:nova", inst_id, i["security_groups"], i["ofport"])
+            port.allowed_address_pairs = [(pair["ip_address"], pair["mac_address"] or port.mac)
+                                          for pair in i["allowed_address_pairs"]]
             mode = i["address_mode"] if net.subnet.dhcp else "static"
-            instances[name] = model.Instance(name, inst_id, node.name, port, i["keypair"], mode, net.mtu)
+            instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu)
         return instances
 
-    def _given(self, path):
+    def hosts(self, nodes):
+        physnets = {nic.physical_network for n in nodes.values() for nic in n.nics.values()}
+        hosts = {}
+        for name, h in self.d["hosts"].items():
+            path = ("hosts", name)
+            if h["physical_network"] not in physnets:
+                self.report(path + ("physical_network",), "no node has a NIC on physical network %s"
+                            % h["physical_network"])
+            ip = h["address"].ip
+            if ip in self.node_addresses:
+                self.report(path + ("address",), "%s is already the address of %s" % (ip, self.node_addresses[ip]))
+            self.node_addresses[ip] = name
+            if h["gateway"] is not None and h["gateway"] not in h["address"].network:
+                self.report(path + ("gateway",), "%s is not on %s's subnet %s" % (h["gateway"], name,
+                                                                                 h["address"].network))
+            if h["mac"]:
+                self.claim_mac(h["mac"], path + ("mac",))
+            mac = h["mac"] or derived_mac("%s/host/%s" % (self.name, name), self.macs, "52:54:00")
+            hosts[name] = model.Host(name, h["physical_network"], h["address"], mac, h["gateway"])
+        return hosts
+
+    def unique_lab_names(self, scenario):
+        """Nodes, instances and hosts are all namespaces the CLI names: one name each."""
+        seen = {n: ("nodes", n) for n in scenario.nodes}
+        for section, names in (("instances", scenario.instances), ("hosts", scenario.hosts)):
+            for name in names:
+                if name in seen:
+                    where = seen[name]
+                    self.report((section, name) if name in self.d[section] else where,
+                                "%s is also the name of %s %s" % (name, where[0][:-1], name))
+                seen.setdefault(name, (section, name))
+
+    def given(self, path):
         return tuple(path) in self.src.lines
 
     def allocate_ip(self, net, path, owner):

@@ -2,7 +2,7 @@
 read. Everything here is complete: defaults are filled, references resolved."""
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 import ipaddress
 
 
@@ -55,6 +55,7 @@ class Network:
     physical_network: Optional[str]
     mtu: int
     subnet: Subnet
+    external: bool = False
     local_vlans: Dict[str, int] = field(default_factory=dict)   # node -> tag, for every node it is on
 
 
@@ -87,15 +88,18 @@ class Keypair:
 class Port:
     """A neutron port bound to a node's br-int."""
     id: str
-    name: str                  # the device on br-int: tap + id[:11]
+    name: str                  # the device on br-int: tap + id[:11], qr-/qg- + id[:11]
     network: str
     node: str
     mac: str
     ip: ipaddress.IPv4Address
-    device_owner: str          # compute:nova or network:dhcp
+    device_owner: str          # compute:nova, network:dhcp, network:router_interface, ...
     device_id: str
     security_groups: List[str]
     ofport: Optional[int] = None
+    allowed_address_pairs: List[Tuple[ipaddress.IPv4Address, str]] = field(default_factory=list)  # (ip, mac)
+    interface: str = "eth0"    # the device inside the instance (or router)
+    netns: Optional[str] = None    # a namespace inside the instance holding it (amphora-haproxy)
 
 
 @dataclass
@@ -103,10 +107,103 @@ class Instance:
     name: str
     id: str
     node: str
-    port: Port
+    ports: List[Port]
     keypair: Optional[str]
-    address_mode: str
-    mtu: int
+    address_mode: str          # of the ports in the instance's own namespace
+    mtu: int                   # of its first port
+    user: str = "cirros"       # who logs in by SSH (cirros; cloud-user on an amphora)
+
+    @property
+    def port(self):
+        """The first port (an instance of a scenario has one; an amphora two)."""
+        return self.ports[0]
+
+
+@dataclass
+class Host:
+    """A machine outside the cloud on a physical network (no Open vSwitch)."""
+    name: str
+    physical_network: str
+    address: ipaddress.IPv4Interface
+    mac: str
+    gateway: Optional[ipaddress.IPv4Address]
+
+
+@dataclass
+class Router:
+    """A legacy router: qrouter-<id> on `node`, a qg- port on the external
+    network and a qr- port per internal network."""
+    name: str
+    id: str
+    node: str
+    gateway: Optional[Port]
+    interfaces: List[Port]
+    snat: bool
+
+    @property
+    def namespace(self):
+        return "qrouter-" + self.id
+
+    def ports(self):
+        return ([self.gateway] if self.gateway else []) + list(self.interfaces)
+
+
+@dataclass
+class FloatingIP:
+    address: ipaddress.IPv4Address
+    id: str
+    network: str
+    fixed_ip: Optional[ipaddress.IPv4Address]     # None: not bound
+    port_id: Optional[str]
+    router: Optional[str]                          # the router that serves it (when bound)
+    bound_to: Optional[str]                        # "instance02", "load balancer lb"
+
+
+@dataclass
+class Member:
+    id: str
+    address: ipaddress.IPv4Address
+    port: int
+    weight: int
+    enabled: bool
+    instance: Optional[str]     # the instance at that address, if any
+
+
+@dataclass
+class Pool:
+    name: str
+    id: str
+    protocol: str
+    algorithm: str
+    members: List[Member]
+
+
+@dataclass
+class Listener:
+    name: str
+    id: str
+    protocol: str
+    port: int
+    pool: Optional[str]
+    connection_limit: int
+    timeout_client_data: int
+    timeout_member_connect: int
+    timeout_member_data: int
+
+
+@dataclass
+class LoadBalancer:
+    name: str
+    id: str
+    vip_network: str
+    vip_address: ipaddress.IPv4Address
+    vip_port_id: str
+    amphora: str                    # the instance playing the amphora
+    amphora_id: str
+    listeners: Dict[str, Listener]
+    pools: Dict[str, Pool]
+    security_group: str             # lb-<id>, on the VRRP port
+    controller: str                 # the node Octavia's controller reaches the amphora from (lb-mgmt)
 
 
 @dataclass
@@ -122,7 +219,7 @@ class Check:
         about = [str(self.params[k]) for k in self.TITLE_KEYS if self.params.get(k) is not None]
         return " ".join([self.kind] + about)
 
-    TITLE_KEYS = ("node", "instance", "from", "to", "name", "bridge", "port", "expect")
+    TITLE_KEYS = ("node", "instance", "where", "load_balancer", "from", "to", "name", "bridge", "port", "expect")
 
 
 @dataclass
@@ -139,6 +236,10 @@ class Scenario:
     instances: Dict[str, Instance]
     dhcp_ports: Dict[str, Port]        # network -> its DHCP port
     checks: List[Check]
+    hosts: Dict[str, Host] = field(default_factory=dict)
+    routers: Dict[str, Router] = field(default_factory=dict)
+    floating_ips: List[FloatingIP] = field(default_factory=list)
+    load_balancers: Dict[str, LoadBalancer] = field(default_factory=dict)
 
     @property
     def dhcp_node(self):
@@ -149,9 +250,19 @@ class Scenario:
         return None
 
     def ports(self, node=None):
-        """Every port, or those bound on `node`, instances' first then DHCP."""
-        ports = [i.port for i in self.instances.values()] + list(self.dhcp_ports.values())
+        """Every port, or those bound on `node`: instances' first, then DHCP's,
+        then routers'."""
+        ports = [p for i in self.instances.values() for p in i.ports] + list(self.dhcp_ports.values())
+        ports += [p for r in self.routers.values() for p in r.ports()]
         return [p for p in ports if node is None or p.node == node]
+
+    def instance_ports(self):
+        return [p for i in self.instances.values() for p in i.ports]
+
+    @property
+    def l3_node(self):
+        """Where routers go unless told: the network node (as DHCP)."""
+        return self.dhcp_node
 
     def tunnel_peers(self, node):
         """Tunnel IPs of the other nodes that have one (one VXLAN port each)."""

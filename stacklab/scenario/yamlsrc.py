@@ -45,6 +45,10 @@ def _construct(node, path, lines, problems, file):
                 problems.append(Problem(file, line, path, "keys must be plain names"))
                 continue
             key = _SCALARS.construct_object(key_node)
+            if isinstance(key, bool):       # YAML 1.1 reads on/off/yes/no as booleans
+                problems.append(Problem(file, line, path, "YAML reads the key %r as %s: quote it ('%s')"
+                                        % (key_node.value, str(key).lower(), key_node.value)))
+                continue
             sub = path + (key,)
             if key in out:
                 problems.append(Problem(file, line, sub, "duplicate key"))

@@ -1,0 +1,176 @@
+"""Routers and floating IPs as neutron's L3 agent gets them, turned into the
+model: a router lives on a network node (qrouter-<id>), with a qg- port on
+an external network and a qr- port per internal network; a floating IP is an
+address of the external subnet, bound to a port behind one of the routers.
+
+Functions here take the loader's builder (`b`), as in octavia.py."""
+
+from stacklab.scenario import model
+
+GATEWAY_OWNER = "network:router_gateway"
+INTERFACE_OWNER = "network:router_interface"
+
+
+def _external_networks(networks):
+    return [n for n in networks.values() if n.external]
+
+
+def reserve(b, networks):
+    """Claim the addresses routers and floating IPs are given, before any is allocated."""
+    for name, r in b.d["routers"].items():
+        gw = r["external_gateway"]
+        if gw is not None and gw["ip"] is not None and gw["network"] in networks:
+            b.reserve(networks[gw["network"]], gw["ip"], "router %s" % name,
+                      ("routers", name, "external_gateway", "ip"))
+        for k, itf in enumerate(r["interfaces"]):
+            net = networks.get(itf["network"])
+            if net is None:
+                continue
+            ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
+            b.reserve(net, ip, "router %s" % name, ("routers", name, "interfaces", k), gateway_ok=True)
+    externals = _external_networks(networks)
+    for k, f in enumerate(b.d["floating_ips"]):
+        net = networks.get(f["network"]) if f["network"] else (externals[0] if len(externals) == 1 else None)
+        if net is not None and net.external:
+            b.reserve(net, f["address"], "floating IP %s" % f["address"], ("floating_ips", k, "address"))
+
+
+def _check_external(b, networks):
+    """An external network must ride a physical network: flat or vlan."""
+    for net in networks.values():
+        if net.external and net.type == "vxlan":
+            b.report(("networks", net.name, "external"), "an external network rides a physical network: "
+                     "make %s flat or vlan" % net.name)
+
+
+def routers(b, scenario):
+    _check_external(b, scenario.networks)
+    for name, r in b.d["routers"].items():
+        router = _router(b, scenario, name, r)
+        if router is not None:
+            scenario.routers[name] = router
+
+
+def _router(b, scenario, name, r):
+    path = ("routers", name)
+    router_id = r["id"] or b.derived_id("router", name)
+    node_name = r["node"] or scenario.l3_node
+    node = scenario.nodes.get(node_name) if node_name else None
+    if node is None:
+        b.report(path + ("node",), "no node named %s" % r["node"] if r["node"]
+                 else "a router needs a controller or network node to run on")
+        return None
+    gateway, interfaces = None, []
+    gw = r["external_gateway"]
+    if gw is not None:
+        gpath = path + ("external_gateway",)
+        net = scenario.networks.get(gw["network"])
+        if net is None:
+            b.report(gpath + ("network",), "no network named %s" % gw["network"])
+        elif not net.external:
+            b.report(gpath + ("network",), "network %s is not external (give it `external: true`)" % net.name)
+        elif _reaches(b, node, net, gpath + ("network",), name):
+            if gw["mac"]:
+                b.claim_mac(gw["mac"], gpath + ("mac",))
+            gateway = b.make_port(gpath, "router %s" % name, node.name, net, gw["ip"], gw["mac"], gw["port_id"],
+                                  "qg-", GATEWAY_OWNER, router_id, seed="router/%s/gateway" % name)
+            gateway.interface = gateway.name
+    elif r["snat"] and b.given(path + ("snat",)):
+        b.report(path + ("snat",), "SNAT needs an external_gateway")
+    seen = {}
+    for k, itf in enumerate(r["interfaces"]):
+        ipath = path + ("interfaces", k)
+        net = scenario.networks.get(itf["network"])
+        if net is None:
+            b.report(ipath + ("network",), "no network named %s" % itf["network"])
+            continue
+        if net.external:
+            b.report(ipath + ("network",), "%s is external: it takes the router's external_gateway, not an "
+                     "interface" % net.name)
+            continue
+        if net.name in seen:
+            b.report(ipath + ("network",), "router %s already has an interface on %s" % (name, net.name))
+            continue
+        seen[net.name] = k
+        if not _reaches(b, node, net, ipath + ("network",), name):
+            continue
+        if itf["mac"]:
+            b.claim_mac(itf["mac"], ipath + ("mac",))
+        ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
+        port = b.make_port(ipath, "router %s" % name, node.name, net, ip, itf["mac"], itf["port_id"], "qr-",
+                           INTERFACE_OWNER, router_id, seed="router/%s/%s" % (name, net.name))
+        port.interface = port.name
+        interfaces.append(port)
+    return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"])
+
+
+def _reaches(b, node, net, path, router):
+    if b.node_reaches(node, net):
+        return True
+    b.report(path, "router %s runs on %s, which does not reach physical network %s of network %s "
+             "(no bridge_mappings entry)" % (router, node.name, net.physical_network, net.name))
+    return False
+
+
+def floating_ips(b, scenario):
+    externals = _external_networks(scenario.networks)
+    seen = {}
+    for k, f in enumerate(b.d["floating_ips"]):
+        path = ("floating_ips", k)
+        if f["network"] is not None:
+            net = scenario.networks.get(f["network"])
+            if net is None:
+                b.report(path + ("network",), "no network named %s" % f["network"])
+                continue
+            if not net.external:
+                b.report(path + ("network",), "network %s is not external (give it `external: true`)" % net.name)
+                continue
+        elif len(externals) == 1:
+            net = externals[0]
+        else:
+            b.report(path, "no external network to take it from (mark one `external: true`)" if not externals
+                     else "several external networks (%s): say which with `network:`"
+                     % ", ".join(n.name for n in externals))
+            continue
+        if f["address"] in seen:
+            b.report(path + ("address",), "floating IP %s is listed twice" % f["address"])
+            continue
+        seen[f["address"]] = k
+        fixed, port_id, bound, inner_net = _bound_port(b, scenario, f, path)
+        router = None
+        if inner_net is not None:
+            router = _serving_router(scenario, inner_net, net.name)
+            if router is None:
+                b.report(path, "%s is on network %s, which no router joins to %s (a floating IP needs one)"
+                         % (bound, inner_net, net.name))
+        scenario.floating_ips.append(model.FloatingIP(f["address"], f["id"] or b.derived_id("fip", str(f["address"])),
+                                                      net.name, fixed, port_id, router, bound))
+
+
+def _bound_port(b, scenario, f, path):
+    """(fixed IP, port id, what, its network) of what the floating IP is bound to; Nones if unbound."""
+    if f["instance"] is not None and f["load_balancer"] is not None:
+        b.report(path, "bind a floating IP to an instance or to a load balancer, not both")
+        return None, None, None, None
+    if f["instance"] is not None:
+        inst = scenario.instances.get(f["instance"])
+        if inst is None:
+            b.report(path + ("instance",), "no instance named %s" % f["instance"])
+            return None, None, None, None
+        return inst.port.ip, inst.port.id, inst.name, inst.port.network
+    if f["load_balancer"] is not None:
+        lb = scenario.load_balancers.get(f["load_balancer"])
+        if lb is None:
+            if f["load_balancer"] not in b.d["load_balancers"]:
+                b.report(path + ("load_balancer",), "no load balancer named %s" % f["load_balancer"])
+            return None, None, None, None
+        return lb.vip_address, lb.vip_port_id, "load balancer %s" % lb.name, lb.vip_network
+    return None, None, None, None
+
+
+def _serving_router(scenario, inner_net, external_net):
+    for router in scenario.routers.values():
+        if router.gateway is not None and router.gateway.network == external_net \
+                and any(p.network == inner_net for p in router.interfaces):
+            return router.name
+    return None
