@@ -98,7 +98,9 @@ class ConjunctionIds:
 
 
 class FirewallPort:
-    """A port as the firewall sees it: where it is and what it may send as."""
+    """A port as the firewall sees it: where it is and what it may send as.
+    Allowed address pairs widen that: each of their MACs also identifies the
+    port, each (MAC, IP) pair passes anti-spoofing like a fixed IP."""
 
     def __init__(self, binding, ofport, network):
         self.name = binding.name
@@ -106,6 +108,12 @@ class FirewallPort:
         self.mac = binding.mac
         self.ipv4 = [ip for ip in binding.ips if ipaddress.ip_address(ip).version == 4]
         self.ipv6 = [ip for ip in binding.ips if ipaddress.ip_address(ip).version == 6]
+        pairs = [(mac, ip) for ip, mac in binding.allowed_address_pairs]
+        self.pairs_v4 = [(self.mac, ip) for ip in self.ipv4] + [p for p in pairs
+                                                                if ipaddress.ip_address(p[1]).version == 4]
+        self.pairs_v6 = [(self.mac, ip) for ip in self.ipv6] + [p for p in pairs
+                                                                if ipaddress.ip_address(p[1]).version == 6]
+        self.macs = list(dict.fromkeys([self.mac] + [mac for mac, _ in pairs]))
         self.lla = link_local(binding.mac)
         self.vlan = network.local_vlan
         self.network_type = network.type
@@ -157,24 +165,26 @@ class Firewall:
     def _identify(self, port):
         regs = [set_field(reg5=port.ofport), set_field(reg6=port.vlan)]
         self.br.add(TRANSIENT, 100, match(in_port=port.ofport), regs + [resubmit(BASE_EGRESS)])
-        self.br.add(TRANSIENT, 90, match(vlan_vid=vlan(port.vlan), eth_dst=port.mac),
-                    regs + [strip_vlan(), resubmit(BASE_INGRESS)])
-        # straight from the physical network, before table 0 tagged it
-        if port.network_type == "flat":
-            self.br.add(TRANSIENT, 90, match(vlan_vid=NO_VLAN, eth_dst=port.mac), regs + [resubmit(BASE_INGRESS)])
-        elif port.network_type == "vlan":
-            self.br.add(TRANSIENT, 90, match(vlan_vid=vlan(port.segmentation_id), eth_dst=port.mac),
+        for mac in port.macs:
+            self.br.add(TRANSIENT, 90, match(vlan_vid=vlan(port.vlan), eth_dst=mac),
                         regs + [strip_vlan(), resubmit(BASE_INGRESS)])
+            # straight from the physical network, before table 0 tagged it
+            if port.network_type == "flat":
+                self.br.add(TRANSIENT, 90, match(vlan_vid=NO_VLAN, eth_dst=mac), regs + [resubmit(BASE_INGRESS)])
+            elif port.network_type == "vlan":
+                self.br.add(TRANSIENT, 90, match(vlan_vid=vlan(port.segmentation_id), eth_dst=mac),
+                            regs + [strip_vlan(), resubmit(BASE_INGRESS)])
 
     def _egress_base(self, port):
         add, me = self.br.add, dict(reg5=port.ofport, in_port=port.ofport)
         accept = [resubmit(ACCEPTED_EGRESS_TRAFFIC_NORMAL)]
         to_rules = [ct(table=RULES_EGRESS)]
-        for ip in port.ipv4:
-            add(BASE_EGRESS, 95, match("arp", eth_src=port.mac, arp_spa=ip, **me), accept)
-            add(BASE_EGRESS, 65, match("ip", eth_src=port.mac, ipv4_src=ip, **me), to_rules)
+        for mac, ip in port.pairs_v4:
+            add(BASE_EGRESS, 95, match("arp", eth_src=mac, arp_spa=ip, **me), accept)
+            add(BASE_EGRESS, 65, match("ip", eth_src=mac, ipv4_src=ip, **me), to_rules)
         if self.br.release != "2023.2":
-            add(BASE_EGRESS, 95, match("rarp", eth_src=port.mac, **me), accept)
+            for mac in port.macs:
+                add(BASE_EGRESS, 95, match("rarp", eth_src=mac, **me), accept)
         for ip in [port.lla] + port.ipv6:
             for icmp_type in EGRESS_ND_TYPES:
                 add(BASE_EGRESS, 95, match("icmp6", eth_src=port.mac, ipv6_src=ip, icmpv6_type=icmp_type, **me),
@@ -182,9 +192,9 @@ class Firewall:
             add(BASE_EGRESS, 95, match("icmp6", icmpv6_type=NEIGHBOUR_ADVERTISEMENT, ipv6_nd_target=ip, **me),
                 accept)
             add(BASE_EGRESS, 65, match("ipv6", eth_src=port.mac, ipv6_src=ip, **me), to_rules)
-        # DHCP: the port may ask (from its address or from 0.0.0.0), never answer
-        for ip in port.ipv4 + ["0.0.0.0"]:
-            add(BASE_EGRESS, 80, match("udp", eth_src=port.mac, ipv4_src=ip, udp_src=68, udp_dst=67, **me),
+        # DHCP: the port may ask (from its addresses or from 0.0.0.0), never answer
+        for mac, ip in port.pairs_v4 + [(mac, "0.0.0.0") for mac in port.macs]:
+            add(BASE_EGRESS, 80, match("udp", eth_src=mac, ipv4_src=ip, udp_src=68, udp_dst=67, **me),
                 [resubmit(ACCEPT_OR_INGRESS)])
         for ip in [port.lla] + port.ipv6:
             add(BASE_EGRESS, 80, match("udp6", eth_src=port.mac, ipv6_src=ip, udp_src=546, udp_dst=547, **me),
@@ -213,8 +223,9 @@ class Firewall:
 
     def _accept_or_ingress(self, port):
         add = self.br.add
-        add(ACCEPT_OR_INGRESS, 100, match(reg6=port.vlan, eth_dst=port.mac),
-            [set_field(reg5=port.ofport), resubmit(BASE_INGRESS)])
+        for mac in port.macs:
+            add(ACCEPT_OR_INGRESS, 100, match(reg6=port.vlan, eth_dst=mac),
+                [set_field(reg5=port.ofport), resubmit(BASE_INGRESS)])
         for proto in ("ip", "ipv6"):
             add(ACCEPT_OR_INGRESS, 90, match(proto, ct_state=NEW_NOT_EST, reg5=port.ofport),
                 [ct(commit=True), resubmit(ACCEPTED_EGRESS_TRAFFIC)])

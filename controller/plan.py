@@ -37,6 +37,7 @@ class PortBinding:
     device_owner: str = "compute:nova"
     security_groups: List[str] = field(default_factory=list)   # ids
     port_security: bool = True
+    allowed_address_pairs: List[List[str]] = field(default_factory=list)   # [[ip, mac], ...]
 
     @property
     def trusted(self):

@@ -22,7 +22,9 @@ def node_plan(scenario, node_name, ports=None):
     bindings = {}
     for port in ports:
         bindings[port.name] = p.PortBinding(port.id, port.name, ids[port.network], port.mac, [str(port.ip)],
-                                            port.device_owner, [sg_ids[g] for g in port.security_groups])
+                                            port.device_owner, [sg_ids[g] for g in port.security_groups],
+                                            allowed_address_pairs=[[str(ip), mac]
+                                                                   for ip, mac in port.allowed_address_pairs])
     used = {sg_ids[g] for port in ports for g in port.security_groups}
     # remote groups are needed for their members
     for group in scenario.security_groups.values():
@@ -35,7 +37,9 @@ def node_plan(scenario, node_name, ports=None):
         rules = [p.SecurityGroupRule(r.direction, r.ethertype, r.protocol, r.port_min, r.port_max,
                                      str(r.remote_ip) if r.remote_ip else None,
                                      sg_ids[r.remote_group] if r.remote_group else None) for r in group.rules]
-        members = [[str(port.ip), port.mac] for port in scenario.ports() if group.name in port.security_groups]
+        # a port's allowed address pairs are members too, as neutron's server reports them
+        members = [[str(ip), mac] for port in scenario.ports() if group.name in port.security_groups
+                   for ip, mac in [(port.ip, port.mac)] + list(port.allowed_address_pairs)]
         groups[group.id] = p.SecurityGroup(group.id, group.name, rules, {"IPv4": members} if members else {})
     tunnels = {naming.vxlan_port_name(ip): str(ip) for ip in scenario.tunnel_peers(node_name)}
     return p.NodePlan(node=node_name, release=scenario.agent_release, networks=networks, ports=bindings,
