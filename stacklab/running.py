@@ -16,13 +16,24 @@ class RunningLab:
         self._prober = None
         self.scenario = None        # set by whoever runs checks against it
 
-    def probe(self, where, func, *args):
-        """Run a probe function of stacklab.probes inside `where`'s network
-        namespace (scapy is loaded once per RunningLab)."""
+    @property
+    def prober(self):
         from stacklab.probes import Prober
         if self._prober is None:
             self._prober = Prober()
-        return self._prober.run(self.state.holder(where).pid, func, *args)
+        return self._prober
+
+    def probe(self, where, func, *args):
+        """Run a probe function of stacklab.probes inside `where`'s network
+        namespace (scapy is loaded once per RunningLab)."""
+        return self.prober.run(self.state.holder(where).pid, func, *args)
+
+    def start_probe(self, where, func, *args):
+        """Start a watching probe inside `where` (it returns once watching); finish_probe() collects it."""
+        return self.prober.start(self.state.holder(where).pid, func, *args)
+
+    def finish_probe(self, handle):
+        return self.prober.finish(handle)
 
     @classmethod
     def open(cls, name):

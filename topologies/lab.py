@@ -11,21 +11,35 @@ from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
 from stacklab.teardown import sweep
 from topologies import fabric, plumbing
-from topologies.links import Veth, veth_script
-from topologies.node import CloudNode, FabricHost, InstanceHost
+from topologies import amphora
+from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
+from topologies.links import TapPair, Veth, veth_script
+from topologies.node import CloudNode, ExternalHost, FabricHost, InstanceHost, ssh_client_setup
+from topologies.pki import CertificateAuthority
+from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
 from topologies.shell import run_parallel, script
 
 
-# What udhcpc runs when it gets a lease: configure eth0 as cirros' client does.
+# What udhcpc runs when it gets a lease: configure the interface as the
+# image's DHCP client does. cirros (busybox): the address with its broadcast,
+# for good. STYLE=networkmanager (an Ubuntu amphora): a dynamic address with
+# the lease's lifetime and no prefix route, the subnet route added at metric 100.
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
-  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
   bound|renew)
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done ;;
+    ip -4 addr flush dev "$interface"
+    if [ "$STYLE" = networkmanager ]; then
+      ip addr add "$ip/$mask" brd + dev "$interface" valid_lft "$lease" preferred_lft "$lease" noprefixroute
+      eval $(busybox ipcalc -n "$ip/$mask")
+      ip route replace "$NETWORK/$mask" dev "$interface" proto dhcp scope link src "$ip" metric 100
+      metric="metric 100"
+    else
+      ip addr add "$ip/$mask" brd + dev "$interface"
+    fi
+    for r in $router; do ip route replace default via "$r" dev "$interface" $metric; break; done ;;
 esac
 exit 0
 """
@@ -59,15 +73,19 @@ class Lab:
         self.state = state
         self.progress = progress or (lambda step, detail, seconds: None)
         self.nodes = {}         # name -> CloudNode
-        self.instances = {}     # name -> InstanceHost
+        self.instances = {}     # name -> InstanceHost (AmphoraHost for an amphora)
         self.dhcp = {}          # qdhcp-<network id> -> DhcpNamespace
+        self.routers = {}       # qrouter-<router id> -> RouterNamespace
+        self.external = {}      # name -> ExternalHost
         self.fabric = None
         self.links = []
+        self.keys = {}          # key pair -> private key file
+        self.pki = None         # Octavia's CA, when the scenario has load balancers
         self.script_dir = os.path.join(state.dir, "scripts")
 
     def hosts(self):
-        """Nodes and instances by name (what the CLI talks to)."""
-        return {**self.nodes, **self.instances, **self.dhcp}
+        """Every namespace by name (what the CLI talks to)."""
+        return {**self.nodes, **self.instances, **self.dhcp, **self.routers, **self.external}
 
     # -- building -------------------------------------------------------------
     def build(self):
@@ -80,8 +98,10 @@ class Lab:
             ("instances", self._create_instances),
             ("ssh servers", self._start_ssh),
             ("dhcp", self._start_dhcp),
+            ("routers", self._start_routers),
             ("flows", self._wait_for_flows),
             ("addresses", self._request_addresses),
+            ("load balancers", self._start_load_balancers),
         ]
         for title, step in steps:
             t0 = time.monotonic()
@@ -101,16 +121,57 @@ class Lab:
         self.state.add_namespace(host.name, kind, host.pid, netns, mntns)
 
     def _create_nodes(self):
+        self._make_keys()
+        octavia_binds = self._make_octavia_pki()
         self.fabric = FabricHost(self.FABRIC, self.script_dir)
         self._record(self.fabric, "fabric")
         self.state.save()
         for node in self.scenario.nodes.values():
-            host = CloudNode(node.name, self.script_dir, os.path.join(self.state.dir, "nodes", node.name), node.role)
+            workdir = os.path.join(self.state.dir, "nodes", node.name)
+            ssh_client_setup(workdir, self.keys)
+            host = CloudNode(node.name, self.script_dir, workdir, node.role, binds=octavia_binds.get(node.name, ()))
             self.nodes[node.name] = host
             self._record(host, "node")
             self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
             self.state.save()       # recorded before anything runs inside it
-        return "%d nodes" % len(self.nodes)
+        for h in self.scenario.hosts.values():
+            workdir = os.path.join(self.state.dir, "hosts", h.name)
+            ssh_client_setup(workdir, self.keys)
+            host = ExternalHost(h.name, self.script_dir, h, workdir)
+            self.external[h.name] = host
+            self._record(host, "host")
+            self.state.hosts[h.name] = {"physical_network": h.physical_network, "ip": str(h.address)}
+            self.state.save()
+        return "%d nodes%s" % (len(self.nodes), ", %d hosts" % len(self.external) if self.external else "")
+
+    def _make_keys(self):
+        """Every key pair's private key: the scenario's file, or one made for
+        this lab (in <lab>/keys/, where `stacklab ssh` finds it)."""
+        for name, pair in self.scenario.keypairs.items():
+            if pair.public_key:
+                if pair.private_key_file:
+                    path = pair.private_key_file
+                    if not os.path.isabs(path):
+                        path = os.path.join(os.path.dirname(self.scenario.file), path)
+                    if os.path.exists(path):
+                        self.keys[name] = path
+                continue
+            self.keys[name] = keypair_file(self.state.dir, name)
+            self.public_key(name)
+
+    def _make_octavia_pki(self):
+        """The CA, the controller's client certificate (its /etc/octavia),
+        the amphorae's server certificates. Returns the nodes' extra mounts."""
+        if not self.scenario.load_balancers:
+            return {}
+        self.pki = CertificateAuthority(os.path.join(self.state.dir, "octavia-pki"))
+        binds = {}
+        client = self.pki.issue("client", "octavia-controller")
+        for lb in self.scenario.load_balancers.values():
+            etc = os.path.join(self.state.dir, "nodes", lb.controller, "etc-octavia")
+            install_controller_certs(etc, self.pki, client)
+            binds[lb.controller] = [("/etc/octavia", etc)]
+        return binds
 
     @staticmethod
     def _bridge_names(node):
@@ -143,8 +204,15 @@ class Lab:
                        "plugging %s %s into %s" % (node.name, nic.name, nic.physical_network))
                 self.links.append(Veth(host, self.fabric, nic.name, far, mac1=nic.mac, create=False))
                 ups.append("ip link set %s master %s up" % (far, switches[nic.physical_network]))
+        for index, h in enumerate(self.scenario.hosts.values()):
+            host = self.external[h.name]
+            far = fabric.port_name(len(self.scenario.nodes) + index, h.name, "eth0")
+            self.links.append(Veth(host, self.fabric, "eth0", far, mac1=h.mac))
+            ups.append("ip link set %s master %s up" % (far, switches[h.physical_network]))
         if ups:
             script(self.fabric, "\n".join(ups), "connecting NICs to physical networks")
+        if self.external:
+            run_parallel([(h, h.network_script()) for h in self.external.values()], "configuring external hosts")
         return ", ".join(physnets) or "none"
 
     def _configure_bridges(self):
@@ -197,8 +265,11 @@ class Lab:
 
     def _create_instances(self):
         by_node = {}
+        amphorae = {lb.amphora for lb in self.scenario.load_balancers.values()}
         for inst in self.scenario.instances.values():
-            host = InstanceHost(inst.name, self.script_dir, inst, os.path.join(self.state.dir, "instances", inst.name))
+            workdir = os.path.join(self.state.dir, "instances", inst.name)
+            cls = AmphoraHost if inst.name in amphorae else InstanceHost
+            host = cls(inst.name, self.script_dir, inst, workdir)
             self.instances[inst.name] = host
             self._record(host, "instance")
             port = inst.port
@@ -207,30 +278,53 @@ class Lab:
                 "tap": port.name, "mtu": inst.mtu, "port_id": port.id}
             self.state.save()
             node = self.nodes[inst.node]
-            self.links.append(Veth(host, node, "eth0", port.name, mac1=port.mac, mac2=naming.tap_mac(port.mac),
-                                   mtu=inst.mtu))
-            by_node.setdefault(inst.node, []).append(inst)
+            if cls is AmphoraHost:
+                self._plug_amphora(host, node, inst)
+            else:
+                self.links.append(Veth(host, node, "eth0", port.name, mac1=port.mac, mac2=naming.tap_mac(port.mac),
+                                       mtu=inst.mtu))
+            by_node.setdefault(inst.node, []).extend(inst.ports)
         jobs = [(self.instances[i.name], self._instance_script(i)) for i in self.scenario.instances.values()]
         run_parallel(jobs, "configuring instances")
-        instance_of = {i.port.id: i.id for i in self.scenario.instances.values()}
-        jobs = [(self.nodes[n], plumbing.tap_ports_script([i.port for i in insts], instance_of))
-                for n, insts in by_node.items()]
+        instance_of = {p.id: i.id for i in self.scenario.instances.values() for p in i.ports}
+        jobs = [(self.nodes[n], plumbing.tap_ports_script(ports, instance_of)) for n, ports in by_node.items()]
         run_parallel(jobs, "plugging taps into br-int")
         return "%d instances" % len(self.instances)
 
+    def _plug_amphora(self, host, node, inst):
+        """The amphora's nested namespace, then its NICs as a VM's (tap pairs)."""
+        script(host, host.nested_namespace_script(), "creating %s in %s" % (amphora.NETNS, inst.name))
+        netns, mntns = host.nested_netns_inode(), host.namespace_ids()[1]
+        self.state.add_namespace("%s/%s" % (inst.name, amphora.NETNS), "nested", host.pid, netns, mntns)
+        self.state.save()
+        for port in inst.ports:
+            mtu = self.scenario.networks[port.network].mtu
+            pidfile = os.path.join(host.workdir, "nic-%s.pid" % port.interface)
+            inner_first, altname = amphora.NIC_LAYOUT.get(port.interface, (True, None))
+            self.links.append(TapPair(host, node, port.interface, port.name, pidfile, port.mac,
+                                      naming.tap_mac(port.mac), mtu, port.netns, inner_first, altname))
+            self.state.add_process(wait_pidfile(pidfile, "the NIC %s of %s" % (port.interface, inst.name)),
+                                   "%s nic %s" % (inst.name, port.interface))
+            self.state.save()
+
     def _instance_script(self, inst):
-        net = self.scenario.networks[inst.port.network]
-        prefix = net.subnet.cidr.prefixlen
         lines = [
             "ip link set lo up",
-            # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes)
-            "ethtool -K eth0 tx off >/dev/null",
-            "ip link set eth0 up",
         ]
-        if inst.address_mode == "static":
-            lines.append("ip addr add %s/%d dev eth0" % (inst.port.ip, prefix))
-            if net.subnet.gateway:
-                lines.append("ip route add default via %s dev eth0" % net.subnet.gateway)
+        for port in inst.ports:
+            net = self.scenario.networks[port.network]
+            if port.netns is not None:          # the amphora's VIP side, set up as its agent does
+                lb = next(lb for lb in self.scenario.load_balancers.values() if lb.amphora == inst.name)
+                lines.append(AmphoraHost.vip_script(port, net.subnet.cidr.prefixlen, lb.vip_address,
+                                                    net.subnet.gateway))
+                continue
+            # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes)
+            lines += ["ethtool -K %s tx off >/dev/null 2>&1 || true" % port.interface,
+                      "ip link set %s up" % port.interface]
+            if inst.address_mode == "static":
+                lines.append("ip addr add %s/%d dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface))
+                if net.subnet.gateway and port is inst.port:
+                    lines.append("ip route add default via %s dev %s" % (net.subnet.gateway, port.interface))
         return "\n".join(lines)
 
     def _start_ssh(self):
@@ -272,16 +366,45 @@ class Lab:
             self._record(host, "dhcp")
             self.state.save()
             self.links.append(Veth(host, node, port.name, port.name, mac1=port.mac, mtu=net.mtu))
-            host.write_files([i.port for i in self.scenario.instances.values() if i.port.network == net_name])
-        by_node = {}
-        for port in ports.values():
-            by_node.setdefault(port.node, []).append(port)
-        run_parallel([(self.nodes[n], plumbing.tap_ports_script(p, {})) for n, p in by_node.items()],
-                     "plugging DHCP ports into br-int")
+            host.write_files([p for p in self.scenario.instance_ports() if p.network == net_name])
+        self._plug_namespaces(self.dhcp.values(), lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in self.dhcp.values()], "starting dnsmasq")
         for host in self.dhcp.values():
             self.state.add_process(wait_pidfile(host.pidfile(), "dnsmasq in " + host.name), "%s dnsmasq" % host.name)
         return "%d x dnsmasq" % len(self.dhcp)
+
+    def _plug_namespaces(self, hosts, ports_of, what):
+        """Plug agent namespaces' ports into their node's br-int and list the
+        namespaces in the node's `ip netns`, as on a real network node."""
+        by_node = {}
+        for host in hosts:
+            ports = ports_of(host)
+            node = ports[0].node
+            job = by_node.setdefault(node, [[], []])
+            job[0].extend(ports)
+            job[1].append(CloudNode.expose_namespace_script(host.name, host.pid))
+        run_parallel([(self.nodes[n], "\n".join(expose) + "\n" + plumbing.tap_ports_script(p, {}))
+                      for n, (p, expose) in by_node.items()], "plugging %s into br-int" % what)
+
+    def _start_routers(self):
+        """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses, NAT."""
+        if not self.scenario.routers:
+            return "none"
+        for router in self.scenario.routers.values():
+            node = self.nodes[router.node]
+            host = RouterNamespace(router.namespace, self.script_dir, router,
+                                   os.path.join(self.state.dir, "routers", router.name))
+            self.routers[host.name] = host
+            self._record(host, "router")
+            self.state.save()
+            for port in router.ports():
+                mtu = self.scenario.networks[port.network].mtu
+                self.links.append(Veth(host, node, port.interface, port.name, mac1=port.mac, mtu=mtu))
+        self._plug_namespaces(self.routers.values(), lambda h: h.router.ports(), "router ports")
+        run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
+                      for h in self.routers.values()], "configuring routers")
+        fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
+        return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
 
     def _request_addresses(self):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""
@@ -292,9 +415,39 @@ class Lab:
         with open(client, "w") as f:
             f.write(UDHCPC_SCRIPT)
         os.chmod(client, 0o755)
-        run_parallel([(self.instances[i.name], "busybox udhcpc -i eth0 -f -q -n -t 10 -T 1 -O mtu -s %s >/dev/null"
-                       % client) for i in asking], "asking for addresses by DHCP")
+        jobs = []
+        for inst in asking:
+            style = self.instances[inst.name].DHCP_STYLE
+            asks = ["STYLE=%s busybox udhcpc -i %s -f -q -n -t 10 -T 1 -O mtu -s %s >/dev/null"
+                    % (style, p.interface, client) for p in inst.ports if p.netns is None]
+            jobs.append((self.instances[inst.name], "\n".join(asks)))
+        run_parallel(jobs, "asking for addresses by DHCP")
         return "%d by DHCP" % len(asking)
+
+    def _start_load_balancers(self):
+        """Each amphora's agent, then what Octavia's worker does: send
+        haproxy.cfg over the management network and start haproxy."""
+        lbs = self.scenario.load_balancers
+        if not lbs:
+            return "none"
+        from stacklab.running import RunningLab
+        running = RunningLab(self.state)
+        for lb in lbs.values():
+            host = self.instances[lb.amphora]
+            host.install_certs(self.pki, self.pki.issue("amphora-" + lb.amphora_id, lb.amphora_id,
+                                                        self.scenario.instances[lb.amphora].port.ip))
+        run_parallel([(self.instances[lb.amphora], self.instances[lb.amphora].agent_start_script(lb.amphora_id))
+                      for lb in lbs.values()], "starting the amphora agents")
+        for lb in lbs.values():
+            host = self.instances[lb.amphora]
+            self.state.add_process(wait_pidfile(host.agent_pidfile(), "the amphora agent of " + lb.amphora),
+                                   "%s amphora-agent" % lb.amphora)
+            ctl = octavia_controller(running, self.scenario, lb)
+            ctl.wait_ready()
+            ctl.deploy(lb)
+            self.state.add_process(wait_pidfile(host.haproxy_pidfile(lb.id), "haproxy in " + lb.amphora),
+                                   "%s haproxy" % lb.amphora)
+        return "%d x amphora (agent, haproxy)" % len(lbs)
 
     # -- tearing down ---------------------------------------------------------
     def stop(self):
@@ -308,7 +461,8 @@ class Lab:
                     host.cleanup()      # close our end of its pty, reap its shell
                 except (OSError, ValueError):
                     pass
-            self.nodes, self.instances, self.dhcp, self.fabric = {}, {}, {}, None
+            self.nodes, self.instances, self.dhcp, self.routers, self.external = {}, {}, {}, {}, {}
+            self.fabric = None
 
 
 def build_lab(scenario, state, progress=None):

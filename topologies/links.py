@@ -29,3 +29,49 @@ class Veth(Link):
         self.intf1 = Intf(name1, node=node1, link=self, up=None, moveIntfFn=self._ignore)
         self.intf2 = Intf(name2, node=node2, link=self, up=None, moveIntfFn=self._ignore)
         self.intf1.mac, self.intf2.mac = mac1, mac2
+
+
+def tap_pair_script(inner, outer, node_pid, pidfile, inner_mac, outer_mac, mtu, netns=None, inner_first=True,
+                    altname=None):
+    """Shell text, run inside the instance, that makes a VM-style NIC: socat
+    creates two tap devices and carries frames between them; `outer` then
+    moves to the node (where it is plugged into br-int, a tap as libvirt's),
+    `inner` stays in the instance (or its namespace `netns`). The one made
+    first gets the lowest free interface index there: `inner_first` gives
+    a VM's first NIC index 2, else the inner one gets 3, as a second NIC
+    moved into a namespace keeps. The carrier is toggled so the kernel
+    reports the inner link as UP, as a VM's NIC, rather than a tap's UNKNOWN;
+    `altname` is its PCI name (enp0s3)."""
+    enter = "nsenter --net=/run/netns/%s " % netns if netns else ""
+    tap = "TUN,tun-type=tap,iff-no-pi,tun-name="
+    first, second = (inner, outer) if inner_first else (outer, inner)
+    extra = ["%sip link property add dev %s altname %s" % (enter, inner, altname)] if altname else []
+    return "\n".join([
+        "%ssocat -b 65536 %s%s %s%s </dev/null >/dev/null 2>&1 &" % (enter, tap, first, tap, second),
+        "echo $! > %s" % pidfile,
+        # wait for both taps
+        "i=0; until %sip link show %s >/dev/null 2>&1 && %sip link show %s >/dev/null 2>&1; do "
+        "i=$((i+1)); [ $i -lt 200 ] || { echo 'socat made no taps'; exit 1; }; sleep 0.01; done"
+        % (enter, inner, enter, outer),
+        "%sip link set %s netns %d" % (enter, outer, node_pid),
+        "%sip link set %s address %s mtu %d up" % (enter, inner, inner_mac, mtu),
+        "%sip link set %s carrier off && %sip link set %s carrier on" % (enter, inner, enter, inner),
+        "nsenter --net=/proc/%d/ns/net ip link set %s address %s mtu %d up" % (node_pid, outer, outer_mac, mtu),
+    ] + extra)
+
+
+class TapPair(Link):
+    """A VM's NIC: a tap on the node (what br-int holds, as on a real
+    compute node) and a tap inside the instance, joined by a socat process
+    that the link owns (its pid is in `pidfile`)."""
+
+    def __init__(self, instance, node, inner, outer, pidfile, inner_mac, outer_mac, mtu, netns=None,
+                 inner_first=True, altname=None):
+        script(instance, tap_pair_script(inner, outer, node.pid, pidfile, inner_mac, outer_mac, mtu, netns,
+                                         inner_first, altname),
+               "creating the NIC %s of %s (%s on %s)" % (inner, instance.name, outer, node.name))
+        self.pidfile = pidfile
+        self.fast = True
+        self.intf1 = Intf(inner, node=instance, link=self, up=None, moveIntfFn=self._ignore)
+        self.intf2 = Intf(outer, node=node, link=self, up=None, moveIntfFn=self._ignore)
+        self.intf1.mac, self.intf2.mac = inner_mac, outer_mac

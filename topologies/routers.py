@@ -1,0 +1,124 @@
+"""Legacy routers as neutron's L3 agent builds them on a network node: a
+namespace qrouter-<router id> with a qr- port on br-int per internal network
+(the subnet's gateway address) and a qg- port on the external network (the
+router's gateway address and every floating IP as a /32), IP forwarding on,
+and NAT in iptables with the agent's chains:
+
+  nat     PREROUTING/OUTPUT -> neutron-l3-agent-PREROUTING/-OUTPUT: DNAT floating -> fixed
+          POSTROUTING -> neutron-l3-agent-POSTROUTING: no SNAT inside the cloud
+                      -> neutron-postrouting-bottom -> neutron-l3-agent-snat:
+                         neutron-l3-agent-float-snat (fixed -> floating), then the
+                         gateway address for the rest
+  mangle  neutron-l3-agent-mark: what enters by qg- gets mark 0x2, so replies to
+          DNATed connections from outside are not SNATed again
+
+The rule text is rendered here (a pure function of the router) and loaded
+with iptables-restore, as the agent's iptables manager does."""
+
+import os
+
+from topologies.node import LabHost, NETNS_DIR, tmpfs
+
+WRAP = "neutron-l3-agent"             # the agent's binary name: every wrapped chain starts with it
+EXTERNAL_INGRESS_MARK = "0x2"
+ROUTER_MARK_MASK = "0xffff"
+SNAT_COMMENT = "Perform source NAT on outgoing traffic."
+
+
+def _chain(name):
+    return "%s-%s" % (WRAP, name)
+
+
+def _table(name, builtins, chains, rules):
+    """iptables-restore text of one table: built-in chains ACCEPT, the agent's own chains, rules."""
+    lines = ["*" + name] + [":%s ACCEPT [0:0]" % c for c in builtins] + [":%s - [0:0]" % c for c in chains]
+    lines += ["-A %s %s" % (chain, rule) for chain, rule in rules] + ["COMMIT"]
+    return lines
+
+
+def nat_table(router, floating_ips):
+    """The nat table of `router` (a model.Router) with its bound floating IPs."""
+    chains = [_chain(c) for c in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat")]
+    chains.append("neutron-postrouting-bottom")
+    rules = [("PREROUTING", "-j " + _chain("PREROUTING")), ("OUTPUT", "-j " + _chain("OUTPUT")),
+             ("POSTROUTING", "-j " + _chain("POSTROUTING")), ("POSTROUTING", "-j neutron-postrouting-bottom")]
+    dnat = ["-d %s/32 -j DNAT --to-destination %s" % (f.address, f.fixed_ip) for f in floating_ips]
+    rules += [(_chain("OUTPUT"), r) for r in dnat]
+    gw = router.gateway
+    if gw is not None:
+        rules.append((_chain("POSTROUTING"), "! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % gw.interface))
+    rules += [(_chain("PREROUTING"), r) for r in dnat]
+    rules += [(_chain("float-snat"), "-s %s/32 -j SNAT --to-source %s --random-fully" % (f.fixed_ip, f.address))
+              for f in floating_ips]
+    rules.append((_chain("snat"), "-j " + _chain("float-snat")))
+    if gw is not None:
+        if router.snat:
+            rules.append((_chain("snat"), "-o %s -j SNAT --to-source %s --random-fully" % (gw.interface, gw.ip)))
+        rules.append((_chain("snat"), "-m mark ! --mark %s/%s -m conntrack --ctstate DNAT -j SNAT --to-source %s "
+                                      "--random-fully" % (EXTERNAL_INGRESS_MARK, ROUTER_MARK_MASK, gw.ip)))
+    rules.append(("neutron-postrouting-bottom", '-m comment --comment "%s" -j %s' % (SNAT_COMMENT, _chain("snat"))))
+    return _table("nat", ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), chains, rules)
+
+
+def mangle_table(router):
+    builtins = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+    chains = [_chain(c) for c in builtins] + [_chain("mark")]
+    rules = [(b, "-j " + _chain(b)) for b in builtins]
+    rules.append((_chain("PREROUTING"), "-j " + _chain("mark")))
+    if router.gateway is not None:
+        rules.append((_chain("mark"), "-i %s -j MARK --set-xmark %s/%s"
+                      % (router.gateway.interface, EXTERNAL_INGRESS_MARK, ROUTER_MARK_MASK)))
+    return _table("mangle", builtins, chains, rules)
+
+
+def filter_table(router):
+    builtins = ("INPUT", "FORWARD", "OUTPUT")
+    chains = [_chain(c) for c in builtins] + ["neutron-filter-top", _chain("local")]
+    rules = [("INPUT", "-j " + _chain("INPUT")), ("FORWARD", "-j neutron-filter-top"),
+             ("FORWARD", "-j " + _chain("FORWARD")), ("OUTPUT", "-j neutron-filter-top"),
+             ("OUTPUT", "-j " + _chain("OUTPUT")), ("neutron-filter-top", "-j " + _chain("local"))]
+    return _table("filter", builtins, chains, rules)
+
+
+def iptables_rules(router, floating_ips):
+    """Everything the L3 agent loads into the router's namespace (iptables-restore input)."""
+    served = [f for f in floating_ips if f.router == router.name and f.fixed_ip is not None]
+    return "\n".join(filter_table(router) + mangle_table(router) + nat_table(router, served)) + "\n"
+
+
+class RouterNamespace(LabHost):
+    """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
+    also listed by `ip netns` inside its node, as the L3 agent's are."""
+
+    def __init__(self, name, script_dir, router, workdir, **params):
+        self.router = router
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], **params)
+
+    def configure_script(self, networks, floating_ips):
+        """Addresses, routes, forwarding and NAT (the L3 agent's work)."""
+        r = self.router
+        rules = os.path.join(self.workdir, "iptables.rules")
+        with open(rules, "w") as f:
+            f.write(iptables_rules(r, floating_ips))
+        lines = ["ip link set lo up", "sysctl -qw net.ipv4.ip_forward=1",
+                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
+        for port in r.ports():
+            net = networks[port.network]
+            lines += ["ethtool -K %s tx off >/dev/null" % port.interface,
+                      "ip link set %s mtu %d up" % (port.interface, net.mtu),
+                      "ip addr add %s/%d brd + dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface)]
+        if r.gateway is not None:
+            ext = networks[r.gateway.network]
+            for f in floating_ips:
+                if f.router == r.name and f.fixed_ip is not None:
+                    lines.append("ip addr add %s/32 brd %s dev %s" % (f.address, f.address, r.gateway.interface))
+            if ext.subnet.gateway:
+                lines.append("ip route add default via %s dev %s" % (ext.subnet.gateway, r.gateway.interface))
+        lines.append("iptables-restore < %s" % rules)
+        return "\n".join(lines)
+
+
+def namespace_path(name):
+    return os.path.join(NETNS_DIR, name)
