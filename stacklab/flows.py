@@ -2,14 +2,14 @@
 changes from run to run (cookie, duration, counters, ages): what a reference
 dump from the documents has that the emulated node lacks, and the reverse."""
 
-import os
 import re
 from dataclasses import dataclass
 
+from stacklab import references
 from stacklab.errors import LabError
 
 VOLATILE = ("cookie", "duration", "n_packets", "n_bytes", "idle_age", "hard_age")
-REFERENCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "references")
+REFERENCE_DIR = references.REFERENCE_DIR
 _LEARN_COOKIE = re.compile(r"cookie=0x[0-9a-f]+")
 
 
@@ -69,22 +69,10 @@ class Reference:
     flows: list
 
 
-def load_reference(path):
-    if not os.path.exists(path) and not os.path.isabs(path):
-        candidate = os.path.join(REFERENCE_DIR, path)
-        path = candidate if os.path.exists(candidate) else candidate + ".flows"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise LabError("no reference dump %s (%s; references live in %s as SCENARIO/BRIDGE.flows)"
-                       % (path, e.strerror, REFERENCE_DIR)) from None
-    document = ""
-    m = re.search(r"^# ovs-ofctl dump-flows \S+, from (\S+)", text, re.M)
-    if m:
-        document = m.group(1)
+def load_reference(name):
+    path, text = references.read(name, ".flows")
     elided = bool(re.search(r"^# elided", text, re.M))
-    return Reference(path, document, elided, parse_dump(text))
+    return Reference(path, references.document(text), elided, parse_dump(text))
 
 
 @dataclass

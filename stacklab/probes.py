@@ -11,6 +11,7 @@ import ctypes
 import os
 import pickle
 import random
+import select
 import time
 from dataclasses import dataclass, field
 
@@ -57,6 +58,28 @@ class Prober:
 
     def run(self, pid, func, *args, timeout=30.0):
         """func(scapy, *args) in a child inside pid's network namespace."""
+        return self.finish(self._fork(pid, lambda scapy: func(scapy, *args)))
+
+    def start(self, pid, func, *args, timeout=5.0):
+        """func(scapy, ready, *args) in a child inside pid's network namespace,
+        returned to once the child called ready() (e.g. its capture socket is
+        open); finish() collects its result. For a probe that watches the far
+        end while another one sends."""
+        r, w = os.pipe()
+
+        def body(scapy):
+            os.close(r)
+            return func(scapy, lambda: os.write(w, b"."), *args)
+        handle = self._fork(pid, body)
+        os.close(w)
+        ready = select.select([r], [], [], timeout)[0]
+        os.close(r)
+        if not ready:
+            self.finish(handle)
+            raise RuntimeError("the watching probe did not get ready within %.0f s" % timeout)
+        return handle
+
+    def _fork(self, pid, body):
         scapy = self.scapy()
         r, w = os.pipe()
         child = os.fork()
@@ -66,13 +89,18 @@ class Prober:
                 _enter_netns(pid)
                 scapy.conf.ifaces.reload()
                 scapy.conf.route.resync()
-                result = ("ok", func(scapy, *args))
+                result = ("ok", body(scapy))
             except BaseException as e:      # report it to the parent, whatever it is
                 result = ("error", "%s: %s" % (type(e).__name__, e))
             with os.fdopen(w, "wb") as f:
                 pickle.dump(result, f)
             os._exit(0)
         os.close(w)
+        return child, r
+
+    @staticmethod
+    def finish(handle):
+        child, r = handle
         with os.fdopen(r, "rb") as f:
             data = f.read()
         os.waitpid(child, 0)
@@ -85,13 +113,15 @@ class Prober:
 
 
 # -- the probes: run in the child, inside the source namespace ---------------------
-def ping(scapy, dst, count=3, timeout=1.0):
-    """ICMP echo requests; (replies, rtts in ms, sent, received summaries)."""
+def ping(scapy, dst, count=3, timeout=1.0, payload=b""):
+    """ICMP echo requests (carrying `payload`, so a watcher elsewhere can tell
+    them: NAT may change their id, never their data); (replies, rtts in ms,
+    sent, received summaries)."""
     scapy.conf.L3socket = scapy.L3RawSocket
     ident = random.randrange(1, 0xFFFF)
     rtts, sent, received = [], [], []
     for seq in range(count):
-        pkt = scapy.IP(dst=dst) / scapy.ICMP(id=ident, seq=seq)
+        pkt = scapy.IP(dst=dst) / scapy.ICMP(id=ident, seq=seq) / scapy.Raw(payload)
         sent.append(pkt.summary())
         t0 = time.monotonic()
         ans = scapy.sr1(pkt, timeout=timeout, verbose=0)
@@ -160,3 +190,29 @@ def dhcp(scapy, iface="eth0", mac=None, timeout=2.0):
     return {"answered": True, "reply": kind, "ip": ack[scapy.BOOTP].yiaddr, "lease_time": o.get("lease_time"),
             "router": o.get("router"), "dns": o.get("name_server"), "mtu": o.get("interface-mtu"),
             "server": o.get("server_id"), "sent": sent, "received": received}
+
+
+def watch_icmp(scapy, ready, payload, seconds, iface="eth0"):
+    """Capture on `iface` the ICMP echo requests carrying `payload` that
+    arrive here: who they say they come from (the far end of a NAT)."""
+    sock = scapy.conf.L2listen(iface=iface, filter="icmp")
+    ready()
+    seen = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            got = sock.select([sock], 0.1)
+            if not got:
+                continue
+            pkt = sock.recv()
+            if pkt is None or not pkt.haslayer(scapy.ICMP):
+                continue
+            icmp = pkt[scapy.ICMP]
+            if icmp.type == 8 and bytes(icmp.payload) == payload:
+                seen.append({"src": pkt[scapy.IP].src, "dst": pkt[scapy.IP].dst, "seq": icmp.seq})
+                if len(seen) >= 3:
+                    break
+    finally:
+        sock.close()
+    return seen
+

@@ -1,14 +1,14 @@
 """`stacklab ssh`: log in to an instance as the documents do, e.g.
 `ssh -i demo_rsa cirros@172.16.0.112 /sbin/ip addr`, from a place on the
 instance's network: a node with an address on its subnet (a provider
-network), else the network's DHCP namespace (`ip netns exec qdhcp-...`)."""
+network), else the network's DHCP namespace (`ip netns exec qdhcp-...`);
+or from anywhere to an address of the caller's choosing (a floating IP from
+the workstation, as 003 logs in)."""
 
 import os
 
 from stacklab import naming
 from stacklab.errors import LabError
-
-USER = "cirros"
 
 
 def login_point(scenario, instance):
@@ -32,12 +32,21 @@ def private_key(scenario, instance, lab_dir):
     return os.path.join(lab_dir, "keys", instance.keypair)
 
 
-def ssh_argv(scenario, instance_name, lab_dir, command=(), timeout=5):
-    """(where, argv) of an ssh login running `command` (a shell when empty)."""
+def ssh_argv(scenario, instance_name, lab_dir, command=(), timeout=5, source=None, address=None):
+    """(where, argv) of an ssh login running `command` (a shell when empty):
+    from `source` (default: the instance's network) to `address` (default:
+    the instance's own), as the instance's user (cirros; cloud-user on an
+    amphora) with its key pair."""
     if instance_name not in scenario.instances:
         raise LabError("no instance %s (instances: %s)" % (instance_name, ", ".join(scenario.instances)))
     inst = scenario.instances[instance_name]
-    argv = ["ssh", "-i", private_key(scenario, inst, lab_dir), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % timeout,
-            "-o", "BatchMode=yes", "%s@%s" % (USER, inst.port.ip)] + list(command)
-    return login_point(scenario, inst), argv
+    return source or login_point(scenario, inst), login_argv(private_key(scenario, inst, lab_dir), inst.user,
+                                                             address or inst.port.ip, command, timeout)
+
+
+def login_argv(key, user, address, command=(), timeout=5):
+    """Exactly this key (no ssh_config, no other identity), host keys not pinned."""
+    return ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % timeout, "-o", "BatchMode=yes",
+            "%s@%s" % (user, address)] + list(command)

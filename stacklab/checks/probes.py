@@ -3,46 +3,12 @@ source namespace) and ssh (a real login). Sources and targets are named as
 in the scenario: an instance, a node, or `qdhcp-<network>` for a network's
 DHCP namespace; a target may also be an IP address."""
 
-import ipaddress
 import time
 
-from stacklab import naming, probes, trace
-from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
+from stacklab import probes, trace
+from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
 from stacklab.errors import LabError
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
-
-
-def _endpoint(scenario, name):
-    """(namespace, IP, MAC) of the instance, node or qdhcp-<network> named
-    `name` (IP and MAC None for a node without an address); None if no such."""
-    if name in scenario.instances:
-        port = scenario.instances[name].port
-        return name, str(port.ip), port.mac
-    if name in scenario.nodes:
-        nic = next((n for n in scenario.nodes[name].nics.values() if n.address), None)
-        return (name, str(nic.address.ip), nic.mac) if nic else (name, None, None)
-    if name.startswith("qdhcp-"):
-        for net in scenario.networks.values():
-            if name[len("qdhcp-"):] in (net.name, net.id) and net.name in scenario.dhcp_ports:
-                port = scenario.dhcp_ports[net.name]
-                return naming.qdhcp_namespace(net.id), str(port.ip), port.mac
-    return None
-
-
-def _namespace(scenario, name):
-    """The lab namespace a source name stands for."""
-    end = _endpoint(scenario, name)
-    return end[0] if end else None
-
-
-def _address(scenario, name):
-    end = _endpoint(scenario, name)
-    if end and end[1]:
-        return end[1]
-    try:
-        return str(ipaddress.IPv4Address(name))
-    except ValueError:
-        return None
 
 
 def _with_trace(lab, outcome, p, proto, port=None):
@@ -51,7 +17,7 @@ def _with_trace(lab, outcome, p, proto, port=None):
     scenario = lab.scenario
     if outcome.verdict == PASS or p["to"] not in scenario.instances:
         return outcome
-    _, src_ip, src_mac = _endpoint(scenario, p["from"]) or (None, None, None)
+    _, src_ip, src_mac = endpoints.endpoint(scenario, p["from"]) or (None, None, None)
     if src_ip is None:
         return outcome
     node, flow = trace.packet_to_instance(scenario, scenario.instances[p["to"]], src_ip, src_mac, proto, port)
@@ -72,11 +38,10 @@ class _PathCheck(Checker):
     """A probe from a source namespace (`from`) to a target address (`to`)."""
 
     def validate(self, scenario, params, report):
-        if _namespace(scenario, params["from"]) is None:
-            report(("from",), "no instance, node or qdhcp-<network with DHCP> named %s" % params["from"])
-        if _address(scenario, params["to"]) is None:
-            report(("to",), "%s is neither an IP address nor an instance, node or qdhcp-<network> with one"
-                   % params["to"])
+        if endpoints.namespace(scenario, params["from"]) is None:
+            report(("from",), "no %s named %s" % (endpoints.SOURCES, params["from"]))
+        if endpoints.address(scenario, params["to"]) is None:
+            report(("to",), "%s is neither an IP address nor %s with one" % (params["to"], endpoints.SOURCES))
 
 
 @register
@@ -93,7 +58,7 @@ class PingCheck(_PathCheck):
 
     def run(self, lab, p):
         scenario = lab.scenario
-        src, dst = _namespace(scenario, p["from"]), _address(scenario, p["to"])
+        src, dst = endpoints.namespace(scenario, p["from"]), endpoints.address(scenario, p["to"])
         t0 = time.monotonic()
         r = lab.probe(src, probes.ping, dst, p["count"])
         seconds = time.monotonic() - t0
@@ -121,7 +86,7 @@ class TcpCheck(_PathCheck):
 
     def run(self, lab, p):
         scenario = lab.scenario
-        src, dst = _namespace(scenario, p["from"]), _address(scenario, p["to"])
+        src, dst = endpoints.namespace(scenario, p["from"]), endpoints.address(scenario, p["to"])
         t0 = time.monotonic()
         r = lab.probe(src, probes.tcp_syn, dst, p["port"])
         ok = r["state"] == p["expect"]
@@ -173,24 +138,31 @@ class DhcpCheck(Checker):
 
 @register
 class SshCheck(Checker):
-    """A real SSH login as cirros with the instance's key pair, running a command."""
+    """A real SSH login as the instance's user with its key pair, running a command."""
 
     kind = "ssh"
     params = Record({
         "instance": Field(Name(example="instance00"), required=True),
         "command": Field(Str(example="/sbin/ip addr"), default="true"),
         "expect_output": Field(Str(example="172.16.0.112/24"), doc="Text the output must contain."),
+        "from": Field(Str(example="workstation"), doc="Where to log in from (default: the instance's network)."),
+        "address": Field(IPv4Address(example="172.17.0.95"),
+                         doc="The address to log in to (default: the instance's own; e.g. its floating IP)."),
     }, doc="Log in and run a command, as `stacklab ssh` does.")
 
     def validate(self, scenario, params, report):
         require(scenario.instances, params["instance"], "instance", ("instance",), report)
         if params["instance"] in scenario.instances and scenario.instances[params["instance"]].keypair is None:
             report(("instance",), "%s has no key pair to log in with" % params["instance"])
+        if params["from"] is not None and endpoints.namespace(scenario, params["from"]) is None:
+            report(("from",), "no %s named %s" % (endpoints.SOURCES, params["from"]))
 
     def run(self, lab, p):
         from stacklab.ssh import ssh_argv
         command = p["command"].split()
-        where, argv = ssh_argv(lab.scenario, p["instance"], lab.state.dir, command)
+        source = endpoints.namespace(lab.scenario, p["from"]) if p["from"] else None
+        where, argv = ssh_argv(lab.scenario, p["instance"], lab.state.dir, command, source=source,
+                               address=p["address"])
         t0 = time.monotonic()
         try:
             proc = lab.run(where, argv, timeout=20)
@@ -201,7 +173,7 @@ class SshCheck(Checker):
         login = argv[-1 - len(command):]          # user@address and the command
         result = probes.ProbeResult("ssh", where, p["instance"], ok, "exit %d" % proc.returncode,
                                     [" ".join(login)], [out[-500:]], time.monotonic() - t0)
-        detail = "%s from %s: exit %d" % (p["instance"], where, proc.returncode)
+        detail = "%s from %s: exit %d" % (login[0], where, proc.returncode)
         if not ok:
             detail += ": " + (proc.stderr.strip() or out)[-200:]
         elif p["expect_output"]:
