@@ -23,6 +23,9 @@ packages=(
   iptables:iptables
   tcpdump:tcpdump
   procps:ps
+  socat:socat
+  curl:curl
+  openssl:openssl
   python3-venv:
 )
 

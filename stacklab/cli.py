@@ -84,6 +84,10 @@ def cmd_status(args):
         for inst, info in sorted(lab["instances"].items()):
             print("  instance %-12s on %-10s %s %s (%s, %s)" % (inst, info["node"], info["ip"], info["mac"],
                                                                info["network"], info["tap"]))
+        for host, info in sorted(lab.get("hosts", {}).items()):
+            print("  host     %-12s on %-10s %s" % (host, info["physical_network"], info["ip"]))
+        for name in lab.get("agent_namespaces", []):
+            print("  netns    %s" % name)
     return 0
 
 
@@ -135,7 +139,13 @@ def cmd_ssh(args):
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
     scenario = runner.load(lab.state.scenario_file)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    where, argv = ssh_argv(scenario, args.instance, lab.state.dir, command)
+    source = None
+    if args.source:
+        from stacklab.checks.endpoints import SOURCES, namespace
+        source = namespace(scenario, args.source)
+        if source is None:
+            raise StacklabError("--from %s: no %s of that name" % (args.source, SOURCES))
+    where, argv = ssh_argv(scenario, args.instance, lab.state.dir, command, source=source, address=args.address)
     lab.exec_(where, argv)
 
 
@@ -157,8 +167,8 @@ def cmd_cli(args):
     scenario = runner.load(lab.state.scenario_file)
     hosts = {}
     try:
-        for node in list(lab.state.nodes) + list(lab.state.instances):
-            hosts[node] = AttachedHost(node, lab.state.holder(node).pid)
+        for where in lab.state.reachable():
+            hosts[where] = AttachedHost(where, lab.state.holder(where).pid)
         LabCLI(hosts, name, scenario, lab, teardown_on_exit=False)
     finally:
         for host in hosts.values():
@@ -222,10 +232,14 @@ def parser():
     s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
     s.set_defaults(func=cmd_flows)
 
-    s = sub.add_parser("ssh", help="log in to an instance as cirros with its key pair (and run CMD)",
+    s = sub.add_parser("ssh", help="log in to an instance as its user with its key pair (and run CMD)",
                        description="ssh -i KEY cirros@IP [CMD], run from a node on the instance's network "
-                                   "(a provider network) or from its DHCP namespace, as in the documents.")
+                                   "(a provider network) or from its DHCP namespace, as in the documents; "
+                                   "or --from a host to --address (a floating IP). An amphora's user is "
+                                   "cloud-user.")
     s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.add_argument("--from", dest="source", metavar="WHERE", help="log in from here (e.g. workstation)")
+    s.add_argument("--address", metavar="IP", help="to this address (e.g. the instance's floating IP)")
     s.add_argument("instance", metavar="INSTANCE")
     s.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
     s.set_defaults(func=cmd_ssh)

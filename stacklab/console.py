@@ -38,9 +38,12 @@ class LabCLI(CLI):
         super().__init__(_NodeMap(nodes), **kwargs)
 
     def do_nodes(self, _line):
-        """List the nodes and instances."""
+        """List the nodes, instances, hosts and agent namespaces."""
+        state = self.running.state if self.running else None
         for name, node in sorted(self.mn.items()):
-            print("%-16s %s" % (name, getattr(node, "role", None) or "instance"))
+            kind = state.namespaces.get(name, {}).get("kind") if state else None
+            role = (state.nodes.get(name, {}).get("role") if state else None) or getattr(node, "role", None)
+            print("%-46s %s" % (name, role or kind or "instance"))
 
     def do_checks(self, _line):
         """Run the scenario's checks again."""

@@ -162,7 +162,8 @@ def status():
             "keeper": bool(state.keeper and state.keeper.alive()),
             "alive": "%d/%d namespaces" % (holders_alive, len(state.namespaces)),
             "scenario": state.scenario_file,
-            "nodes": state.nodes, "instances": state.instances,
+            "nodes": state.nodes, "instances": state.instances, "hosts": state.hosts,
+            "agent_namespaces": sorted(n for n, ns in state.namespaces.items() if ns["kind"] in ("dhcp", "router")),
         })
     return out
 

@@ -103,16 +103,22 @@ class LabState:
         return state
 
     def holder(self, name):
-        """The live process whose namespaces are those of node/instance `name`."""
+        """The live process whose namespaces are those of node/instance/host `name`."""
         ns = self.namespaces.get(name)
         if ns is None:
-            known = ", ".join(sorted(n for n, v in self.namespaces.items() if v["kind"] != "fabric"))
-            raise LabError("lab %s has no node or instance named %s (it has: %s)" % (self.name, name, known))
+            raise LabError("lab %s has no node, instance or host named %s (it has: %s)"
+                           % (self.name, name, ", ".join(sorted(self.reachable()))))
         proc = Proc(ns["pid"], ns["start"])
         if not proc.alive():
             raise LabError("%s of lab %s is no longer running (`stacklab down %s` cleans up)"
                            % (name, self.name, self.name))
         return proc
+
+    # what the CLI and `stacklab exec` reach: every namespace but the fabric and nested ones
+    REACHABLE = ("node", "instance", "host", "dhcp", "router")
+
+    def reachable(self):
+        return [name for name, ns in self.namespaces.items() if ns["kind"] in self.REACHABLE]
 
     def namespace_pairs(self):
         return [(ns["netns"], ns["mntns"]) for ns in self.namespaces.values()]

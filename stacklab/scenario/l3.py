@@ -29,9 +29,11 @@ def reserve(b, networks):
             ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
             b.reserve(net, ip, "router %s" % name, ("routers", name, "interfaces", k), gateway_ok=True)
     externals = _external_networks(networks)
+    seen = set()
     for k, f in enumerate(b.d["floating_ips"]):
         net = networks.get(f["network"]) if f["network"] else (externals[0] if len(externals) == 1 else None)
-        if net is not None and net.external:
+        if net is not None and net.external and f["address"] not in seen:    # a repeat is reported later
+            seen.add(f["address"])
             b.reserve(net, f["address"], "floating IP %s" % f["address"], ("floating_ips", k, "address"))
 
 
@@ -44,11 +46,17 @@ def _check_external(b, networks):
 
 
 def routers(b, scenario):
+    """The scenario's routers; those with a problem are left out, and
+    b.broken_routers remembers the networks they were to join, so floating
+    IPs behind them are not reported twice."""
     _check_external(b, scenario.networks)
+    b.broken_routers = set()
     for name, r in b.d["routers"].items():
         router = _router(b, scenario, name, r)
-        if router is not None:
+        if router is not None and (r["external_gateway"] is None or router.gateway is not None):
             scenario.routers[name] = router
+        else:
+            b.broken_routers |= {itf["network"] for itf in r["interfaces"]}
 
 
 def _router(b, scenario, name, r):
@@ -140,7 +148,7 @@ def floating_ips(b, scenario):
         router = None
         if inner_net is not None:
             router = _serving_router(scenario, inner_net, net.name)
-            if router is None:
+            if router is None and inner_net not in b.broken_routers:
                 b.report(path, "%s is on network %s, which no router joins to %s (a floating IP needs one)"
                          % (bound, inner_net, net.name))
         scenario.floating_ips.append(model.FloatingIP(f["address"], f["id"] or b.derived_id("fip", str(f["address"])),

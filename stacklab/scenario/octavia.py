@@ -182,8 +182,8 @@ def _listeners_and_pools(b, scenario, lb_name, lb, vip_net):
             if pool is None:
                 b.report(lpath + ("pool",), "no pool named %s in load balancer %s" % (l["pool"], lb_name))
             elif pool.protocol != l["protocol"]:
-                b.report(lpath + ("pool",), "a %s listener takes a %s pool; pool %s is %s"
-                         % (l["protocol"], l["protocol"], pool.name, pool.protocol))
+                b.report(lpath + ("pool",), "listener %s is %s, so its pool must be too; pool %s is %s"
+                         % (name, l["protocol"], pool.name, pool.protocol))
         listeners[name] = model.Listener(
             name, l["id"] or b.derived_id("listener", "%s/%s" % (lb_name, name)), l["protocol"], l["port"],
             l["pool"], l["connection_limit"], l["timeout_client_data"], l["timeout_member_connect"],

@@ -171,6 +171,32 @@ def test_rarp_only_from_release_2024_1():
     assert expected(71, 95, rarp, [resubmit(94)]) not in sent(firewall_flows({}, release="2023.2"))
 
 
+def test_allowed_address_pairs_as_neutron_installs_them():
+    """003's VIP port: 192.168.101.143 with the VIP 192.168.101.228 as a pair on
+    the same MAC; and a pair with a MAC of its own, which also identifies the port."""
+    vip = "fa:16:3e:46:89:39"
+    binding = PortBinding("p", "tap57ff88f0-a4", "n1", vip, ["192.168.101.143"], security_groups=[],
+                          allowed_address_pairs=[["192.168.101.228", vip], ["192.168.101.229", "fa:16:3e:00:00:99"]])
+    flows = sent(firewall_flows({}, binding, release="2024.1"))
+    me = dict(reg5=3, in_port=3)
+    for mac, ip in ((vip, "192.168.101.143"), (vip, "192.168.101.228"), ("fa:16:3e:00:00:99", "192.168.101.229")):
+        assert expected(71, 95, dict(eth_type=0x0806, eth_src=mac, arp_spa=ip, **me), [resubmit(94)]) in flows
+        assert expected(71, 65, dict(eth_type=0x0800, eth_src=mac, ipv4_src=ip, **me), [ct(table=72)]) in flows
+        assert expected(71, 80, dict(eth_type=0x0800, ip_proto=17, eth_src=mac, ipv4_src=ip, udp_src=68, udp_dst=67,
+                                     **me), [resubmit(73)]) in flows
+    regs = [parser.OFPActionSetField(reg5=3), parser.OFPActionSetField(reg6=3)]
+    for mac in (vip, "fa:16:3e:00:00:99"):
+        assert expected(71, 80, dict(eth_type=0x0800, ip_proto=17, eth_src=mac, ipv4_src="0.0.0.0", udp_src=68,
+                                     udp_dst=67, **me), [resubmit(73)]) in flows
+        assert expected(71, 95, dict(eth_type=0x8035, eth_src=mac, **me), [resubmit(94)]) in flows
+        assert expected(60, 90, dict(vlan_vid=0x1003, eth_dst=mac), regs + [parser.OFPActionPopVlan(),
+                                                                            resubmit(81)]) in flows
+        assert expected(73, 100, dict(reg6=3, eth_dst=mac), [parser.OFPActionSetField(reg5=3), resubmit(81)]) in flows
+    # and nothing lets a pair's address out with another MAC
+    assert expected(71, 65, dict(eth_type=0x0800, eth_src=vip, ipv4_src="192.168.101.229", **me),
+                    [ct(table=72)]) not in flows
+
+
 def test_ingress_rules_priorities_and_actions():
     rules = [SecurityGroupRule("ingress", "IPv4", "icmp"), SecurityGroupRule("ingress", "IPv4", "tcp", 22, 22),
              SecurityGroupRule("egress", "IPv4")]

@@ -1,0 +1,156 @@
+"""What the lab renders for the services, against expected text: 003's load
+balancer's haproxy.cfg (its backend as the document prints it), the router's
+iptables rules as neutron's L3 agent lays them out; and the pure logic of
+the checks that read them (who served, what to ignore)."""
+
+import os
+
+from stacklab import references
+from stacklab.checks.commands import find_block, first_difference, normalize
+from stacklab.checks.services import LoadBalancerCheck
+from stacklab.scenario.loader import SCENARIO_DIR, load_scenario
+from topologies import haproxy_cfg
+from topologies.routers import iptables_rules, nat_table
+
+LB_AMPHORA = load_scenario(os.path.join(SCENARIO_DIR, "lb-amphora.yaml"))
+
+
+def test_haproxy_cfg_as_octavia_renders_it():
+    lb = LB_AMPHORA.load_balancers["lb"]
+    assert haproxy_cfg.render(lb) == """\
+# Configuration for loadbalancer 3e7ed706-1dd4-4bd7-a7d5-9ea3f3485f4c
+global
+    daemon
+    user nobody
+    log /run/rsyslog/octavia/log local0
+    log /run/rsyslog/octavia/log local1 notice
+    stats socket /var/lib/octavia/3e7ed706-1dd4-4bd7-a7d5-9ea3f3485f4c.sock mode 0666 level user
+    maxconn 50000
+
+defaults
+    log global
+    retries 3
+    option redispatch
+    option splice-request
+    option splice-response
+    option http-keep-alive
+
+frontend 644fb30a-9d13-4ad5-90cd-77a399bbeb5d
+    maxconn 50000
+    bind 192.168.101.228:22
+    mode tcp
+    default_backend 755b9fa0-c0af-43b9-86bf-48371eef7b7e:644fb30a-9d13-4ad5-90cd-77a399bbeb5d
+    timeout client 50000
+
+backend 755b9fa0-c0af-43b9-86bf-48371eef7b7e:644fb30a-9d13-4ad5-90cd-77a399bbeb5d
+    mode tcp
+    balance roundrobin
+    fullconn 50000
+    option allbackups
+    timeout connect 5000
+    timeout server 50000
+    server 0a4d9a4d-8141-4896-8cda-06c7caddb365 192.168.101.19:22 weight 1
+    server 995b8845-2434-4673-8af8-3583b0d259a3 192.168.101.211:22 weight 1
+
+"""
+
+
+def test_backend_block_is_the_documents():
+    _, text = references.read("lb-amphora/haproxy-backend", ".txt")
+    rendered = haproxy_cfg.render(LB_AMPHORA.load_balancers["lb"]).splitlines()
+    assert find_block(references.body(text), rendered) > 0
+
+
+def test_algorithms_limits_and_disabled_members():
+    import copy
+    lb = copy.deepcopy(LB_AMPHORA.load_balancers["lb"])
+    pool = lb.pools["lb-ssh-pool"]
+    pool.algorithm = "SOURCE_IP"
+    pool.members[1].enabled = False
+    lb.listeners["lb-ssh"].connection_limit = 100
+    text = haproxy_cfg.render(lb)
+    assert "    balance source\n" in text and "    maxconn 100\n" in text and "    fullconn 100\n" in text
+    assert text.endswith("192.168.101.211:22 weight 1 disabled\n\n")
+    pool.algorithm = "LEAST_CONNECTIONS"
+    assert "    balance leastconn\n" in haproxy_cfg.render(lb)
+
+
+def test_fd_limits_only_where_needed():
+    assert haproxy_cfg.fd_limits(1048576, 50000) is None
+    assert haproxy_cfg.fd_limits(20000, 50000) == "global\n    maxconn 7800\n"
+
+
+def test_nat_rules_as_the_l3_agent_writes_them():
+    router = LB_AMPHORA.routers["router"]
+    qg = router.gateway.interface
+    assert nat_table(router, LB_AMPHORA.floating_ips) == [
+        "*nat",
+        ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]",
+        ":neutron-l3-agent-OUTPUT - [0:0]", ":neutron-l3-agent-POSTROUTING - [0:0]",
+        ":neutron-l3-agent-PREROUTING - [0:0]", ":neutron-l3-agent-float-snat - [0:0]",
+        ":neutron-l3-agent-snat - [0:0]", ":neutron-postrouting-bottom - [0:0]",
+        "-A PREROUTING -j neutron-l3-agent-PREROUTING",
+        "-A OUTPUT -j neutron-l3-agent-OUTPUT",
+        "-A POSTROUTING -j neutron-l3-agent-POSTROUTING",
+        "-A POSTROUTING -j neutron-postrouting-bottom",
+        "-A neutron-l3-agent-OUTPUT -d 172.17.0.95/32 -j DNAT --to-destination 192.168.101.19",
+        "-A neutron-l3-agent-OUTPUT -d 172.17.0.146/32 -j DNAT --to-destination 192.168.101.228",
+        "-A neutron-l3-agent-POSTROUTING ! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % qg,
+        "-A neutron-l3-agent-PREROUTING -d 172.17.0.95/32 -j DNAT --to-destination 192.168.101.19",
+        "-A neutron-l3-agent-PREROUTING -d 172.17.0.146/32 -j DNAT --to-destination 192.168.101.228",
+        "-A neutron-l3-agent-float-snat -s 192.168.101.19/32 -j SNAT --to-source 172.17.0.95 --random-fully",
+        "-A neutron-l3-agent-float-snat -s 192.168.101.228/32 -j SNAT --to-source 172.17.0.146 --random-fully",
+        "-A neutron-l3-agent-snat -j neutron-l3-agent-float-snat",
+        "-A neutron-l3-agent-snat -o %s -j SNAT --to-source 172.17.0.101 --random-fully" % qg,
+        "-A neutron-l3-agent-snat -m mark ! --mark 0x2/0xffff -m conntrack --ctstate DNAT -j SNAT --to-source "
+        "172.17.0.101 --random-fully",
+        '-A neutron-postrouting-bottom -m comment --comment "Perform source NAT on outgoing traffic." '
+        "-j neutron-l3-agent-snat",
+        "COMMIT",
+    ]
+
+
+def test_mangle_marks_what_enters_by_the_gateway_and_unbound_ips_get_no_rules():
+    import copy
+    router = LB_AMPHORA.routers["router"]
+    text = iptables_rules(router, LB_AMPHORA.floating_ips)
+    assert "-A neutron-l3-agent-mark -i %s -j MARK --set-xmark 0x2/0xffff" % router.gateway.interface in text
+    unbound = copy.deepcopy(LB_AMPHORA.floating_ips)
+    for f in unbound:
+        f.fixed_ip = None
+    assert "DNAT" not in "\n".join(r for r in iptables_rules(router, unbound).splitlines() if "--to-destination" in r)
+
+
+# -- the checks' own logic -------------------------------------------------------------
+POOL = LB_AMPHORA.load_balancers["lb"].pools["lb-ssh-pool"]
+A, B = POOL.members
+
+
+def judge(served, expect="round_robin", first=None):
+    return LoadBalancerCheck._judge(POOL, served, {"expect": expect, "first": first})
+
+
+def test_round_robin_passes_only_when_members_take_turns():
+    assert judge([A, B, A, B, A, B]) is None
+    assert judge([B, A, B, A]) is None                         # any starting point...
+    assert judge([B, A], first="instance02") == "the first connection should reach instance02"
+    assert "never served: instance03" in judge([A, A, A, A])   # a member down
+    assert "did not take turns" in judge([A, B, B, A])
+    assert judge([A, None]) == "connection 2 reached no member"
+
+
+def test_sticky_and_spread():
+    assert judge([B, B, B], "sticky") is None
+    assert judge([A, B], "sticky") == "the connections reached several members"
+    assert judge([A, A, B], "spread") is None
+    assert judge([A, A], "spread") == "never served: instance03"
+
+
+def test_command_comparison_ignores_only_what_it_is_told():
+    doc = ["3: eth1: <BROADCAST> mtu 1450 qdisc fq_codel state UP"]
+    lab = ["3: eth1: <BROADCAST> mtu 1450 qdisc pfifo_fast state UP"]
+    assert first_difference(doc, lab) == "line 1: expected %r, got %r" % (doc[0], lab[0])
+    assert first_difference(normalize(doc, ["qdisc"]), normalize(lab, ["qdisc"])) is None
+    assert first_difference(normalize(doc, ["qdisc"]), normalize(["3: eth1: mtu 1500 qdisc x state UP"],
+                                                                   ["qdisc"])) is not None
+    assert find_block(["b", "c"], ["a", "b", "c"]) == 1 and find_block(["c", "b"], ["a", "b", "c"]) == -1
