@@ -59,6 +59,7 @@ bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_runtime.py
 	@$(VENV)/bin/python bench/bench_agent.py
 	@$(VENV)/bin/python bench/bench_checks.py
+	@$(VENV)/bin/python bench/bench_services.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports

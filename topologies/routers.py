@@ -17,7 +17,7 @@ with iptables-restore, as the agent's iptables manager does."""
 
 import os
 
-from topologies.node import LabHost, NETNS_DIR, tmpfs
+from topologies.node import LabHost, tmpfs
 
 WRAP = "neutron-l3-agent"             # the agent's binary name: every wrapped chain starts with it
 EXTERNAL_INGRESS_MARK = "0x2"
@@ -36,8 +36,14 @@ def _table(name, builtins, chains, rules):
     return lines
 
 
+def served(router, floating_ips):
+    """The floating IPs `router` translates: bound ones behind it."""
+    return [f for f in floating_ips if f.router == router.name and f.fixed_ip is not None]
+
+
 def nat_table(router, floating_ips):
-    """The nat table of `router` (a model.Router) with its bound floating IPs."""
+    """The nat table of `router` (a model.Router) for the scenario's floating IPs."""
+    floating_ips = served(router, floating_ips)
     chains = [_chain(c) for c in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat")]
     chains.append("neutron-postrouting-bottom")
     rules = [("PREROUTING", "-j " + _chain("PREROUTING")), ("OUTPUT", "-j " + _chain("OUTPUT")),
@@ -82,8 +88,7 @@ def filter_table(router):
 
 def iptables_rules(router, floating_ips):
     """Everything the L3 agent loads into the router's namespace (iptables-restore input)."""
-    served = [f for f in floating_ips if f.router == router.name and f.fixed_ip is not None]
-    return "\n".join(filter_table(router) + mangle_table(router) + nat_table(router, served)) + "\n"
+    return "\n".join(filter_table(router) + mangle_table(router) + nat_table(router, floating_ips)) + "\n"
 
 
 class RouterNamespace(LabHost):
@@ -111,14 +116,10 @@ class RouterNamespace(LabHost):
                       "ip addr add %s/%d brd + dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface)]
         if r.gateway is not None:
             ext = networks[r.gateway.network]
-            for f in floating_ips:
-                if f.router == r.name and f.fixed_ip is not None:
-                    lines.append("ip addr add %s/32 brd %s dev %s" % (f.address, f.address, r.gateway.interface))
+            for f in served(r, floating_ips):
+                lines.append("ip addr add %s/32 brd %s dev %s" % (f.address, f.address, r.gateway.interface))
             if ext.subnet.gateway:
                 lines.append("ip route add default via %s dev %s" % (ext.subnet.gateway, r.gateway.interface))
         lines.append("iptables-restore < %s" % rules)
         return "\n".join(lines)
 
-
-def namespace_path(name):
-    return os.path.join(NETNS_DIR, name)

@@ -16,6 +16,9 @@ SCENARIOS = os.path.join(HERE, "scenarios")
 STACKLAB = [sys.executable, "-m", "stacklab.cli"]
 
 
+HOST_DIRS = ("/run/netns", "/var/lib/neutron", "/var/lib/octavia", "/etc/octavia", "/var/run/openvswitch")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(HERE):
@@ -64,12 +67,14 @@ class Snapshot:
             self.netns.add(ns[0])
             cmd = _cmdline(pid)
             if ns != root or any(w in cmd for w in ("stacklab", "mnexec", "ovs", "mininet:", "dnsmasq",
-                                                    "dropbear", "haproxy")):
+                                                    "dropbear", "haproxy", "socat", "amphora_agent")):
                 self.procs.add((pid, st, cmd))
         self.links = set(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
                          .split("\n"))
         self.links = {line.split(":")[1].strip() for line in self.links if line.strip()}
         self.files = sorted(os.listdir(RUN_ROOT)) if os.path.isdir(RUN_ROOT) else []
+        # what a host's mounts could make on the machine's own file system
+        self.files += [d for d in HOST_DIRS if os.path.exists(d)]
         with open("/proc/self/mountinfo") as f:
             self.mounts = len(f.readlines())
 

@@ -1,0 +1,202 @@
+"""Routers, floating IPs and Octavia load balancers for real: 003 reproduced,
+source and destination NAT seen from outside, round robin over two and three
+members, a member removed while connections keep coming (haproxy reloaded,
+none refused), the rules and configuration as the nodes print them, and the
+checks failing when they must."""
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stacklab.checks import FAIL, PASS
+from stacklab.checks.services import LoadBalancerCheck, SnatCheck
+from stacklab.runner import run_checks
+from topologies import haproxy_cfg
+from topologies.amphora import octavia_controller
+from topologies.routers import nat_table
+
+from .conftest import built_lab, scenario_path
+
+
+def check(lab, checker, **params):
+    """Run one check of a kind with its defaults filled, as a scenario would."""
+    filled = checker.params.check(params, (), lambda p, m: pytest.fail("bad check params: %s %s" % (p, m)))
+    return checker.run(lab, filled)
+
+
+def test_lb_amphora_reproduces_003():
+    """Every check of the scenario: 003's four bridges, the amphora's
+    namespace and haproxy backend, the agent's API, round robin through the
+    floating IP, instance02's floating IP, SNAT."""
+    with built_lab("lb-amphora") as (lab, built):
+        results = run_checks(lab, built.scenario)
+        failed = ["%s: %s" % (r.check.title, r.detail) for r in results if not r.ok]
+        assert not failed, "\n".join(failed)
+        assert len(results) == 20
+
+
+@pytest.fixture(scope="module")
+def three():
+    with built_lab(scenario_path("lb-three")) as (lab, built):
+        yield lab, built.scenario
+
+
+def test_snat_gateway_address_and_floating_ip(three):
+    lab, scenario = three
+    r = check(lab, SnatCheck(), **{"from": "m1", "to": "outside"})
+    assert r.verdict == PASS and "from 172.17.0.60" in r.detail, r.detail       # the router's gateway
+    r = check(lab, SnatCheck(), **{"from": "m2", "to": "outside"})
+    assert r.verdict == PASS and "from 172.17.0.111" in r.detail, r.detail      # m2's own floating IP
+
+
+def test_dnat_reaches_the_instance_at_its_floating_ip(three):
+    lab, scenario = three
+    assert lab.run("outside", ["ping", "-c", "2", "-i", "0.2", "-W", "1", "172.17.0.111"]).returncode == 0
+    from stacklab import probes
+    assert lab.probe("outside", probes.tcp_syn, "172.17.0.111", 22)["state"] == "open"
+    login = lab.run("outside", ["ssh", "cirros@172.17.0.111", "/sbin/ip", "addr", "show", "eth0"], timeout=20)
+    assert login.returncode == 0 and "inet 192.168.50.12/24" in login.stdout, login.stderr
+
+
+def test_unbound_floating_ip_is_unreachable(three):
+    lab, scenario = three
+    from stacklab import probes
+    r = lab.probe("outside", probes.ping, "172.17.0.122", 2)
+    assert r["replies"] == 0
+    assert lab.probe("outside", probes.tcp_syn, "172.17.0.122", 22)["state"] == "filtered"
+    router = scenario.routers["r1"]
+    addrs = lab.run(router.namespace, ["ip", "-4", "-o", "addr", "show", "dev", router.gateway.interface]).stdout
+    assert "172.17.0.111/32" in addrs and "172.17.0.122" not in addrs
+
+
+def test_snat_check_fails_without_the_snat_rule(three):
+    lab, scenario = three
+    router = scenario.routers["r1"]
+    rule = ["-o", router.gateway.interface, "-j", "SNAT", "--to-source", "172.17.0.60", "--random-fully"]
+    listed = lab.run(router.namespace, ["iptables", "-t", "nat", "-S", "neutron-l3-agent-snat"], check=True).stdout
+    position = [line.split()[2:] for line in listed.splitlines()[1:]].index(rule) + 1
+    lab.run(router.namespace, ["iptables", "-t", "nat", "-D", "neutron-l3-agent-snat"] + rule, check=True)
+    try:
+        r = check(lab, SnatCheck(), **{"from": "m1", "to": "outside"})
+        assert r.verdict == FAIL and "192.168.50.11" in r.detail, r.detail     # it left unchanged
+    finally:
+        lab.run(router.namespace, ["iptables", "-t", "nat", "-I", "neutron-l3-agent-snat", str(position)] + rule,
+                check=True)
+    # the rule is back where the L3 agent puts it: the check passes again
+    assert check(lab, SnatCheck(), **{"from": "m1", "to": "outside"}).verdict == PASS
+
+
+def test_round_robin_over_three_members(three):
+    lab, _ = three
+    r = check(lab, LoadBalancerCheck(), load_balancer="lb3", **{"from": "outside"}, to="172.17.0.100",
+              connections=6)
+    assert r.verdict == PASS, r.detail
+    served = r.data["served"]
+    assert sorted(served[:3]) == ["m1", "m2", "m3"] and served[3:] == served[:3]
+
+
+def test_lb_check_fails_when_a_member_is_down(three):
+    lab, _ = three
+    block = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"]
+    lab.run("m3", ["iptables", "-A"] + block, check=True)
+    try:
+        r = check(lab, LoadBalancerCheck(), load_balancer="lb3", **{"from": "outside"}, to="172.17.0.100",
+                  connections=6)
+        assert r.verdict == FAIL and "m3" in r.detail, r.detail
+    finally:
+        lab.run("m3", ["iptables", "-D"] + block, check=True)
+
+
+def test_lb_check_fails_when_the_algorithm_is_not_round_robin(three):
+    lab, scenario = three
+    lb = scenario.load_balancers["lb3"]
+    source_ip = copy.deepcopy(lb)
+    source_ip.pools["members"].algorithm = "SOURCE_IP"
+    ctl = octavia_controller(lab, scenario, lb)
+    assert ctl.deploy(source_ip) == "reload"
+    try:
+        args = dict(load_balancer="lb3", to="172.17.0.100", connections=4, **{"from": "outside"})
+        r = check(lab, LoadBalancerCheck(), **args)
+        assert r.verdict == FAIL, r.detail
+        assert check(lab, LoadBalancerCheck(), expect="sticky", **args).verdict == PASS
+    finally:
+        ctl.deploy(lb)
+
+
+CLIENT = r"""
+import socket, sys, time
+ok = refused = timeout = 0
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        c = socket.create_connection((sys.argv[1], 22), timeout=2)
+        ok += c.recv(8).startswith(b"SSH-")
+        c.close()
+    except ConnectionRefusedError:
+        refused += 1
+    except OSError:
+        timeout += 1
+print(ok, refused, timeout)
+"""
+
+
+def test_member_removed_by_reload_without_refusing_connections(three):
+    lab, scenario = three
+    lb = scenario.load_balancers["lb3"]
+    amphora = lab.state.instances[lb.amphora]
+    pidfile = os.path.join(lab.state.dir, "instances", lb.amphora, "octavia", lb.id, lb.id + ".pid")
+    master = open(pidfile).read().split()[0]
+    fewer = copy.deepcopy(lb)
+    fewer.pools["members"].members = [m for m in fewer.pools["members"].members if m.instance != "m3"]
+    client = subprocess.Popen(lab.argv("outside", [sys.executable, "-c", CLIENT, "172.17.0.100", "3"]),
+                              stdout=subprocess.PIPE, text=True)
+    ctl = octavia_controller(lab, scenario, lb)
+    try:
+        time.sleep(1.0)
+        assert ctl.deploy(fewer) == "reload"
+        ok, refused, timeouts = map(int, client.communicate(timeout=20)[0].split())
+        assert ok > 20 and refused == 0 and timeouts == 0, (ok, refused, timeouts)
+        assert open(pidfile).read().split()[0] == master, "haproxy was restarted, not reloaded"
+        without = copy.deepcopy(scenario)
+        without.load_balancers["lb3"] = fewer
+        lab.scenario = without
+        r = check(lab, LoadBalancerCheck(), load_balancer="lb3", to="172.17.0.100", connections=6,
+                  **{"from": "outside"})
+        assert r.verdict == PASS and "m3" not in r.data["served"], r.detail
+    finally:
+        lab.scenario = scenario
+        if client.poll() is None:
+            client.send_signal(signal.SIGKILL)
+        ctl.deploy(lb)
+    assert amphora["node"] == "compute1"
+
+
+def test_rules_and_configuration_as_the_nodes_print_them(three):
+    lab, scenario = three
+    router = scenario.routers["r1"]
+    node = router.node
+    out = lab.run(node, ["ip", "netns", "exec", router.namespace, "iptables-save", "-t", "nat"], check=True).stdout
+    printed = [line.split(" [")[0] if line.startswith(":") else line
+               for line in out.splitlines() if not line.startswith("#")]
+    wanted = [line.split(" [")[0] if line.startswith(":") else line
+              for line in nat_table(router, scenario.floating_ips)]
+    assert printed == wanted
+    assert router.namespace in lab.run(node, ["ip", "netns"], check=True).stdout
+    lb = scenario.load_balancers["lb3"]
+    cfg = lab.run(lb.amphora, ["cat", haproxy_cfg.config_path(lb.id)], check=True).stdout
+    assert cfg == haproxy_cfg.render(lb)
+
+
+def test_amphora_agent_wants_a_client_certificate(three):
+    lab, scenario = three
+    lb = scenario.load_balancers["lb3"]
+    url = "https://%s:9443/" % scenario.instances[lb.amphora].port.ip
+    anonymous = lab.run(lb.controller, ["curl", "-ksS", url])
+    assert anonymous.returncode != 0, anonymous.stdout
+    signed = lab.run(lb.controller, ["curl", "-ksS", "-E", "/etc/octavia/certs/private/client.cert-and-key.pem", url])
+    assert signed.stdout.strip() == '{"api_version":"1.0"}'
