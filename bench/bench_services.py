@@ -15,25 +15,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from stacklab import probes  # noqa: E402
 from stacklab.running import RunningLab  # noqa: E402
 
 STACKLAB = [sys.executable, "-m", "stacklab.cli"]
 SECONDS = 4.0
-
-CLIENT = r"""
-import socket, sys, time
-n = failed = 0
-end = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:
-    try:
-        c = socket.create_connection((sys.argv[1], 22), timeout=2)
-        n += c.recv(8).startswith(b"SSH-")
-        c.close()
-    except OSError:
-        failed += 1
-print(n, failed)
-"""
-
 
 def timed(*args):
     t0 = time.monotonic()
@@ -42,9 +28,8 @@ def timed(*args):
 
 
 def rate(lab, where, address):
-    proc = lab.run(where, [sys.executable, "-c", CLIENT, address, str(SECONDS)], timeout=SECONDS + 30)
-    done, failed = map(int, proc.stdout.split())
-    return done / SECONDS, failed
+    r = lab.finish_probe(lab.start_probe(where, probes.connections, address, 22, SECONDS))
+    return r["per_second"], r["refused"] + r["failed"]
 
 
 def main():

@@ -216,3 +216,26 @@ def watch_icmp(scapy, ready, payload, seconds, iface="eth0"):
         sock.close()
     return seen
 
+
+
+def connections(scapy, ready, address, port, seconds, banner=b"SSH-"):
+    """New TCP connections to address:port, one after another for `seconds`,
+    each reading the server's first bytes: how many succeeded, were refused
+    (RST), timed out or were cut, and the rate (a client of a load balancer
+    being reloaded, or of a benchmark)."""
+    import socket
+    ready()
+    ok = refused = timeout = 0
+    t0 = time.monotonic()
+    while time.monotonic() < t0 + seconds:
+        try:
+            with socket.create_connection((address, port), timeout=2) as c:
+                if c.recv(len(banner)).startswith(banner):
+                    ok += 1
+                else:
+                    timeout += 1
+        except ConnectionRefusedError:
+            refused += 1
+        except OSError:
+            timeout += 1
+    return {"ok": ok, "refused": refused, "failed": timeout, "per_second": ok / (time.monotonic() - t0)}

@@ -26,10 +26,16 @@ def login_point(scenario, instance):
 def private_key(scenario, instance, lab_dir):
     if instance.keypair is None:
         raise LabError("%s has no key pair (give it `keypair:` in the scenario)" % instance.name)
-    given = scenario.keypairs[instance.keypair].private_key_file
+    return key_file(scenario, instance.keypair, lab_dir)
+
+
+def key_file(scenario, keypair, lab_dir):
+    """A key pair's private key: the scenario's file (relative to the
+    scenario), or the one the lab made for it in <lab>/keys/."""
+    given = scenario.keypairs[keypair].private_key_file
     if given:
         return given if os.path.isabs(given) else os.path.join(os.path.dirname(scenario.file), given)
-    return os.path.join(lab_dir, "keys", instance.keypair)
+    return os.path.join(lab_dir, "keys", keypair)
 
 
 def ssh_argv(scenario, instance_name, lab_dir, command=(), timeout=5, source=None, address=None):

@@ -9,6 +9,7 @@ import time
 from stacklab import naming
 from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
+from stacklab.ssh import key_file
 from stacklab.teardown import sweep
 from topologies import fabric, plumbing
 from topologies import amphora
@@ -57,10 +58,6 @@ def wait_pidfile(path, what, timeout=5.0):
             if time.monotonic() > deadline:
                 raise LabError("%s did not start: no pid in %s after %.0f s" % (what, path, timeout)) from None
             time.sleep(0.02)
-
-
-def keypair_file(lab_dir, name):
-    return os.path.join(lab_dir, "keys", name)
 
 
 class Lab:
@@ -145,19 +142,13 @@ class Lab:
         return "%d nodes%s" % (len(self.nodes), ", %d hosts" % len(self.external) if self.external else "")
 
     def _make_keys(self):
-        """Every key pair's private key: the scenario's file, or one made for
-        this lab (in <lab>/keys/, where `stacklab ssh` finds it)."""
-        for name, pair in self.scenario.keypairs.items():
-            if pair.public_key:
-                if pair.private_key_file:
-                    path = pair.private_key_file
-                    if not os.path.isabs(path):
-                        path = os.path.join(os.path.dirname(self.scenario.file), path)
-                    if os.path.exists(path):
-                        self.keys[name] = path
-                continue
-            self.keys[name] = keypair_file(self.state.dir, name)
-            self.public_key(name)
+        """Every key pair's private key the lab can use: the scenario's file,
+        or one made for this lab (in <lab>/keys/, where `stacklab ssh` finds it)."""
+        for name in self.scenario.keypairs:
+            self.public_key(name)           # makes the lab's own when the scenario gives none
+            path = key_file(self.scenario, name, self.state.dir)
+            if os.path.exists(path):
+                self.keys[name] = path
 
     def _make_octavia_pki(self):
         """The CA, the controller's client certificate (its /etc/octavia),
@@ -343,7 +334,7 @@ class Lab:
         pair = self.scenario.keypairs[name]
         if pair.public_key:
             return pair.public_key
-        path = keypair_file(self.state.dir, name)
+        path = key_file(self.scenario, name, self.state.dir)
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stacklab-%s" % name, "-f", path],

@@ -84,7 +84,7 @@ def test_stacklab_exec_and_checks(two_node):
     out = stacklab("exec", "--lab", lab.name, "compute1", "--", "ovs-vsctl", "br-exists", "br-nope", check=False)
     assert out.returncode == 2
     out = stacklab("exec", "--lab", lab.name, "nosuch", "--", "true", check=False)
-    assert out.returncode == 2 and "no node or instance named nosuch" in out.stderr
+    assert out.returncode == 2 and "no node, instance or host named nosuch" in out.stderr
     results = runner.run_checks(lab, scenario)
     assert [r.verdict for r in results] == ["pass"]
 
