@@ -24,6 +24,22 @@ def _patch(bridge, name, peer):
             "options:peer=" + peer]
 
 
+def ovs_owned_script(devices):
+    """Keep a node's kernel away from devices its Open vSwitch owns. With the
+    userspace datapath OVS reads them through AF_PACKET, but the kernel still
+    sees every frame: it would answer ARP for the node's own addresses from
+    the NIC's MAC (a second, wrong answer: peers that learn it send VXLAN to
+    a MAC that OVS does not terminate tunnels on) and take IP packets (ICMP
+    port unreachable for VXLAN). On a real node the kernel datapath takes the
+    frames first. No ARP answers, no IP input (strict reverse-path check: the
+    way back is the bridge's own port), no IPv6."""
+    settings = []
+    for dev in devices:
+        settings += ["net/ipv4/conf/%s/arp_ignore=8" % dev, "net/ipv4/conf/%s/rp_filter=1" % dev,
+                     "net/ipv6/conf/%s/disable_ipv6=1" % dev]
+    return "sysctl -qw " + " ".join(settings) if settings else ""
+
+
 def vxlan_options(local_ip, remote_ip):
     return {"df_default": "true", "egress_pkt_mark": "0", "in_key": "flow", "local_ip": str(local_ip),
             "out_key": "flow", "remote_ip": str(remote_ip)}
@@ -52,6 +68,7 @@ def bridges_script(node, peers):
                 args += ["--", "--may-exist", "add-port", bridge, nic.name]
         args += ["--"] + _patch(bridge, naming.phy_patch_name(bridge), naming.int_patch_name(bridge))
     lines = ["ovs-vsctl " + " ".join(shlex.quote(a) for a in args)]
+    lines.append(ovs_owned_script([nic.name for nic in node.nics.values() if nic.bridge]))
     for nic in node.nics.values():
         lines.append("ip link set %s up" % nic.name)
         if nic.bridge:
@@ -77,4 +94,5 @@ def tap_ports_script(ports, instance_of):
         if port.ofport is not None:
             args.append("ofport_request=%d" % port.ofport)
     up = "\n".join("ip link set %s up" % p.name for p in ports)
-    return up + "\novs-vsctl " + " ".join(shlex.quote(a) for a in args[1:])
+    return "\n".join([up, ovs_owned_script([p.name for p in ports]),
+                      "ovs-vsctl " + " ".join(shlex.quote(a) for a in args[1:])])
