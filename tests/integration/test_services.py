@@ -36,6 +36,9 @@ def test_lb_amphora_reproduces_003():
         failed = ["%s: %s" % (r.check.title, r.detail) for r in results if not r.ok]
         assert not failed, "\n".join(failed)
         assert len(results) == 20
+        # the load balancer's first two connections, as 003 shows them
+        first = next(r for r in results if r.check.kind == "lb")
+        assert first.data["served"] == ["instance02", "instance03"]
 
 
 @pytest.fixture(scope="module")
