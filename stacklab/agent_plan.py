@@ -1,9 +1,9 @@
-"""What the lab tells each node's agent (controller/plan.py), computed from
+"""What the lab tells each node's agent (controller/neutron/plan.py), computed from
 the scenario model as neutron's server would answer its agents: the networks
 bound on the node with their local VLANs, the node's ports, and the security
 groups of those ports with every member address in the cloud."""
 
-from controller import plan as p
+from controller.neutron import plan as p
 from stacklab import naming
 
 

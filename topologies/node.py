@@ -12,7 +12,7 @@ import sys
 
 from mininet.node import Host
 
-from controller import plan as agent_plan
+from controller.neutron import plan as agent_plan
 from stacklab.errors import LabError
 from stacklab.state import RUN_ROOT
 
@@ -161,7 +161,7 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
         run = os.path.join(self.workdir, "run")
         return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
 
-    # -- the node's OVS agent (controller/agent.py) ----------------------------
+    # -- the node's OVS agent (controller/neutron/agent.py) ----------------------------
     AGENT_LOG = "/var/lib/neutron/openvswitch-agent.log"
     AGENT_PIDFILE = "/var/lib/neutron/openvswitch-agent.pid"
 
@@ -175,7 +175,7 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def agent_start_script(self):
         """Start the agent in the background; it listens on 127.0.0.1:6633
         inside the node, where the bridges' controller points."""
-        return ("{py} -m controller.agent --log {log} </dev/null >>{log} 2>&1 &\n"
+        return ("{py} -m controller.neutron.agent --log {log} </dev/null >>{log} 2>&1 &\n"
                 "echo $! > {pid}").format(py=shlex.quote(sys.executable), log=self.AGENT_LOG, pid=self.AGENT_PIDFILE)
 
     def agent_pid(self):

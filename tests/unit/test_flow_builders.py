@@ -6,12 +6,12 @@ what a port's arrival or departure changes)."""
 from os_ken.ofproto import nicira_ext, ofproto_v1_3 as ofp, ofproto_v1_3_parser as parser
 
 from controller import openflow
-from controller.br_int import IntegrationBridge
-from controller.br_phys import PhysicalBridge
-from controller.br_tun import TunnelBridge
-from controller.firewall import ConjunctionIds, Firewall, FirewallPort, link_local, port_masks
-from controller.pipeline import node_flows
-from controller.plan import NetworkBinding, NodePlan, PortBinding, SecurityGroup, SecurityGroupRule
+from controller.neutron.br_int import IntegrationBridge
+from controller.neutron.br_phys import PhysicalBridge
+from controller.neutron.br_tun import TunnelBridge
+from controller.neutron.firewall import ConjunctionIds, Firewall, FirewallPort, link_local, port_masks
+from controller.neutron.pipeline import node_flows
+from controller.neutron.plan import NetworkBinding, NodePlan, PortBinding, SecurityGroup, SecurityGroupRule
 
 COOKIE = 0x1234
 

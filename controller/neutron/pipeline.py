@@ -3,10 +3,10 @@ ports the bridges have: the agent's whole flow set in one place. The agent
 diffs it against what it installed and sends only the difference, so a port
 that comes or goes changes only that port's flows."""
 
-from controller.br_int import IntegrationBridge
-from controller.br_phys import PhysicalBridge
-from controller.br_tun import TunnelBridge
-from controller.firewall import Firewall, FirewallPort
+from controller.neutron.br_int import IntegrationBridge
+from controller.neutron.br_phys import PhysicalBridge
+from controller.neutron.br_tun import TunnelBridge
+from controller.neutron.firewall import Firewall, FirewallPort
 from stacklab import naming
 
 

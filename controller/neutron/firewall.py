@@ -15,7 +15,7 @@ conjunction id that accepted a packet."""
 
 import ipaddress
 
-from controller import br_int
+from controller.neutron import br_int
 from controller.openflow import (NO_VLAN, conjunction, ct, ct_clear, match, normal, output, resubmit, set_field,
                                  strip_vlan, vlan)
 

@@ -9,7 +9,7 @@ says for the current plan and ports:
 - when a port appears or goes, or the plan file changes, it sends only the
   difference.
 
-Run: python -m controller.agent [--plan FILE] [--status FILE]"""
+Run: python -m controller.neutron.agent [--plan FILE] [--status FILE]"""
 
 import argparse
 import json
@@ -28,9 +28,9 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from controller import openflow
-from controller.firewall import ConjunctionIds
-from controller.pipeline import node_flows
-from controller.plan import PLAN_FILE, STATUS_FILE, NodePlan
+from controller.neutron.firewall import ConjunctionIds
+from controller.neutron.pipeline import node_flows
+from controller.neutron.plan import PLAN_FILE, STATUS_FILE, NodePlan
 from stacklab import naming
 
 LOG = logging.getLogger("stacklab.agent")
@@ -225,19 +225,19 @@ class NeutronOVSAgent(app_manager.OSKenApp):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m controller.agent", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m controller.neutron.agent", description=__doc__.split("\n\n")[0])
     ap.add_argument("--plan", default=PLAN_FILE)
     ap.add_argument("--status", default=STATUS_FILE)
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=6633)
     ap.add_argument("--log", default=None, help="log file (default: stderr)")
     args = ap.parse_args(argv)
-    import controller.agent as app       # run as __main__: the app module is imported again by name
+    import controller.neutron.agent as app       # run as __main__: the app module is imported again by name
     app.OPTIONS.update(plan=args.plan, status=args.status)
     logging.basicConfig(filename=args.log, level=logging.INFO,
                         format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
     cfg.CONF(args=["--ofp-listen-host", args.listen, "--ofp-tcp-listen-port", str(args.port)], project="os_ken")
-    app_manager.AppManager.run_apps(["controller.agent"])
+    app_manager.AppManager.run_apps(["controller.neutron.agent"])
 
 
 if __name__ == "__main__":
