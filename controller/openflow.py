@@ -101,6 +101,21 @@ def ct_clear():
     return parser.NXActionCTClear()
 
 
+def nx_load(field, value, bits):
+    """load:VALUE->FIELD[] as a Nicira register load (OVS prints it so), e.g.
+    nx_load("reg6", 0x4200, 32), nx_load("in_port_nxm", 0, 16)."""
+    return parser.NXActionRegLoad(ofs_nbits=nicira_ext.ofs_nbits(0, bits - 1), dst=field, value=value)
+
+
+def nx_move(src, dst, bits):
+    """move:SRC[]->DST[], e.g. nx_move("eth_src_nxm", "eth_dst_nxm", 48)."""
+    return parser.NXActionRegMove(src_field=src, dst_field=dst, n_bits=bits)
+
+
+def group(group_id):
+    return parser.OFPActionGroup(group_id)
+
+
 def conjunction(conj_id, clause, n_clauses):
     """conjunction(ID,CLAUSE/N) with CLAUSE counted from 1 as OVS prints it."""
     return parser.NXActionConjunction(clause=clause - 1, n_clauses=n_clauses, id_=conj_id)
@@ -121,29 +136,52 @@ def learn_reverse_path(table, cookie, hard_timeout=300, priority=1):
                                 cookie=cookie)
 
 
+# -- instructions (OpenFlow 1.3), for pipelines that use more than apply-actions ----
+def apply(*actions):
+    return parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, list(actions))
+
+
+def write_actions(*actions):
+    """Actions kept in the packet's action set, run when its pipeline ends."""
+    return parser.OFPInstructionActions(ofp.OFPIT_WRITE_ACTIONS, list(actions))
+
+
+def write_metadata(value, mask):
+    return parser.OFPInstructionWriteMetadata(value, mask)
+
+
+def goto(table):
+    return parser.OFPInstructionGotoTable(table)
+
+
 # -- flows --------------------------------------------------------------------
 class Flow:
-    """One flow: where it sits (table, priority, match) and what it does."""
+    """One flow: where it sits (table, priority, match) and what it does:
+    apply-actions, or OpenFlow 1.3 instructions; and, where cookies carry
+    meaning (netvirt), its own cookie."""
 
-    __slots__ = ("table", "priority", "match", "actions", "key", "body")
+    __slots__ = ("table", "priority", "match", "actions", "key", "body", "cookie", "_instructions")
 
-    def __init__(self, table, priority, match, actions):
+    def __init__(self, table, priority, match, actions=(), instructions=None, cookie=None):
         self.table = table
         self.priority = priority
         self.match = parser.OFPMatch(**match)
         self.actions = list(actions)
+        self.cookie = cookie
+        if instructions is not None:
+            self._instructions = list(instructions)
+        else:
+            self._instructions = [apply(*self.actions)] if self.actions else []    # none: OVS prints drop
         buf = bytearray()
         self.match.serialize(buf, 0)
         self.key = (table, priority, bytes(buf))
         body = bytearray()
-        for action in self.actions:
-            action.serialize(body, len(body))
-        self.body = bytes(body)
+        for inst in self._instructions:
+            inst.serialize(body, len(body))
+        self.body = bytes(body) + (cookie or 0).to_bytes(8, "big")
 
     def instructions(self):
-        if not self.actions:
-            return []           # OVS prints: actions=drop
-        return [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, self.actions)]
+        return list(self._instructions)
 
     def __eq__(self, other):
         return isinstance(other, Flow) and (self.key, self.body) == (other.key, other.body)
@@ -172,8 +210,8 @@ class FlowSet:
     def __init__(self):
         self._flows = {}
 
-    def add(self, table, priority, match=None, actions=()):
-        flow = Flow(table, priority, match or {}, actions)
+    def add(self, table, priority, match=None, actions=(), instructions=None, cookie=None):
+        flow = Flow(table, priority, match or {}, actions, instructions, cookie)
         self._flows[flow.key] = flow
         return flow
 
@@ -197,9 +235,12 @@ class FlowSet:
 
 
 # -- messages -----------------------------------------------------------------
-def flow_add(datapath, flow, cookie):
-    return parser.OFPFlowMod(datapath, cookie=cookie, table_id=flow.table, command=ofp.OFPFC_ADD,
-                             priority=flow.priority, match=flow.match, instructions=flow.instructions())
+def flow_add(datapath, flow, cookie=0):
+    """An add (which replaces a flow of the same table, priority and match);
+    the flow's own cookie wins over the app's."""
+    return parser.OFPFlowMod(datapath, cookie=cookie if flow.cookie is None else flow.cookie, table_id=flow.table,
+                             command=ofp.OFPFC_ADD, priority=flow.priority, match=flow.match,
+                             instructions=flow.instructions())
 
 
 def flow_delete(datapath, flow):
@@ -216,6 +257,12 @@ def delete_cookie(datapath, cookie):
                              command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
 
 
+def delete_all_flows(datapath):
+    """Every flow of every table (a controller that starts afresh)."""
+    return parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY,
+                             out_group=ofp.OFPG_ANY)
+
+
 def flow_stats_request(datapath):
     return parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0,
                                       parser.OFPMatch())
@@ -223,6 +270,80 @@ def flow_stats_request(datapath):
 
 def port_desc_request(datapath):
     return parser.OFPPortDescStatsRequest(datapath, 0)
+
+
+# -- groups --------------------------------------------------------------------
+class Group:
+    """A group: its id, type (all, select, indirect, ff) and buckets, each a
+    list of actions."""
+
+    __slots__ = ("group_id", "type", "buckets", "body")
+
+    TYPES = {"all": ofp.OFPGT_ALL, "select": ofp.OFPGT_SELECT, "indirect": ofp.OFPGT_INDIRECT,
+             "ff": ofp.OFPGT_FF}
+
+    def __init__(self, group_id, buckets, type_="all"):
+        self.group_id = group_id
+        self.type = type_
+        self.buckets = [list(b) for b in buckets]
+        body = bytearray()
+        for bucket in self.ofp_buckets():
+            bucket.serialize(body, len(body))
+        self.body = bytes([self.TYPES[type_]]) + bytes(body)
+
+    def ofp_buckets(self):
+        return [parser.OFPBucket(actions=actions) for actions in self.buckets]
+
+    def __eq__(self, other):
+        return isinstance(other, Group) and (self.group_id, self.body) == (other.group_id, other.body)
+
+    def __hash__(self):
+        return hash((self.group_id, self.body))
+
+    def __repr__(self):
+        return "Group(%d, %s, %s)" % (self.group_id, self.type, self.buckets)
+
+
+class GroupSet:
+    """The groups a bridge should have, by id."""
+
+    def __init__(self):
+        self._groups = {}
+
+    def add(self, group_id, buckets, type_="all"):
+        group = Group(group_id, buckets, type_)
+        self._groups[group_id] = group
+        return group
+
+    def __iter__(self):
+        return iter(self._groups.values())
+
+    def __len__(self):
+        return len(self._groups)
+
+    def get(self, group_id):
+        return self._groups.get(group_id)
+
+    def difference(self, installed):
+        """(groups to add, to modify, ids to delete) to turn `installed` into this set."""
+        add = [g for g in self if installed.get(g.group_id) is None]
+        modify = [g for g in self if installed.get(g.group_id) not in (None, g)]
+        delete = [gid for gid in (g.group_id for g in installed) if gid not in self._groups]
+        return add, modify, delete
+
+
+def group_mod(datapath, group, command):
+    commands = {"add": ofp.OFPGC_ADD, "modify": ofp.OFPGC_MODIFY}
+    return parser.OFPGroupMod(datapath, commands[command], Group.TYPES[group.type], group.group_id,
+                              group.ofp_buckets())
+
+
+def group_delete(datapath, group_id=ofp.OFPG_ALL):
+    return parser.OFPGroupMod(datapath, ofp.OFPGC_DELETE, ofp.OFPGT_ALL, group_id, [])
+
+
+def group_desc_request(datapath):
+    return parser.OFPGroupDescStatsRequest(datapath, 0)
 
 
 def barrier(datapath):

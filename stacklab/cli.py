@@ -121,14 +121,30 @@ def cmd_flows(args):
         raise StacklabError("`stacklab flows diff` needs --against REF; `stacklab flows show` takes none")
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
     if args.against is None:
-        for flow in flows.dump(lab, args.node, args.bridge):
+        style = flows.style_of(runner.load(lab.state.scenario_file))
+        for flow in flows.dump(lab, args.node, args.bridge, style):
             print(flow)
+        if style.cookies:       # netvirt: the groups the flows use
+            for group in flows.dump_groups(lab, args.node, args.bridge, style):
+                print(group)
         return 0
     ref, d = flows.diff_bridge(lab, args.node, args.bridge, args.against)
     print("%s %s against %s (%s%s)" % (args.node, args.bridge, ref.path, ref.document or "no document named",
                                        ", elided" if ref.elided else ""))
     print(d.render())
     return 0 if d.clean else 1
+
+
+def cmd_walk(args):
+    from stacklab import runner
+    from stacklab.running import RunningLab
+    from stacklab.walk import Walker, render
+    _need_root()
+    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    lab.scenario = runner.load(lab.state.scenario_file)
+    proto, port = ("tcp", args.tcp) if args.tcp else ("udp", args.udp) if args.udp else ("icmp", None)
+    print(render(Walker(lab).walk(args.src, args.dst, proto, port), verbose=args.verbose))
+    return 0
 
 
 def cmd_ssh(args):
@@ -222,8 +238,9 @@ def parser():
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("flows", help="a bridge's flows, normalized, or their diff against a reference dump",
-                       description="Without --against: print NODE's BRIDGE flows without cookies, durations and "
-                                   "counters. With it: what the reference has that the bridge lacks (missing) "
+                       description="Without --against: print NODE's BRIDGE flows without durations and "
+                                   "counters (and without neutron's random cookies; a netvirt lab's flows keep "
+                                   "theirs, with the bridge's groups after them). With it: what the reference has that the bridge lacks (missing) "
                                    "and the reverse (extra); exit 1 if they differ.")
     s.add_argument("action", choices=["show", "diff"])
     s.add_argument("node", metavar="NODE")
@@ -231,6 +248,21 @@ def parser():
     s.add_argument("--against", metavar="REF", help="SCENARIO/BRIDGE under scenarios/references/, or a file")
     s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
     s.set_defaults(func=cmd_flows)
+
+    s = sub.add_parser("walk", help="the tables a packet goes through, node by node (ofproto/trace, across tunnels)",
+                       description="Trace the packet FROM (an instance, or an external host toward a floating IP) "
+                                   "sends to TO (an instance or an IP address) through its node's bridges with "
+                                   "ovs-appctl ofproto/trace, and on through a VXLAN tunnel or a physical network to "
+                                   "the next node: one line per node, the tables (and groups, bridges) in order, "
+                                   "then where it leaves. Nothing is sent. Example: stacklab walk A E")
+    s.add_argument("src", metavar="FROM")
+    s.add_argument("dst", metavar="TO")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--tcp", type=int, metavar="PORT", help="a TCP SYN to PORT (default: an ICMP echo request)")
+    g.add_argument("--udp", type=int, metavar="PORT", help="a UDP datagram to PORT")
+    s.add_argument("-v", "--verbose", action="store_true", help="each node's whole trace too")
+    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.set_defaults(func=cmd_walk)
 
     s = sub.add_parser("ssh", help="log in to an instance as its user with its key pair (and run CMD)",
                        description="ssh -i KEY cirros@IP [CMD], run from a node on the instance's network "

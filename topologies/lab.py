@@ -11,7 +11,8 @@ from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
 from stacklab.ssh import key_file
 from stacklab.teardown import sweep
-from topologies import fabric, plumbing
+from stacklab.netvirt_plan import netvirt_plan
+from topologies import fabric, netvirt, plumbing
 from topologies import amphora
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.links import TapPair, Veth, veth_script
@@ -78,6 +79,7 @@ class Lab:
         self.links = []
         self.keys = {}          # key pair -> private key file
         self.pki = None         # Octavia's CA, when the scenario has load balancers
+        self.odl = None         # the netvirt controller (sdn: netvirt), on its node
         self.script_dir = os.path.join(state.dir, "scripts")
 
     def hosts(self):
@@ -119,14 +121,18 @@ class Lab:
 
     def _create_nodes(self):
         self._make_keys()
-        octavia_binds = self._make_octavia_pki()
+        binds = self._make_octavia_pki()
+        if self.scenario.sdn == "netvirt":
+            ctl = self.scenario.sdn_controller
+            self.odl = netvirt.OpenDaylight(os.path.join(self.state.dir, "nodes", ctl))
+            binds.setdefault(ctl, []).extend(self.odl.binds())
         self.fabric = FabricHost(self.FABRIC, self.script_dir)
         self._record(self.fabric, "fabric")
         self.state.save()
         for node in self.scenario.nodes.values():
             workdir = os.path.join(self.state.dir, "nodes", node.name)
             ssh_client_setup(workdir, self.keys)
-            host = CloudNode(node.name, self.script_dir, workdir, node.role, binds=octavia_binds.get(node.name, ()))
+            host = CloudNode(node.name, self.script_dir, workdir, node.role, binds=binds.get(node.name, ()))
             self.nodes[node.name] = host
             self._record(host, "node")
             self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
@@ -164,8 +170,9 @@ class Lab:
             binds[lb.controller] = [("/etc/octavia", etc)]
         return binds
 
-    @staticmethod
-    def _bridge_names(node):
+    def _bridge_names(self, node):
+        if self.scenario.sdn == "netvirt":
+            return netvirt.bridge_names(node)
         names = [naming.INTEGRATION_BRIDGE]
         if node.tunnel_ip is not None:
             names.append(naming.TUNNEL_BRIDGE)
@@ -209,12 +216,17 @@ class Lab:
     def _configure_bridges(self):
         jobs = []
         for node in self.scenario.nodes.values():
+            if self.scenario.sdn == "netvirt":
+                jobs.append((self.nodes[node.name], netvirt.bridges_script(node, self.scenario)))
+                continue
             peers = self.scenario.tunnel_peers(node.name)
             jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers)))
         run_parallel(jobs, "configuring bridges")
         return "%d bridges" % sum(len(v["bridges"]) for v in self.state.nodes.values())
 
     def _start_agents(self):
+        if self.scenario.sdn == "netvirt":
+            return self._start_netvirt()
         for name, host in self.nodes.items():
             host.write_agent_plan(node_plan(self.scenario, name))
         run_parallel([(host, host.agent_start_script()) for host in self.nodes.values()], "starting the OVS agents")
@@ -222,25 +234,47 @@ class Lab:
             self.state.add_process(host.agent_pid(), "%s openvswitch-agent" % host.name)
         return "%d x openvswitch-agent" % len(self.nodes)
 
+    def _start_netvirt(self):
+        """One controller for the whole cloud, on the SDN controller node,
+        listening where every br-int's controller points."""
+        self.odl.write_plan(netvirt_plan(self.scenario))
+        ctl = self.scenario.sdn_controller
+        host = self.nodes[ctl]
+        script(host, self.odl.start_script(netvirt.controller_address(self.scenario), self.scenario.sdn_port),
+               "starting the netvirt controller")
+        self.state.add_process(self.odl.pid(), "%s netvirt" % ctl)
+        return "netvirt on %s (%s)" % (ctl, netvirt.controller_target(self.scenario))
+
     def _wait_for_flows(self, timeout=15.0):
-        """Until every agent reports every bridge programmed and every port
-        of its node bound: `up` means the data plane is ready."""
+        """Until every agent (or netvirt) reports every bridge programmed and
+        every port of its node bound: `up` means the data plane is ready."""
         deadline = time.monotonic() + timeout
         while True:
             missing = self.unprogrammed()
             if not missing:
-                return "%d flows" % sum(b["flows"] for h in self.nodes.values()
-                                        for b in (h.agent_status() or {}).get("bridges", {}).values())
+                return self._programmed_summary()
             if time.monotonic() > deadline:
                 node, what = missing[0]
+                if self.odl is not None:
+                    raise LabError("netvirt did not program %s of %s within %.0f s (its log, %s:\n%s)"
+                                   % (what, node, timeout, self.odl.log_path(), self.odl.log_tail()))
                 raise LabError("the OVS agent of %s did not program %s within %.0f s (its log, %s:\n%s)"
                                % (node, what, timeout, os.path.join(self.state.dir, "nodes", node, "neutron",
                                                                   "openvswitch-agent.log"),
                                   self.nodes[node].agent_log_tail()))
             time.sleep(0.05)
 
+    def _programmed_summary(self):
+        if self.odl is not None:
+            nodes = (self.odl.status() or {}).get("nodes", {}).values()
+            return "%d flows, %d groups" % (sum(n["flows"] for n in nodes), sum(n["groups"] for n in nodes))
+        return "%d flows" % sum(b["flows"] for h in self.nodes.values()
+                                for b in (h.agent_status() or {}).get("bridges", {}).values())
+
     def unprogrammed(self):
-        """[(node, what)] the agents have not confirmed yet."""
+        """[(node, what)] the agents (or netvirt) have not confirmed yet."""
+        if self.odl is not None:
+            return self._unprogrammed_netvirt()
         out = []
         for name, host in self.nodes.items():
             status = host.agent_status() or {}
@@ -252,6 +286,19 @@ class Lab:
             for port in self.scenario.ports(name):
                 if port.name not in bound:
                     out.append((name, "port %s" % port.name))
+        return out
+
+    def _unprogrammed_netvirt(self):
+        status = (self.odl.status() or {}).get("nodes", {})
+        out = []
+        for node in self.scenario.nodes.values():
+            if node.datapath_id is None:
+                continue
+            if node.name not in status:
+                out.append((node.name, naming.INTEGRATION_BRIDGE))
+                continue
+            bound = set(status[node.name]["bound"])
+            out += [(node.name, "port %s" % p.name) for p in self.scenario.ports(node.name) if p.name not in bound]
         return out
 
     def _create_instances(self):
@@ -379,9 +426,10 @@ class Lab:
 
     def _start_routers(self):
         """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses, NAT."""
-        if not self.scenario.routers:
-            return "none"
-        for router in self.scenario.routers.values():
+        routers = [r for r in self.scenario.routers.values() if r.node is not None]
+        if not routers:
+            return "distributed (netvirt's flows)" if self.scenario.routers else "none"
+        for router in routers:
             node = self.nodes[router.node]
             host = RouterNamespace(router.namespace, self.script_dir, router,
                                    os.path.join(self.state.dir, "routers", router.name))

@@ -1,13 +1,16 @@
-"""The flow check: a node's bridge holds the flows of a reference dump from
-the documents (cookies, durations and counters aside), and nothing else
-unless the document elides lines."""
+"""The flow checks: a node's bridge holds the flows of a reference dump from
+the documents (durations and counters aside, and neutron's random cookies),
+and nothing else unless the document elides lines; a packet walks the
+pipelines the way the document traces it (walk)."""
 
 import os
+import re
 
 from stacklab import flows
 from stacklab.errors import LabError
-from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
-from stacklab.scenario.schema import Field, ListOf, Name, Record, Str
+from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
+from stacklab.scenario.schema import Field, Int, ListOf, Name, Record, Str
+from stacklab.walk import Walker
 
 
 @register
@@ -56,7 +59,7 @@ class FlowsCheck(Checker):
     @staticmethod
     def _with_expected_extras(ref, d, p):
         """The bridge has the reference's flows plus exactly the expected extras."""
-        want = {flows.parse_flow(text) for text in p["expect_extra"]}
+        want = {flows.parse_flow(text, ref.style.cookies) for text in p["expect_extra"]}
         got = set(d.extra)
         about = "vs %s of %s" % (os.path.relpath(ref.path, flows.REFERENCE_DIR), ref.document or "no document")
         data = {"missing": [str(f) for f in d.missing], "extra": [str(f) for f in d.extra],
@@ -73,3 +76,50 @@ class FlowsCheck(Checker):
                            % (about, "; ".join(wrong), p["node"], p["bridge"], p["reference"]), data)
         return Outcome(PASS, "%d/%d reference flows, and the %d expected extra (%s)"
                        % (len(ref.flows), len(ref.flows), len(want), about), data)
+
+
+def _bare(line):
+    """A walk line without its annotations: `output:7 (E)` -> `output:7`."""
+    return re.sub(r" \([^()]*\)", "", line)
+
+
+@register
+class WalkCheck(Checker):
+    """A packet's way through the nodes' pipelines (stacklab walk)."""
+
+    kind = "walk"
+    params = Record({
+        "from": Field(Name(example="A"), required=True, doc="An instance, or an external host (toward a floating IP)."),
+        "to": Field(Str(example="E"), required=True, doc="An instance or an IP address."),
+        "proto": Field(Str(choices=("icmp", "tcp", "udp"), example="icmp"), default="icmp"),
+        "port": Field(Int(example=22), doc="The destination port (tcp, udp)."),
+        "path": Field(ListOf(Str(example="compute1: 0 17 40 17 19 21 group:150011 220 251 220 -> output:7 (D)")),
+                      required=True,
+                      doc="One line per node, as `stacklab walk` prints them: the tables (and groups, "
+                          "bridges) in order, then the output; the annotations in parentheses may be left out."),
+    }, doc="The tables a packet goes through on each node and where it leaves (ofproto/trace, following tunnels).")
+
+    def validate(self, scenario, params, report):
+        src, dst = params["from"], params["to"]
+        if src not in scenario.instances and src not in scenario.hosts:
+            report(("from",), "no instance or host named %s" % src)
+        if dst not in scenario.instances and endpoints.address(scenario, dst) is None:
+            report(("to",), "%s is no instance and no IP address" % dst)
+        for i, line in enumerate(params["path"]):
+            node, sep, rest = line.partition(": ")
+            if not sep or " -> " not in rest:
+                report(("path", i), "not a walk line (NODE: TABLES... -> OUTPUT)")
+            elif node not in scenario.nodes:
+                report(("path", i), "no node named %s" % node)
+
+    def run(self, lab, p):
+        hops = Walker(lab).walk(p["from"], p["to"], p["proto"], p["port"])
+        got = [str(h) for h in hops]
+        data = {"walk": got, "expected": list(p["path"]), "traces": {h.node: h.trace[-6000:] for h in hops}}
+        head = "%s -> %s (%s)" % (p["from"], p["to"], p["proto"])
+        same = len(got) == len(p["path"]) and all(
+            want == line or want == _bare(line) for want, line in zip(p["path"], got))
+        if same:
+            return Outcome(PASS, "%s: %s" % (head, " | ".join(got)), data)
+        return Outcome(FAIL, "%s went %s; expected %s (all: stacklab walk %s %s)"
+                       % (head, " | ".join(got), " | ".join(p["path"]), p["from"], p["to"]), data)

@@ -9,13 +9,27 @@ from stacklab import probes, trace
 from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
 from stacklab.errors import LabError
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
+from stacklab.walk import Walker
 
 
 def _with_trace(lab, outcome, p, proto, port=None):
-    """A failed probe toward an instance: add the path a packet takes through
-    the instance's node (ofproto/trace) and where it ends."""
+    """A failed probe: add where the packet goes. From an instance or a host,
+    its walk through every node's pipeline (stacklab walk); from elsewhere
+    toward an instance, ofproto/trace through the instance's node."""
     scenario = lab.scenario
-    if outcome.verdict == PASS or p["to"] not in scenario.instances:
+    if outcome.verdict == PASS:
+        return outcome
+    if p["from"] in scenario.instances or p["from"] in scenario.hosts:
+        try:
+            to = p["to"] if p["to"] in scenario.instances else endpoints.address(scenario, p["to"])
+            hops = Walker(lab).walk(p["from"], to, proto, port)
+        except LabError as e:
+            outcome.detail += "; no walk: %s" % e
+            return outcome
+        outcome.data["walk"] = [{"hop": str(h), "flow": h.flow, "trace": h.trace} for h in hops]
+        outcome.detail += "; walk: %s" % " | ".join(map(str, hops))
+        return outcome
+    if p["to"] not in scenario.instances or scenario.sdn != "neutron":
         return outcome
     _, src_ip, src_mac = endpoints.endpoint(scenario, p["from"]) or (None, None, None)
     if src_ip is None:

@@ -21,6 +21,20 @@ NIC = Record({
     "mac": Field(MAC(example="00:15:5d:bf:ba:42"), doc="The NIC's MAC address (default: generated)."),
 }, doc="A network interface of an emulated node.")
 
+TUNNEL_PORT = Record({
+    "name": Field(Str(example="tun4a3b08ef6e9"), doc="The port's name on br-int."),
+    "ofport": Field(Int(min=1, max=65279, example=6), doc="Its OpenFlow port number."),
+}, doc="A netvirt tunnel port on br-int toward one peer node.")
+
+NODE_NETVIRT = Record({
+    "tunnel_lport_tag": Field(Int(min=1, max=0x1fffff, example=0x44),
+                              doc="The lport tag of the node's tunnel ports (written to metadata in table 0)."),
+    "tunnels": Field(MapOf(TUNNEL_PORT, example={"compute2": {"name": "tun4a3b08ef6e9", "ofport": 6}}),
+                     default=dict, doc="Tunnel ports by peer node (default names: tun + 11 hex digits)."),
+    "provider_lport_tag": Field(Int(min=1, max=0x1fffff, example=3), doc="The lport tag of the provider NIC."),
+    "provider_ofport": Field(Int(min=1, max=65279, example=1), doc="The provider NIC's OpenFlow port."),
+}, doc="What OpenDaylight's genius gives a node (with `sdn: {type: netvirt}`).")
+
 NODE = Record({
     "role": Field(Str(choices=ROLES, example="compute"), required=True,
                   doc="controller, network or compute. The DHCP agent runs on the first controller or "
@@ -34,6 +48,10 @@ NODE = Record({
     "tunnel_ip": Field(IPv4Address(example="172.16.0.31"),
                        doc="neutron's local_ip: the address VXLAN tunnels start from. Default: the "
                            "node's first address when the scenario has a vxlan network."),
+    "provider_mappings": Field(MapOf(Name(max_len=15), example={"ext": "eth1"}), default=dict,
+                               doc="OpenDaylight's provider_mappings (netvirt only): the NIC of a physical "
+                                   "network, plugged straight into br-int."),
+    "netvirt": Field(NODE_NETVIRT, default=dict),
 }, doc="An emulated node with its own Open vSwitch.")
 
 SUBNET = Record({
@@ -65,6 +83,11 @@ NETWORK = Record({
     "external": Field(Bool(example=True), default=False,
                       doc="neutron's router:external: routers take their gateway and floating IPs from it. "
                           "It must be flat or vlan (it rides a physical network)."),
+    "netvirt": Field(Record({
+        "elan_tag": Field(Int(min=1, max=0xffff, example=5000), doc="The network's ELAN tag (metadata)."),
+        "vpn_id": Field(Int(min=1, max=0x7fffff, example=70016),
+                        doc="An external network's VPN id (floating IPs' FIB entries)."),
+    }), default=dict, doc="What OpenDaylight gives the network (with `sdn: {type: netvirt}`)."),
 }, doc="A neutron network with one IPv4 subnet.")
 
 RULE = Record({
@@ -112,6 +135,12 @@ INSTANCE = Record({
     "allowed_address_pairs": Field(ListOf(ADDRESS_PAIR, example=[{"ip_address": "192.168.101.228"}]),
                                    default=list, doc="Addresses the port's anti-spoofing flows also let through, "
                                                      "as neutron's allowed-address-pairs extension."),
+    "netvirt": Field(Record({
+        "lport_tag": Field(Int(min=1, max=0x1fffff, example=0x41), doc="The port's lport tag."),
+        "l3_label": Field(Int(min=1, max=0xffffff, example=0x11186),
+                          doc="The label that carries routed traffic for it over tunnels (tun_id)."),
+        "group": Field(Int(min=1, example=150004), doc="Its next-hop group on its node."),
+    }), default=dict, doc="What OpenDaylight gives the port (with `sdn: {type: netvirt}`)."),
     "address_mode": Field(Str(choices=("dhcp", "static"), example="dhcp"), default="dhcp",
                           doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
                               "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "
@@ -153,7 +182,10 @@ ROUTER = Record({
                         doc="Its ports on internal networks (qr-), by network."),
     "snat": Field(Bool(example=True), default=True,
                   doc="enable_snat: traffic without a floating IP leaves with the gateway address."),
-}, doc="A legacy (centralized) neutron router: a qrouter namespace on a network node.")
+    "netvirt": Field(Record({
+        "vpn_id": Field(Int(min=1, max=0x7fffff, example=0x1117f), doc="The router's VPN id (metadata)."),
+    }), default=dict, doc="With `sdn: {type: netvirt}` the router is distributed: flows on every node."),
+}, doc="A neutron router: a qrouter namespace on a network node (neutron), or netvirt's distributed one.")
 
 FLOATING_IP = Record({
     "address": Field(IPv4Address(example="172.17.0.146"), required=True),
@@ -161,6 +193,7 @@ FLOATING_IP = Record({
     "network": Field(Name(example="provider"), doc="The external network (default: the only one)."),
     "instance": Field(Name(example="instance02"), doc="Bound to this instance's port."),
     "load_balancer": Field(Name(example="lb"), doc="Bound to this load balancer's VIP port."),
+    "mac": Field(MAC(example="fa:16:3e:5b:aa:01"), doc="The floating IP port's MAC (netvirt answers ARP with it)."),
 }, doc="A floating IP on an external network; unbound unless instance or load_balancer is given.")
 
 MEMBER = Record({
@@ -231,6 +264,15 @@ LOAD_BALANCER = Record({
 }, doc="An Octavia load balancer with the amphora provider (SINGLE topology).")
 
 
+SDN = Record({
+    "type": Field(Str(choices=("neutron", "netvirt"), example="netvirt"), default="neutron",
+                  doc="neutron: the OVS agent on every node; netvirt: one OpenDaylight-style controller."),
+    "controller": Field(Name(example="controller"),
+                        doc="The node netvirt runs on (default: the controller node)."),
+    "port": Field(Int(min=1, max=65535, example=6653), default=6653),
+}, doc="Which flow set programs br-int.")
+
+
 def check_kinds():
     from stacklab.checks import registry
     return {kind: checker.params for kind, checker in registry().items()}
@@ -241,6 +283,7 @@ SCENARIO = Record({
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
     "agent": Field(AGENT, default=lambda: {"release": "2024.1"}),
+    "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
     "nodes": Field(MapOf(NODE, key=Name(max_len=10), min_items=1), required=True,
                    doc="The emulated nodes, by name (at most 10 characters)."),
     "networks": Field(MapOf(NETWORK), default=dict),

@@ -62,6 +62,8 @@ def routers(b, scenario):
 def _router(b, scenario, name, r):
     path = ("routers", name)
     router_id = r["id"] or b.derived_id("router", name)
+    if b.sdn == "netvirt":
+        return _distributed_router(b, scenario, name, r, router_id)
     node_name = r["node"] or scenario.l3_node
     node = scenario.nodes.get(node_name) if node_name else None
     if node is None:
@@ -112,6 +114,37 @@ def _router(b, scenario, name, r):
     return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"])
 
 
+def _distributed_router(b, scenario, name, r, router_id):
+    """netvirt's router is flows on every node: its ports hold addresses and
+    MACs (the gateway MACs of table 19) but are bound nowhere."""
+    path = ("routers", name)
+    if r["node"] is not None:
+        b.report(path + ("node",), "a netvirt router is distributed: it has no node")
+    gateway, interfaces = None, []
+    gw = r["external_gateway"]
+    if gw is not None:
+        net = scenario.networks.get(gw["network"])
+        if net is None or not net.external:
+            b.report(path + ("external_gateway", "network"), "no external network named %s" % gw["network"])
+        else:
+            if gw["mac"]:
+                b.claim_mac(gw["mac"], path + ("external_gateway", "mac"))
+            gateway = b.make_port(path + ("external_gateway",), "router %s" % name, None, net, gw["ip"], gw["mac"],
+                                  gw["port_id"], "qg-", GATEWAY_OWNER, router_id, seed="router/%s/gateway" % name)
+    for k, itf in enumerate(r["interfaces"]):
+        net = scenario.networks.get(itf["network"])
+        if net is None or net.external:
+            b.report(path + ("interfaces", k, "network"), "no internal network named %s" % itf["network"])
+            continue
+        if itf["mac"]:
+            b.claim_mac(itf["mac"], path + ("interfaces", k, "mac"))
+        ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
+        interfaces.append(b.make_port(path + ("interfaces", k), "router %s" % name, None, net, ip, itf["mac"],
+                                      itf["port_id"], "qr-", INTERFACE_OWNER, router_id,
+                                      seed="router/%s/%s" % (name, net.name)))
+    return model.Router(name, router_id, None, gateway, interfaces, r["snat"])
+
+
 def _reaches(b, node, net, path, router):
     if b.node_reaches(node, net):
         return True
@@ -151,8 +184,11 @@ def floating_ips(b, scenario):
             if router is None and inner_net not in b.broken_routers:
                 b.report(path, "%s is on network %s, which no router joins to %s (a floating IP needs one)"
                          % (bound, inner_net, net.name))
+        if f["mac"]:
+            b.claim_mac(f["mac"], path + ("mac",))
+        mac = f["mac"] or derived_fip_mac(b, f["address"])
         scenario.floating_ips.append(model.FloatingIP(f["address"], f["id"] or b.derived_id("fip", str(f["address"])),
-                                                      net.name, fixed, port_id, router, bound))
+                                                      net.name, fixed, port_id, router, bound, mac))
 
 
 def _bound_port(b, scenario, f, path):
@@ -182,3 +218,8 @@ def _serving_router(scenario, inner_net, external_net):
                 and any(p.network == inner_net for p in router.interfaces):
             return router.name
     return None
+
+
+def derived_fip_mac(b, address):
+    from stacklab.scenario.loader import derived_mac
+    return derived_mac("%s/fip/%s" % (b.name, address), b.macs)

@@ -79,12 +79,15 @@ class _Builder:
         self.d = data
         self.report = report
         self.name = data["name"] or os.path.splitext(os.path.basename(str(src.file)))[0]
+        self.sdn = data["sdn"]["type"]
         self.macs = set()
 
     def build(self):
-        from stacklab.scenario import l3, octavia
+        from stacklab.scenario import l3, netvirt, octavia
         nodes = self.nodes()
         networks = self.networks(nodes)
+        if self.sdn == "netvirt":
+            netvirt.no_dhcp(self, networks)
         groups = self.security_groups()
         keypairs = {name: model.Keypair(name, k["public_key"], k["private_key_file"])
                     for name, k in self.d["keypairs"].items()}
@@ -98,11 +101,16 @@ class _Builder:
             name=self.name, file=str(self.src.file), description=self.d["description"] or "",
             reference=self.d["reference"], agent_release=self.d["agent"]["release"],
             nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
-            instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes))
+            instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes), sdn=self.sdn,
+            sdn_port=self.d["sdn"]["port"])
+        if self.sdn == "netvirt":
+            netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
         octavia.load_balancers(self, scenario)
         l3.routers(self, scenario)
         l3.floating_ips(self, scenario)
+        if self.sdn == "netvirt":
+            netvirt.allocate(self, scenario)
         self.unique_lab_names(scenario)
         self.local_vlans(scenario)
         self.tunnel_paths(scenario)
@@ -158,9 +166,13 @@ class _Builder:
             if tunnel_ip is not None and tunnel_ip not in own:
                 self.report(path + ("tunnel_ip",), "%s is not one of the node's NIC addresses (%s)"
                             % (tunnel_ip, ", ".join(map(str, own)) or "it has none"))
-            if tunnel_ip is None and vxlan and own:
-                tunnel_ip = own[0]
-            nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip)
+            if tunnel_ip is None and vxlan and own and not (self.sdn == "netvirt" and n["role"] == "controller"):
+                tunnel_ip = own[0]          # (netvirt's controller node is the controller's, not a switch)
+            if n["provider_mappings"] and self.sdn != "netvirt":
+                self.report(path + ("provider_mappings",), "provider_mappings is OpenDaylight's: use it with "
+                            "sdn: {type: netvirt} (neutron's agent uses bridge_mappings)")
+            nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip,
+                                     dict(n["provider_mappings"]))
         return nodes
 
     def claim_mac(self, mac, path):
@@ -176,7 +188,8 @@ class _Builder:
         networks, vnis, vlans, flats, next_vni = {}, {}, {}, {}, 1
         explicit_vnis = {n["segmentation_id"] for n in self.d["networks"].values()
                          if n["type"] == "vxlan" and n["segmentation_id"]}
-        mapped = {p for node in nodes.values() for p in node.bridge_mappings}
+        mapped = {p for node in nodes.values() for p in (node.provider_mappings if self.sdn == "netvirt"
+                                                         else node.bridge_mappings)}
         for name, n in self.d["networks"].items():
             path = ("networks", name)
             kind, seg, physnet = n["type"], n["segmentation_id"], n["physical_network"]
@@ -195,7 +208,7 @@ class _Builder:
                     self.report(path, "a %s network needs a physical_network" % kind)
                 elif physnet not in mapped:
                     self.report(path + ("physical_network",),
-                                "no node maps physical network %s in its bridge_mappings" % physnet)
+                                "no node maps physical network %s in its %s" % (physnet, self.mappings_key))
                 if kind == "flat":
                     if seg is not None:
                         self.report(path + ("segmentation_id",), "a flat network has no segmentation id")
@@ -361,7 +374,14 @@ class _Builder:
 
     def node_reaches(self, node, net):
         """Whether `node` can bind a port on `net` (flat/vlan need its physical network mapped)."""
-        return not net.physical_network or net.physical_network in node.bridge_mappings
+        if not net.physical_network:
+            return True
+        mappings = node.provider_mappings if self.sdn == "netvirt" else node.bridge_mappings
+        return net.physical_network in mappings
+
+    @property
+    def mappings_key(self):
+        return "provider_mappings" if self.sdn == "netvirt" else "bridge_mappings"
 
     def instances(self, nodes, networks, groups, keypairs):
         instances = {}
@@ -389,7 +409,7 @@ class _Builder:
                 continue
             if not self.node_reaches(node, net):
                 self.report(path + ("node",), "node %s does not reach physical network %s of network %s "
-                            "(no bridge_mappings entry)" % (node.name, net.physical_network, net.name))
+                            "(no %s entry)" % (node.name, net.physical_network, net.name, self.mappings_key))
             if i["address_mode"] == "dhcp" and not net.subnet.dhcp and self.given(path + ("address_mode",)):
                 self.report(path + ("address_mode",), "network %s has DHCP disabled" % net.name)
             inst_id = i["id"] or derived_id(self.name, "instance", name)

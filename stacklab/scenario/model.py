@@ -21,12 +21,25 @@ class Nic:
 
 
 @dataclass
+class TunnelPort:
+    """A netvirt tunnel port on br-int toward one peer."""
+    name: str
+    ofport: Optional[int]
+
+
+@dataclass
 class Node:
     name: str
     role: str
     nics: Dict[str, Nic]
     bridge_mappings: Dict[str, str]
     tunnel_ip: Optional[ipaddress.IPv4Address]
+    provider_mappings: Dict[str, str] = field(default_factory=dict)   # physnet -> NIC in br-int (netvirt)
+    datapath_id: Optional[int] = None                                  # netvirt: its br-int's
+    tunnel_lport_tag: Optional[int] = None                             # netvirt
+    tunnels: Dict[str, TunnelPort] = field(default_factory=dict)       # peer node -> port (netvirt)
+    provider_lport_tag: Optional[int] = None
+    provider_ofport: Optional[int] = None
 
     @property
     def physical_bridges(self):
@@ -57,6 +70,8 @@ class Network:
     subnet: Subnet
     external: bool = False
     local_vlans: Dict[str, int] = field(default_factory=dict)   # node -> tag, for every node it is on
+    elan_tag: Optional[int] = None          # netvirt
+    vpn_id: Optional[int] = None            # netvirt, an external network's
 
 
 @dataclass
@@ -100,6 +115,9 @@ class Port:
     allowed_address_pairs: List[Tuple[ipaddress.IPv4Address, str]] = field(default_factory=list)  # (ip, mac)
     interface: str = "eth0"    # the device inside the instance (or router)
     netns: Optional[str] = None    # a namespace inside the instance holding it (amphora-haproxy)
+    lport_tag: Optional[int] = None     # netvirt: genius' logical port tag
+    l3_label: Optional[int] = None      # netvirt: the label routed traffic carries in tun_id
+    group: Optional[int] = None         # netvirt: its next-hop group
 
 
 @dataclass
@@ -139,6 +157,7 @@ class Router:
     gateway: Optional[Port]
     interfaces: List[Port]
     snat: bool
+    vpn_id: Optional[int] = None        # netvirt
 
     @property
     def namespace(self):
@@ -157,6 +176,7 @@ class FloatingIP:
     port_id: Optional[str]
     router: Optional[str]                          # the router that serves it (when bound)
     bound_to: Optional[str]                        # "instance02", "load balancer lb"
+    mac: Optional[str] = None                      # its port's MAC (netvirt answers ARP with it)
 
 
 @dataclass
@@ -237,6 +257,9 @@ class Scenario:
     dhcp_ports: Dict[str, Port]        # network -> its DHCP port
     checks: List[Check]
     hosts: Dict[str, Host] = field(default_factory=dict)
+    sdn: str = "neutron"                      # or netvirt
+    sdn_controller: Optional[str] = None      # netvirt's node
+    sdn_port: int = 6653
     routers: Dict[str, Router] = field(default_factory=dict)
     floating_ips: List[FloatingIP] = field(default_factory=list)
     load_balancers: Dict[str, LoadBalancer] = field(default_factory=dict)
@@ -253,7 +276,7 @@ class Scenario:
         """Every port, or those bound on `node`: instances' first, then DHCP's,
         then routers'."""
         ports = [p for i in self.instances.values() for p in i.ports] + list(self.dhcp_ports.values())
-        ports += [p for r in self.routers.values() for p in r.ports()]
+        ports += [p for r in self.routers.values() for p in r.ports() if r.node is not None]
         return [p for p in ports if node is None or p.node == node]
 
     def instance_ports(self):

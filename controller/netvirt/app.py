@@ -1,0 +1,217 @@
+"""The netvirt controller: one os-ken app, as OpenDaylight is one controller,
+listening on the controller node's address (port 6653). Every node's br-int
+connects to it; it knows a switch by its datapath id (the plan says which
+node that is), learns its ports from OpenFlow, and keeps each br-int's flows
+and groups equal to pipeline.node_pipeline():
+
+- when a switch connects (first time, after ovs-vswitchd restarts, after the
+  controller restarts) it clears the switch's flows and groups and installs
+  the whole set (here cookies carry meaning, so stale flows are not told by
+  cookie: a fresh start leaves none);
+- when a port appears or goes, or the plan changes, it sends only the
+  difference: groups before the flows that use them, flows removed before
+  their groups.
+
+Run: python -m controller.netvirt.app --listen IP [--port 6653] [--plan FILE]"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from os_ken import cfg
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3
+
+from controller import openflow
+from controller.netvirt.pipeline import node_pipeline
+from controller.netvirt.plan import PLAN_FILE, STATUS_FILE, Plan
+
+LOG = logging.getLogger("stacklab.netvirt")
+OPTIONS = {"plan": PLAN_FILE, "status": STATUS_FILE, "poll": 0.2}
+
+
+class Switch:
+    """One connected br-int: its datapath, node, ports and what we installed."""
+
+    def __init__(self, datapath):
+        self.datapath = datapath
+        self.node = None
+        self.ports = {}                     # name -> ofport
+        self.flows = openflow.FlowSet()     # installed
+        self.groups = openflow.GroupSet()
+        self.synced = False
+        self.pending = {}                   # barrier xid -> (flows, groups, bound ports)
+        self.applied = None
+        self.connected_at = time.monotonic()
+        self.full_sync_seconds = None
+
+
+class NetvirtController(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.switches = {}          # dpid -> Switch
+        self.plan = None
+        self.plan_stamp = None
+        self.syncs = 0
+        self._load_plan()
+        hub.spawn(self._watch_plan)
+
+    # -- the plan -------------------------------------------------------------
+    def _load_plan(self):
+        try:
+            st = os.stat(OPTIONS["plan"])
+        except FileNotFoundError:
+            return False
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp == self.plan_stamp:
+            return False
+        self.plan = Plan.read(OPTIONS["plan"])
+        self.plan_stamp = stamp
+        LOG.info("plan: %d nodes, %d networks, %d ports", len(self.plan.nodes), len(self.plan.networks),
+                 len(self.plan.ports))
+        return True
+
+    def _watch_plan(self):
+        while True:
+            hub.sleep(OPTIONS["poll"])
+            try:
+                if self._load_plan():
+                    for switch in list(self.switches.values()):
+                        self._program(switch)
+            except Exception:       # keep watching; the error is in the log
+                LOG.exception("reloading the plan")
+
+    # -- OpenFlow events ------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_features(self, ev):
+        dp = ev.msg.datapath
+        self.switches[dp.id] = Switch(dp)
+        dp.send_msg(openflow.port_desc_request(dp))
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        if switch is None:
+            return
+        for port in ev.msg.body:
+            self._port_seen(switch, port)
+        if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
+            self._program(switch)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        if switch is None:
+            return
+        if ev.msg.reason == ev.msg.datapath.ofproto.OFPPR_DELETE:
+            switch.ports.pop(ev.msg.desc.name.decode(), None)
+        else:
+            self._port_seen(switch, ev.msg.desc)
+        self._program(switch)
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        LOG.error("%s refused a message: type=%d code=%d data=%s", switch.node if switch else "?",
+                  ev.msg.type, ev.msg.code, bytes(ev.msg.data[:64]).hex())
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        if switch is not None and ev.msg.xid in switch.pending:
+            switch.applied = switch.pending.pop(ev.msg.xid)
+            if switch.full_sync_seconds is None:
+                switch.full_sync_seconds = time.monotonic() - switch.connected_at
+                LOG.info("%s: %d flows, %d groups programmed %.3f s after it connected", switch.node,
+                         switch.applied[0], switch.applied[1], switch.full_sync_seconds)
+            self._write_status()
+
+    def _port_seen(self, switch, port):
+        name = port.name.decode() if isinstance(port.name, bytes) else port.name
+        if port.port_no <= ofproto_v1_3.OFPP_MAX:
+            switch.ports[name] = port.port_no
+
+    # -- programming ----------------------------------------------------------
+    def _program(self, switch):
+        if self.plan is None:
+            return
+        dp = switch.datapath
+        if not dp.is_active:
+            self.switches.pop(dp.id, None)
+            return
+        node = self.plan.node_by_dpid(dp.id)
+        if node is None:
+            LOG.warning("datapath %016x is no node of the plan", dp.id)
+            return
+        switch.node = node.name
+        flows, groups = node_pipeline(self.plan, node.name, switch.ports)
+        if not switch.synced:
+            # a fresh start: whatever the switch holds goes, then everything is sent
+            dp.send_msg(openflow.delete_all_flows(dp))
+            dp.send_msg(openflow.group_delete(dp))
+            add_groups, modify_groups, delete_groups = list(groups), [], []
+            send, delete = list(flows), []
+            switch.synced = True
+        else:
+            add_groups, modify_groups, delete_groups = groups.difference(switch.groups)
+            send, delete = flows.difference(switch.flows)
+        for group in add_groups:
+            dp.send_msg(openflow.group_mod(dp, group, "add"))
+        for group in modify_groups:
+            dp.send_msg(openflow.group_mod(dp, group, "modify"))
+        for flow in delete:
+            dp.send_msg(openflow.flow_delete(dp, flow))
+        for flow in send:
+            dp.send_msg(openflow.flow_add(dp, flow))
+        if delete_groups:
+            dp.send_msg(openflow.barrier(dp))     # flows that use them go first
+        for group_id in delete_groups:
+            dp.send_msg(openflow.group_delete(dp, group_id))
+        fence = openflow.barrier(dp)
+        dp.send_msg(fence)
+        bound = sorted(p.name for p in self.plan.ports.values() if p.node == node.name and p.name in switch.ports)
+        switch.pending[fence.xid] = (len(flows), len(groups), bound)
+        switch.flows, switch.groups = flows, groups
+        self.syncs += 1
+        LOG.info("%s: %d flows sent, %d deleted, %d in place; groups %d added, %d modified, %d deleted",
+                 node.name, len(send), len(delete), len(flows), len(add_groups), len(modify_groups),
+                 len(delete_groups))
+
+    def _write_status(self):
+        status = {"pid": os.getpid(), "syncs": self.syncs, "time": time.time(),
+                  "plan": list(self.plan_stamp) if self.plan_stamp else None,
+                  "nodes": {s.node: {"flows": s.applied[0], "groups": s.applied[1], "bound": s.applied[2],
+                                     "ports": sorted(s.ports), "full_sync_seconds": s.full_sync_seconds}
+                            for s in self.switches.values() if s.node and s.applied}}
+        tmp = OPTIONS["status"] + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(status, f)
+        os.replace(tmp, OPTIONS["status"])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m controller.netvirt.app", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--plan", default=PLAN_FILE)
+    ap.add_argument("--status", default=STATUS_FILE)
+    ap.add_argument("--listen", default="0.0.0.0")
+    ap.add_argument("--port", type=int, default=6653)
+    ap.add_argument("--log", default=None, help="log file (default: stderr)")
+    args = ap.parse_args(argv)
+    import controller.netvirt.app as app       # run as __main__: the app module is imported again by name
+    app.OPTIONS.update(plan=args.plan, status=args.status)
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    cfg.CONF(args=["--ofp-listen-host", args.listen, "--ofp-tcp-listen-port", str(args.port)], project="os_ken")
+    app_manager.AppManager.run_apps(["controller.netvirt.app"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

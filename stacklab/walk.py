@@ -1,0 +1,409 @@
+"""Walk a packet through the pipelines, node by node, as the documents do by
+hand: `ovs-appctl ofproto/trace` of the packet an instance (or an external
+host) sends, the tables and groups it goes through, where it leaves; when it
+leaves by a VXLAN port, the same on the node at the tunnel's other end with
+the tun_id it carried (and by a NIC, on the node of its destination). 004
+reads: compute1 `0 17 40 17 19 21 -> output:6 tun_id=0x1118f`, then compute2
+`0 36 group:150013 220 251 220 -> output:7`.
+
+The walk reads the switches' own answer (no packet is sent): what it shows
+is what the flows installed now do. Where a flow says NORMAL, the port the
+switch chose comes from the datapath actions."""
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from stacklab.errors import LabError
+
+MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
+_TABLE = re.compile(r"^\s*(\d+)\. ")
+_BRIDGE = re.compile(r'^bridge\("([^"]+)"\)')
+_TUN_ID = re.compile(r"^\s*(?:set_field:(0x[0-9a-f]+)->tun_id|load:(0x[0-9a-f]+)->NXM_NX_TUN_ID\[\]|"
+                     r"set_tunnel:(0x[0-9a-f]+))$")
+_OUTPUT = re.compile(r"^\s*output:(\d+)$")
+_GROUP = re.compile(r"^\s*group:(\d+)$")
+_DPIF_BRIDGE = re.compile(r"^  (\S+):$")
+_DPIF_PORT = re.compile(r"^    (\S+) (\d+)/(\d+|none): \((\w+)(?::\s*(.*))?\)$")
+
+
+@dataclass
+class DpPort:
+    """A port as `ovs-appctl dpif/show` lists it."""
+    bridge: str
+    name: str
+    ofport: int
+    dp_port: Optional[int]
+    type: str
+    options: dict
+
+
+def parse_dpif_show(text):
+    ports, bridge = [], None
+    for line in text.splitlines():
+        m = _DPIF_BRIDGE.match(line)
+        if m:
+            bridge = m.group(1)
+            continue
+        m = _DPIF_PORT.match(line)
+        if m and bridge:
+            opts = dict(kv.split("=", 1) for kv in (m.group(5) or "").split(", ") if "=" in kv)
+            ports.append(DpPort(bridge, m.group(1), int(m.group(2)),
+                                None if m.group(3) == "none" else int(m.group(3)), m.group(4), opts))
+    return ports
+
+
+@dataclass
+class Output:
+    ofport: int
+    bridge: str
+    tun_id: Optional[str] = None
+    skipped: bool = False            # to the port it came in by: OpenFlow drops it
+    name: str = ""                   # the port's name
+    tunnel: Optional[dict] = None    # a VXLAN port's options (remote_ip, ...)
+    physical_network: Optional[str] = None     # a NIC's
+    what: str = ""                   # an instance, a NIC's network, a tunnel's far end
+
+    def __str__(self):
+        text = "output:%d" % self.ofport
+        if self.tun_id:
+            text += " tun_id=%s" % self.tun_id
+        if self.what:
+            text += " (%s)" % self.what
+        return text
+
+
+@dataclass
+class Hop:
+    """One node's part of the walk."""
+    node: str
+    bridge: str
+    flow: str                                   # what was traced
+    steps: List[str] = field(default_factory=list)
+    outputs: List[Output] = field(default_factory=list)
+    final_flow: str = ""
+    datapath_actions: str = ""
+    trace: str = ""
+
+    def __str__(self):
+        sent = [o for o in self.outputs if not o.skipped]
+        steps = self.steps
+        if any(s.endswith(":") for s in steps):     # it crosses bridges: say where it starts
+            steps = [self.bridge + ":"] + steps
+        return "%s: %s -> %s" % (self.node, " ".join(steps), ", ".join(map(str, sent)) or "drop")
+
+
+@dataclass
+class Trace:
+    steps: list
+    outputs: list
+    final_flow: str
+    datapath_actions: str
+    normal: bool                 # a NORMAL action chose ports itself
+
+
+def parse_trace(text, bridge):
+    """What an ofproto/trace text that starts in `bridge` says: table
+    numbers in the order visited, `group:N` where a group runs, `BRIDGE:`
+    where the packet crosses a patch port into another; the explicit
+    outputs (with the tun_id set before them); the last final flow and
+    datapath actions (after conntrack recirculations)."""
+    steps, outputs, final, actions, normal = [], [], "", "", False
+    current, pending, tun_id, flow = bridge, None, None, ""
+    frozen = []                          # bridges whose ct(table=...) recirculates, in order
+    tunneled, underlay = False, None    # the encapsulated packet's bridge (the underlay): not this pipeline
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        m = _BRIDGE.match(line.strip())
+        if underlay is not None:
+            if line.startswith("Final flow:") or (line.strip() and indent < underlay) or (m and indent == underlay):
+                underlay = None
+            else:
+                continue
+        if "-> output to native tunnel" in line:
+            tunneled = True
+            continue
+        if m and tunneled:
+            tunneled, underlay = False, indent
+            continue
+        if m:
+            pending = m.group(1)        # taken when a table of it runs (a recirculation's header misleads)
+            continue
+        if line.startswith("Flow:"):
+            flow = line.split(":", 1)[1].strip()
+        elif line.startswith("Final flow:"):
+            final = line.split(":", 1)[1].strip()
+            final = flow if final == "unchanged" else final
+        elif "Resuming from table" in line and frozen:
+            pending = frozen.pop(0)     # a recirculation resumes in the bridge that froze it
+        elif line.strip().startswith("ct(") and "table=" in line:
+            frozen.append(current)
+        elif line.startswith("Datapath actions:"):
+            actions = line.split(":", 1)[1].strip()
+        elif _TABLE.match(line):
+            if pending is not None and pending != current:
+                current = pending
+                steps.append(current + ":")
+            pending = None
+            steps.append(_TABLE.match(line).group(1))
+        elif _GROUP.match(line):
+            steps.append("group:" + _GROUP.match(line).group(1))
+        elif _TUN_ID.match(line):
+            tun_id = next(g for g in _TUN_ID.match(line).groups() if g)
+        elif _OUTPUT.match(line):
+            outputs.append(Output(int(_OUTPUT.match(line).group(1)), current, tun_id))
+        elif line.strip() == "NORMAL":
+            normal = True
+        elif ">> skipping output to input port" in line and outputs:
+            outputs[-1].skipped = True
+    return Trace(steps, outputs, final, actions, normal)
+
+
+def datapath_outputs(actions):
+    """The datapath ports a datapath action list sends to (its plain numbers)."""
+    out, depth, token = [], 0, ""
+    for ch in actions + ",":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            if token.strip().isdigit():
+                out.append(int(token.strip()))
+            token = ""
+        else:
+            token += ch
+    return out
+
+
+# what of the final flow travels on to the next node (the packet, not the pipeline's registers)
+_CARRIED = re.compile(r"^(dl_src|dl_dst|nw_src|nw_dst|tp_src|tp_dst|icmp_type|icmp_code|arp_\w+)=")
+_PROTOCOLS = ("icmp", "tcp", "udp", "arp", "ip")
+
+
+def carried(final_flow):
+    """The packet's own fields of a final flow, to trace it on the next node."""
+    fields = final_flow.split(",")
+    proto = [f for f in fields if f in _PROTOCOLS][:1]
+    kept = [f for f in fields if _CARRIED.match(f)]
+    if proto and proto[0] in ("tcp", "udp"):
+        kept = [proto[0] + f[2:] if f.startswith("tp_") else f for f in kept]
+    return ",".join(proto + kept)
+
+
+class Walker:
+    """Walks packets through a running lab (RunningLab with .scenario)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.scenario = lab.scenario
+        self._ports = {}
+
+    # -- the switches' ports --------------------------------------------------
+    def ports(self, node):
+        """A node's ports as `ovs-appctl dpif/show` lists them, read once."""
+        if node not in self._ports:
+            proc = self.lab.run(node, ["ovs-appctl", "dpif/show"])
+            if proc.returncode != 0:
+                raise LabError("ovs-appctl dpif/show on %s failed: %s" % (node, proc.stderr.strip()))
+            self._ports[node] = parse_dpif_show(proc.stdout)
+        return self._ports[node]
+
+    def ofport(self, node, name):
+        for port in self.ports(node):
+            if port.name == name:
+                return port.bridge, port.ofport
+        raise LabError("%s has no port %s on its bridges" % (node, name))
+
+    def _port(self, node, bridge=None, ofport=None, dp_port=None):
+        for port in self.ports(node):
+            if (dp_port is not None and port.dp_port == dp_port) or \
+                    (dp_port is None and port.bridge == bridge and port.ofport == ofport):
+                return port
+        return None
+
+    def _describe(self, node, out, port):
+        """What an output reaches: an instance, a NIC's physical network, a tunnel's far node."""
+        out.name = port.name
+        if port.type == "vxlan":
+            out.tunnel = port.options
+            peer = next((n.name for n in self.scenario.nodes.values()
+                         if n.tunnel_ip is not None and str(n.tunnel_ip) == port.options.get("remote_ip")), "?")
+            out.what = "%s to %s" % (port.name, peer)
+            return
+        for inst in self.scenario.instances.values():
+            for p in inst.ports:
+                if p.name == port.name and p.node == node:
+                    out.what = inst.name
+                    return
+        nic = self.scenario.nodes[node].nics.get(port.name)
+        if nic is not None:
+            out.physical_network = nic.physical_network
+            out.what = "%s, %s" % (port.name, nic.physical_network)
+
+    def _underlay(self, node):
+        """The bridge that holds the node's tunnel address."""
+        n = self.scenario.nodes[node]
+        return next((nic.bridge for nic in n.nics.values()
+                     if nic.address is not None and nic.address.ip == n.tunnel_ip), None)
+
+    def _peer(self, out):
+        """(node, bridge, ofport) where a VXLAN output comes in."""
+        remote, local = out.tunnel.get("remote_ip"), out.tunnel.get("local_ip")
+        for node in self.scenario.nodes.values():
+            if node.tunnel_ip is not None and str(node.tunnel_ip) == remote:
+                for port in self.ports(node.name):
+                    if port.type == "vxlan" and port.options.get("remote_ip") == local:
+                        return node.name, port.bridge, port.ofport
+        return None
+
+    def _across(self, node, out, final_flow):
+        """(node, bridge, ofport) where a frame sent out of a NIC comes in:
+        the node, on the same physical network, that holds its destination MAC."""
+        mac = dict(f.split("=", 1) for f in final_flow.split(",") if "=" in f).get("dl_dst")
+        owner = None
+        for inst in self.scenario.instances.values():
+            for p in inst.ports:
+                if p.mac == mac:
+                    owner = p.node
+        for router in self.scenario.routers.values():
+            if router.node is not None and any(p.mac == mac for p in router.ports()):
+                owner = router.node
+        if owner is None or owner == node:
+            return None
+        nic = next((n for n in self.scenario.nodes[owner].nics.values()
+                    if n.physical_network == out.physical_network), None)
+        if nic is None:
+            return None
+        bridge, ofport = self.ofport(owner, nic.name)
+        return owner, bridge, ofport
+
+    # -- walking --------------------------------------------------------------
+    def trace(self, node, bridge, flow):
+        proc = self.lab.run(node, ["ovs-appctl", "ofproto/trace", bridge, flow])
+        if proc.returncode != 0:
+            raise LabError("ofproto/trace on %s %s failed: %s" % (node, bridge, proc.stderr.strip()))
+        t = parse_trace(proc.stdout, bridge)
+        hop = Hop(node, bridge, flow, t.steps, t.outputs, t.final_flow, t.datapath_actions, proc.stdout)
+        for out in list(hop.outputs):
+            port = self._port(node, out.bridge, out.ofport)
+            if port is not None and port.type == "patch":
+                hop.outputs.remove(out)     # into the next bridge, which the steps show
+            elif port is not None:
+                self._describe(node, out, port)
+        if t.normal:        # the ports NORMAL chose: those of the datapath actions not sent explicitly
+            explicit = {(o.bridge, o.ofport) for o in hop.outputs}
+            underlay = self._underlay(node) if any(o.tunnel is not None for o in hop.outputs) else None
+            for number in datapath_outputs(t.datapath_actions):
+                port = self._port(node, dp_port=number)
+                if port is not None and port.type != "vxlan" and (port.bridge, port.ofport) not in explicit \
+                        and port.bridge != underlay:    # (an ARP the tunnel asked for, not the packet)
+                    out = Output(port.ofport, port.bridge)
+                    self._describe(node, out, port)
+                    hop.outputs.append(out)
+        return hop
+
+    def walk(self, src, dst, proto="icmp", port=None):
+        """[Hop] of a packet from `src` (an instance, or an external host
+        toward a floating IP) to `dst` (an instance or an address)."""
+        node, bridge, in_port, flow = self.entry(src, dst, proto, port)
+        hops = []
+        while len(hops) < MAX_NODES:
+            hop = self.trace(node, bridge, "in_port=%d,%s" % (in_port, flow))
+            hops.append(hop)
+            sent = [o for o in hop.outputs if not o.skipped]
+            if len(sent) != 1:
+                break               # dropped, or flooded: the walk ends here
+            out = sent[0]
+            if out.tunnel is not None:
+                nxt = self._peer(out)
+                flow = "tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow))
+            elif out.physical_network is not None:
+                nxt = self._across(node, out, hop.final_flow)
+                vlan = re.search(r"push_vlan\(vid=(\d+)", hop.datapath_actions)
+                flow = ("dl_vlan=%s," % vlan.group(1) if vlan else "") + carried(hop.final_flow)
+            else:
+                break               # delivered
+            if nxt is None:
+                break
+            node, bridge, in_port = nxt
+        return hops
+
+    def entry(self, src, dst, proto, port):
+        """(node, bridge, in_port, packet) of what `src` sends toward `dst`."""
+        dst_ip, dst_mac = self._destination(dst)
+        if src in self.scenario.instances:
+            sport = self.scenario.instances[src].port
+            node = sport.node
+            bridge, in_port = self.ofport(node, sport.name)
+            src_ip, src_mac = str(sport.ip), sport.mac
+            net = self.scenario.networks[sport.network].subnet.cidr
+            if dst_mac is None or ipaddress.IPv4Address(dst_ip) not in net:
+                dst_mac = self._gateway_mac(sport.network, src)
+        elif src in self.scenario.hosts:
+            host = self.scenario.hosts[src]
+            node, bridge, in_port, dst_mac = self._host_entry(host, dst_ip)
+            src_ip, src_mac = str(host.address.ip), host.mac
+        else:
+            raise LabError("a walk starts at an instance or a host, not %s" % src)
+        packet = "%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s" % (proto, src_mac, dst_mac, src_ip, dst_ip)
+        if proto == "icmp":
+            packet += ",icmp_type=8,icmp_code=0"
+        elif proto in ("tcp", "udp"):       # (ofproto/trace takes udp ports only by their own names)
+            packet += ",{0}_src=40000,{0}_dst={1}".format(proto, port or 22)
+        return node, bridge, in_port, packet
+
+    def _destination(self, dst):
+        if dst in self.scenario.instances:
+            p = self.scenario.instances[dst].port
+            return str(p.ip), p.mac
+        try:
+            ip = str(ipaddress.IPv4Address(dst))
+        except ValueError:
+            raise LabError("%s is no instance and no IP address" % dst) from None
+        for inst in self.scenario.instances.values():
+            for p in inst.ports:
+                if str(p.ip) == ip:
+                    return ip, p.mac
+        return ip, None
+
+    def _gateway_mac(self, network, src):
+        for router in self.scenario.routers.values():
+            for itf in router.interfaces:
+                if itf.network == network:
+                    return itf.mac
+        raise LabError("%s's network %s has no router to reach that address" % (src, network))
+
+    def _host_entry(self, host, dst_ip):
+        """An external host reaches the cloud by a floating IP: at its node's
+        provider NIC (netvirt: the instance's node) or the router's (neutron)."""
+        fip = next((f for f in self.scenario.floating_ips if str(f.address) == dst_ip), None)
+        if fip is None:
+            raise LabError("a walk from %s goes to a floating IP (%s is none)" % (host.name, dst_ip))
+        if self.scenario.sdn == "netvirt":
+            inst = next((i for i in self.scenario.instances.values() for p in i.ports if p.id == fip.port_id), None)
+            if inst is None:
+                raise LabError("floating IP %s is bound to no instance" % dst_ip)
+            node = self.scenario.nodes[inst.node]
+            nic = node.provider_mappings.get(host.physical_network)
+            bridge, in_port = self.ofport(node.name, nic)
+            return node.name, bridge, in_port, fip.mac
+        router = self.scenario.routers.get(fip.router)
+        if router is None or router.node is None:
+            raise LabError("floating IP %s is served by no router" % dst_ip)
+        node = self.scenario.nodes[router.node]
+        nic = next((n for n in node.nics.values() if n.physical_network == host.physical_network), None)
+        if nic is None:
+            raise LabError("%s has no NIC on %s" % (router.node, host.physical_network))
+        bridge, in_port = self.ofport(node.name, nic.name)
+        return node.name, bridge, in_port, router.gateway.mac
+
+
+def render(hops, verbose=False):
+    lines = []
+    for hop in hops:
+        lines.append(str(hop))
+        if verbose:
+            lines += ["    " + line for line in hop.trace.splitlines()]
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The Mininet side of OpenDaylight netvirt: a node's bridges as ODL's
+southbound leaves them (one br-int speaking OpenFlow 1.3 to the central
+controller, with its tunnel ports and the provider NIC on it; no br-tun, no
+patch ports) and the controller process (controller/netvirt/app.py), which
+the SDN controller node owns."""
+
+import json
+import os
+import shlex
+import sys
+
+from controller.netvirt import plan as netvirt_plan
+from stacklab import naming
+from stacklab.scenario.netvirt import controller_address
+from topologies.plumbing import ovs_owned_script
+
+ODL_DIR = "/var/lib/odl"
+PROTOCOLS = "OpenFlow13"
+
+
+def controller_target(scenario):
+    return "tcp:%s:%d" % (controller_address(scenario), scenario.sdn_port)
+
+
+def _vsctl(args):
+    return "ovs-vsctl " + " ".join(shlex.quote(a) for a in args)
+
+
+def bridges_script(node, scenario):
+    """br-int for the controller (datapath id from the scenario, so the
+    controller knows which node connected), its VXLAN ports (key=flow: the
+    flows choose tun_id) and provider NIC at their pinned port numbers; the
+    underlay bridges with the node's tunnel address (userspace tunnels need
+    it on a bridge: platform notes) switching by themselves."""
+    br = naming.INTEGRATION_BRIDGE
+    if node.datapath_id is None:        # OpenDaylight's own node: the underlay at most
+        args = []
+    else:
+        args = ["--", "--may-exist", "add-br", br, "--", "set", "Bridge", br, "datapath_type=netdev",
+                "fail_mode=secure", "protocols=" + PROTOCOLS, "other_config:datapath-id=%016x" % node.datapath_id,
+                "other_config:disable-in-band=true", "--", "set-controller", br, controller_target(scenario)]
+    provider = next(iter(node.provider_mappings.values()), None)
+    if provider is not None:
+        args += ["--", "--may-exist", "add-port", br, provider]
+        if node.provider_ofport is not None:
+            args += ["--", "set", "Interface", provider, "ofport_request=%d" % node.provider_ofport]
+    for peer, tunnel in node.tunnels.items():
+        args += ["--", "--may-exist", "add-port", br, tunnel.name, "--", "set", "Interface", tunnel.name,
+                 "type=vxlan", "options:key=flow", "options:local_ip=%s" % node.tunnel_ip,
+                 "options:remote_ip=%s" % scenario.nodes[peer].tunnel_ip]
+        if tunnel.ofport is not None:
+            args.append("ofport_request=%d" % tunnel.ofport)
+    for bridge in node.physical_bridges:
+        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, "datapath_type=netdev",
+                 "fail_mode=standalone"]
+        args += [a for nic in node.nics.values() if nic.bridge == bridge
+                 for a in ("--", "--may-exist", "add-port", bridge, nic.name)]
+    owned = [nic.name for nic in node.nics.values() if nic.bridge] + ([provider] if provider else [])
+    lines = [_vsctl(args[1:]) if args else "", ovs_owned_script(owned)]
+    for nic in node.nics.values():
+        lines.append("ip link set %s up" % nic.name)
+        if nic.bridge:
+            lines.append("ip link set %s up" % nic.bridge)
+        if nic.address:
+            lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.ip_device))
+    return "\n".join(lines)
+
+
+def bridge_names(node):
+    """The bridges a netvirt node has: br-int (if it is a switch) and the underlay's."""
+    return ([naming.INTEGRATION_BRIDGE] if node.datapath_id is not None else []) + node.physical_bridges
+
+
+class OpenDaylight:
+    """The netvirt controller on its node: the plan it reads, the status it
+    writes, its pid and log, all in the node's /var/lib/odl (seen from
+    outside in the node's work directory)."""
+
+    LOG = ODL_DIR + "/netvirt.log"
+    PIDFILE = ODL_DIR + "/netvirt.pid"
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "odl")
+
+    def binds(self):
+        """The node's private /var/lib/odl."""
+        return [(ODL_DIR, self.dir)]
+
+    def _outside(self, inside):
+        return os.path.join(self.dir, os.path.relpath(inside, ODL_DIR))
+
+    def write_plan(self, plan):
+        os.makedirs(self.dir, exist_ok=True)
+        plan.write(self._outside(netvirt_plan.PLAN_FILE))
+
+    def start_script(self, listen, port):
+        return ("{py} -m controller.netvirt.app --listen {ip} --port {port} --log {log} </dev/null >>{log} 2>&1 &\n"
+                "echo $! > {pid}").format(py=shlex.quote(sys.executable), ip=listen, port=port, log=self.LOG,
+                                          pid=self.PIDFILE)
+
+    def pid(self):
+        with open(self._outside(self.PIDFILE)) as f:
+            return int(f.read().split()[0])
+
+    def status(self):
+        """The controller's last word on each node (None before any)."""
+        try:
+            with open(self._outside(netvirt_plan.STATUS_FILE)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def log_path(self):
+        return self._outside(self.LOG)
+
+    def log_tail(self, lines=5):
+        try:
+            with open(self.log_path()) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
