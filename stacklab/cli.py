@@ -117,10 +117,8 @@ def cmd_flows(args):
     from stacklab import flows, runner
     from stacklab.running import RunningLab
     _need_root()
-    if (args.action == "diff") != (args.against is not None):
-        raise StacklabError("`stacklab flows diff` needs --against REF; `stacklab flows show` takes none")
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
-    if args.against is None:
+    if args.action == "show":
         style = flows.style_of(runner.load(lab.state.scenario_file))
         for flow in flows.dump(lab, args.node, args.bridge, style):
             print(flow)
@@ -143,7 +141,7 @@ def cmd_walk(args):
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
     lab.scenario = runner.load(lab.state.scenario_file)
     proto, port = ("tcp", args.tcp) if args.tcp else ("udp", args.udp) if args.udp else ("icmp", None)
-    print(render(Walker(lab).walk(args.src, args.dst, proto, port), verbose=args.verbose))
+    print(render(Walker(lab).walk(args.src, args.dst, proto, port), tables=not args.brief, trace=args.trace))
     return 0
 
 
@@ -237,32 +235,43 @@ def parser():
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("flows", help="a bridge's flows, normalized, or their diff against a reference dump",
-                       description="Without --against: print NODE's BRIDGE flows without durations and "
-                                   "counters (and without neutron's random cookies; a netvirt lab's flows keep "
-                                   "theirs, with the bridge's groups after them). With it: what the reference has that the bridge lacks (missing) "
-                                   "and the reverse (extra); exit 1 if they differ.")
-    s.add_argument("action", choices=["show", "diff"])
-    s.add_argument("node", metavar="NODE")
-    s.add_argument("bridge", metavar="BRIDGE")
-    s.add_argument("--against", metavar="REF", help="SCENARIO/BRIDGE under scenarios/references/, or a file")
-    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
-    s.set_defaults(func=cmd_flows)
-
-    s = sub.add_parser("walk", help="the tables a packet goes through, node by node (ofproto/trace, across tunnels)",
-                       description="Trace the packet FROM (an instance, or an external host toward a floating IP) "
-                                   "sends to TO (an instance or an IP address) through its node's bridges with "
-                                   "ovs-appctl ofproto/trace, and on through a VXLAN tunnel or a physical network to "
-                                   "the next node: one line per node, the tables (and groups, bridges) in order, "
-                                   "then where it leaves. Nothing is sent. Example: stacklab walk A E")
-    s.add_argument("src", metavar="FROM")
-    s.add_argument("dst", metavar="TO")
-    g = s.add_mutually_exclusive_group()
+    s = sub.add_parser("flows", help="a bridge's flows, their diff against a document's, a packet's walk",
+                       description="Look at the flows of a running lab: show, diff, walk.")
+    fs = s.add_subparsers(dest="action", metavar="ACTION")
+    fs.required = True
+    f = fs.add_parser("show", help="NODE's BRIDGE flows, normalized",
+                      description="Print NODE's BRIDGE flows without durations and counters (and without "
+                                  "neutron's random cookies; a netvirt lab's flows keep theirs, with the "
+                                  "bridge's groups after them).")
+    f.add_argument("node", metavar="NODE")
+    f.add_argument("bridge", metavar="BRIDGE")
+    f.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    f.set_defaults(func=cmd_flows)
+    f = fs.add_parser("diff", help="NODE's BRIDGE against a reference dump",
+                      description="What the reference has that the bridge lacks (missing) and the reverse "
+                                  "(extra); exit 1 if they differ.")
+    f.add_argument("node", metavar="NODE")
+    f.add_argument("bridge", metavar="BRIDGE")
+    f.add_argument("--against", metavar="REF", required=True,
+                   help="SCENARIO/NAME under scenarios/references/, or a file")
+    f.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    f.set_defaults(func=cmd_flows)
+    f = fs.add_parser("walk", help="the tables a packet goes through, node by node (ofproto/trace, across tunnels)",
+                      description="Trace the packet FROM (an instance, or an external host toward a floating IP) "
+                                  "sends to TO (an instance or an IP address) through its node's bridges with "
+                                  "ovs-appctl ofproto/trace, and on through a VXLAN tunnel or a physical network "
+                                  "to the next node: each table with the flow it matched, where the packet "
+                                  "leaves, then one line per node. Nothing is sent. Example: stacklab flows walk A E")
+    f.add_argument("src", metavar="FROM")
+    f.add_argument("dst", metavar="TO")
+    g = f.add_mutually_exclusive_group()
     g.add_argument("--tcp", type=int, metavar="PORT", help="a TCP SYN to PORT (default: an ICMP echo request)")
     g.add_argument("--udp", type=int, metavar="PORT", help="a UDP datagram to PORT")
-    s.add_argument("-v", "--verbose", action="store_true", help="each node's whole trace too")
-    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
-    s.set_defaults(func=cmd_walk)
+    g2 = f.add_mutually_exclusive_group()
+    g2.add_argument("--brief", action="store_true", help="only the line per node")
+    g2.add_argument("--trace", action="store_true", help="ofproto/trace's whole text for each node")
+    f.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    f.set_defaults(func=cmd_walk)
 
     s = sub.add_parser("ssh", help="log in to an instance as its user with its key pair (and run CMD)",
                        description="ssh -i KEY cirros@IP [CMD], run from a node on the instance's network "

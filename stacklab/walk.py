@@ -85,6 +85,7 @@ class Hop:
     final_flow: str = ""
     datapath_actions: str = ""
     trace: str = ""
+    matched: list = field(default_factory=list)     # (step, matched flow)
 
     def __str__(self):
         sent = [o for o in self.outputs if not o.skipped]
@@ -101,6 +102,7 @@ class Trace:
     final_flow: str
     datapath_actions: str
     normal: bool                 # a NORMAL action chose ports itself
+    matched: list                # (step, the flow it matched) in order
 
 
 def parse_trace(text, bridge):
@@ -109,7 +111,7 @@ def parse_trace(text, bridge):
     where the packet crosses a patch port into another; the explicit
     outputs (with the tun_id set before them); the last final flow and
     datapath actions (after conntrack recirculations)."""
-    steps, outputs, final, actions, normal = [], [], "", "", False
+    steps, outputs, final, actions, normal, matched = [], [], "", "", False, []
     current, pending, tun_id, flow = bridge, None, None, ""
     frozen = []                          # bridges whose ct(table=...) recirculates, in order
     tunneled, underlay = False, None    # the encapsulated packet's bridge (the underlay): not this pipeline
@@ -145,10 +147,13 @@ def parse_trace(text, bridge):
             if pending is not None and pending != current:
                 current = pending
                 steps.append(current + ":")
+                matched.append((current + ":", ""))
             pending = None
             steps.append(_TABLE.match(line).group(1))
+            matched.append((steps[-1], line.strip().split(". ", 1)[1]))
         elif _GROUP.match(line):
             steps.append("group:" + _GROUP.match(line).group(1))
+            matched.append((steps[-1], ""))
         elif _TUN_ID.match(line):
             tun_id = next(g for g in _TUN_ID.match(line).groups() if g)
         elif _OUTPUT.match(line):
@@ -157,7 +162,7 @@ def parse_trace(text, bridge):
             normal = True
         elif ">> skipping output to input port" in line and outputs:
             outputs[-1].skipped = True
-    return Trace(steps, outputs, final, actions, normal)
+    return Trace(steps, outputs, final, actions, normal, matched)
 
 
 def datapath_outputs(actions):
@@ -285,7 +290,7 @@ class Walker:
         if proc.returncode != 0:
             raise LabError("ofproto/trace on %s %s failed: %s" % (node, bridge, proc.stderr.strip()))
         t = parse_trace(proc.stdout, bridge)
-        hop = Hop(node, bridge, flow, t.steps, t.outputs, t.final_flow, t.datapath_actions, proc.stdout)
+        hop = Hop(node, bridge, flow, t.steps, t.outputs, t.final_flow, t.datapath_actions, proc.stdout, t.matched)
         for out in list(hop.outputs):
             port = self._port(node, out.bridge, out.ofport)
             if port is not None and port.type == "patch":
@@ -400,10 +405,19 @@ class Walker:
         return node.name, bridge, in_port, router.gateway.mac
 
 
-def render(hops, verbose=False):
+def render(hops, tables=True, trace=False):
+    """The walk as text: per node, each table with the flow it matched and
+    where the packet left (`tables`), or ofproto/trace's whole text
+    (`trace`); then one summary line per node."""
     lines = []
-    for hop in hops:
-        lines.append(str(hop))
-        if verbose:
+    for hop in hops if (tables or trace) else ():
+        lines.append("%s %s: %s" % (hop.node, hop.bridge, hop.flow))
+        if trace:
             lines += ["    " + line for line in hop.trace.splitlines()]
-    return "\n".join(lines)
+        else:
+            for step, flow in hop.matched:
+                lines.append("  %5s  %s" % (step, flow) if flow else "  %5s" % step)
+            sent = [o for o in hop.outputs if not o.skipped]
+            lines.append("     -> %s" % (", ".join(map(str, sent)) or "drop"))
+        lines.append("")
+    return "\n".join(lines + [str(hop) for hop in hops])

@@ -84,8 +84,7 @@ class NetvirtController(app_manager.OSKenApp):
             hub.sleep(OPTIONS["poll"])
             try:
                 if self._load_plan():
-                    for switch in list(self.switches.values()):
-                        self._program(switch)
+                    self._program_all()
             except Exception:       # keep watching; the error is in the log
                 LOG.exception("reloading the plan")
 
@@ -93,7 +92,12 @@ class NetvirtController(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_features(self, ev):
         dp = ev.msg.datapath
-        self.switches[dp.id] = Switch(dp)
+        switch, old = Switch(dp), self.switches.get(dp.id)
+        if old is not None:
+            # the same br-int again (ovs-vswitchd restarted, or its connection did): until its port
+            # list comes, the other nodes keep their flows toward the ports it had
+            switch.node, switch.ports = old.node, dict(old.ports)
+        self.switches[dp.id] = switch
         dp.send_msg(openflow.port_desc_request(dp))
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
@@ -104,7 +108,8 @@ class NetvirtController(app_manager.OSKenApp):
         for port in ev.msg.body:
             self._port_seen(switch, port)
         if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
-            self._program(switch)
+            self._program(switch)       # first, then the others learn its ports
+            self._program_all()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
@@ -115,7 +120,7 @@ class NetvirtController(app_manager.OSKenApp):
             switch.ports.pop(ev.msg.desc.name.decode(), None)
         else:
             self._port_seen(switch, ev.msg.desc)
-        self._program(switch)
+        self._program_all()         # the other nodes' flows toward this port too
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
@@ -140,19 +145,29 @@ class NetvirtController(app_manager.OSKenApp):
             switch.ports[name] = port.port_no
 
     # -- programming ----------------------------------------------------------
+    def _bound(self):
+        """The ports each node's br-int has (or had, while it reconnects)."""
+        return {s.node: set(s.ports) for s in self.switches.values() if s.node}
+
+    def _program_all(self):
+        for switch in list(self.switches.values()):
+            if switch.synced:
+                self._program(switch)
+
     def _program(self, switch):
         if self.plan is None:
             return
         dp = switch.datapath
         if not dp.is_active:
-            self.switches.pop(dp.id, None)
-            return
+            return                  # gone; it is programmed again when it connects
         node = self.plan.node_by_dpid(dp.id)
         if node is None:
             LOG.warning("datapath %016x is no node of the plan", dp.id)
             return
         switch.node = node.name
-        flows, groups = node_pipeline(self.plan, node.name, switch.ports)
+        bound = self._bound()
+        bound[node.name] = set(switch.ports)
+        flows, groups = node_pipeline(self.plan, node.name, switch.ports, bound)
         if not switch.synced:
             # a fresh start: whatever the switch holds goes, then everything is sent
             dp.send_msg(openflow.delete_all_flows(dp))
@@ -163,6 +178,8 @@ class NetvirtController(app_manager.OSKenApp):
         else:
             add_groups, modify_groups, delete_groups = groups.difference(switch.groups)
             send, delete = flows.difference(switch.flows)
+            if not (add_groups or modify_groups or delete_groups or send or delete):
+                return
         for group in add_groups:
             dp.send_msg(openflow.group_mod(dp, group, "add"))
         for group in modify_groups:

@@ -10,9 +10,10 @@ from controller.netvirt.view import NodeView
 from controller.openflow import FlowSet, GroupSet
 
 
-def node_pipeline(plan, node_name, ofports):
-    """(FlowSet, GroupSet) for `node_name`'s br-int with ports `ofports` (name -> number)."""
-    view = NodeView(plan, node_name, ofports)
+def node_pipeline(plan, node_name, ofports, bound=None):
+    """(FlowSet, GroupSet) for `node_name`'s br-int with ports `ofports`
+    (name -> number), knowing which ports every node has (`bound`, see NodeView)."""
+    view = NodeView(plan, node_name, ofports, bound)
     flows, groups = FlowSet(), GroupSet()
     disp, acls, elans, l3s, nats, grp = (Dispatcher(flows), acl.Acl(flows), elan.Elan(flows), l3.L3(flows),
                                          nat.Nat(flows), Groups(groups))

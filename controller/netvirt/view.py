@@ -1,16 +1,20 @@
 """One node's view of the cloud, as each netvirt service needs it: its own
 ports (with their OpenFlow numbers, once the switch has them), the ports of
 the same networks elsewhere and the tunnel toward them, the routers and
-floating IPs that concern it. Ports the switch does not have yet are left
-out; their flows come when they appear."""
+floating IPs that concern it. Ports not on their switch yet (here or
+elsewhere) are left out; their flows come when they appear."""
 
 
 class NodeView:
+    """`ofports`: this node's br-int ports (name -> number); `bound`: the
+    port names each node's br-int has (None: take every port of the plan as
+    bound), so flows toward a VM elsewhere exist only while its tap is there."""
 
-    def __init__(self, plan, node_name, ofports):
+    def __init__(self, plan, node_name, ofports, bound=None):
         self.plan = plan
         self.node = plan.nodes[node_name]
         self.ofports = dict(ofports)
+        self.bound = bound
 
     def has(self, port_name):
         return port_name in self.ofports
@@ -30,6 +34,8 @@ class NodeView:
         out = []
         for p in sorted(self.plan.ports.values(), key=lambda p: p.lport_tag):
             if p.node == self.node.name or (network is not None and p.network != network):
+                continue
+            if self.bound is not None and p.name not in self.bound.get(p.node, ()):
                 continue
             tunnel = self.tunnel_to(p.node)
             if tunnel is not None:

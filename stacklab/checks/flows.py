@@ -85,7 +85,7 @@ def _bare(line):
 
 @register
 class WalkCheck(Checker):
-    """A packet's way through the nodes' pipelines (stacklab walk)."""
+    """A packet's way through the nodes' pipelines (stacklab flows walk)."""
 
     kind = "walk"
     params = Record({
@@ -95,7 +95,7 @@ class WalkCheck(Checker):
         "port": Field(Int(example=22), doc="The destination port (tcp, udp)."),
         "path": Field(ListOf(Str(example="compute1: 0 17 40 17 19 21 group:150011 220 251 220 -> output:7 (D)")),
                       required=True,
-                      doc="One line per node, as `stacklab walk` prints them: the tables (and groups, "
+                      doc="One line per node, as `stacklab flows walk --brief` prints them: the tables (and groups, "
                           "bridges) in order, then the output; the annotations in parentheses may be left out."),
     }, doc="The tables a packet goes through on each node and where it leaves (ofproto/trace, following tunnels).")
 
@@ -121,5 +121,5 @@ class WalkCheck(Checker):
             want == line or want == _bare(line) for want, line in zip(p["path"], got))
         if same:
             return Outcome(PASS, "%s: %s" % (head, " | ".join(got)), data)
-        return Outcome(FAIL, "%s went %s; expected %s (all: stacklab walk %s %s)"
+        return Outcome(FAIL, "%s went %s; expected %s (all: stacklab flows walk %s %s)"
                        % (head, " | ".join(got), " | ".join(p["path"]), p["from"], p["to"]), data)

@@ -14,7 +14,7 @@ from stacklab.walk import Walker
 
 def _with_trace(lab, outcome, p, proto, port=None):
     """A failed probe: add where the packet goes. From an instance or a host,
-    its walk through every node's pipeline (stacklab walk); from elsewhere
+    its walk through every node's pipeline (stacklab flows walk); from elsewhere
     toward an instance, ofproto/trace through the instance's node."""
     scenario = lab.scenario
     if outcome.verdict == PASS:

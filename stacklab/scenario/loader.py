@@ -106,7 +106,8 @@ class _Builder:
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
-        octavia.load_balancers(self, scenario)
+        if self.sdn != "netvirt":           # (netvirt.check rejects them)
+            octavia.load_balancers(self, scenario)
         l3.routers(self, scenario)
         l3.floating_ips(self, scenario)
         if self.sdn == "netvirt":

@@ -60,3 +60,31 @@ def test_learned_flows_are_traffic_state_not_compared():
                                "actions=load:0->NXM_OF_VLAN_TCI[],load:0xcb->NXM_NX_TUN_ID[],output:2")
     assert learned.learned
     assert flows.diff([], [learned]).clean
+
+
+def test_netvirt_references_compare_cookies_port_numbers_and_groups():
+    ref = flows.load_reference("netvirt-dvr/compute1")
+    assert ref.style == flows.NETVIRT == flows.Style("OpenFlow13", names=False, cookies=True)
+    assert ref.style.dump_flows_argv("br-int") == ["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows",
+                                                   "br-int"]
+    assert ref.document == "004_1c6e0cbe1a8bfa55.txt" and ref.elided
+    assert {g.group_id for g in ref.groups} == {150004, 150011}
+    assert {f.cookie for f in ref.flows} >= {"0x8000000", "0x6900000", "0x8000001", "0x1080000", "0x8040000",
+                                             "0x8051388", "0x8031388", "0x8000007", "0x8000009", "0x8000003"}
+    # neutron's references keep ignoring their random cookies
+    assert flows.load_reference("vxlan-instance/br-int").style == flows.NEUTRON
+
+
+def test_a_wrong_cookie_or_a_missing_group_is_a_difference():
+    line = (" cookie=0x8000000, duration=1.0s, table=0, n_packets=9, n_bytes=9, priority=4,in_port=2 "
+            "actions=write_metadata:0x410000000000/0xffffff0000000001,goto_table:17")
+    group = " group_id=150011,type=all,bucket=actions=set_field:fa:16:3e:cd:7e:e8->eth_dst,resubmit(,220)"
+    ref = [flows.parse_flow(line, cookies=True), flows.parse_group(group)]
+    same = flows.diff(ref, [flows.parse_flow(line.replace("n_packets=9", "n_packets=1"), cookies=True),
+                            flows.parse_group(group)])
+    assert same.clean
+    d = flows.diff(ref, [flows.parse_flow(line.replace("0x8000000", "0x8000001"), cookies=True)])
+    assert [str(x) for x in d.missing] == [str(ref[0]), group.strip()]
+    assert str(d.extra[0]).startswith("cookie=0x8000001, table=0, priority=4")
+    # without cookies (neutron) the same two lines are one flow
+    assert flows.parse_flow(line) == flows.parse_flow(line.replace("0x8000000", "0x8000001"))
