@@ -60,6 +60,7 @@ bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_agent.py
 	@$(VENV)/bin/python bench/bench_checks.py
 	@$(VENV)/bin/python bench/bench_services.py
+	@$(VENV)/bin/python bench/bench_netvirt.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports

@@ -289,8 +289,9 @@ class Lab:
         return out
 
     def _unprogrammed_netvirt(self):
-        status = (self.odl.status() or {}).get("nodes", {})
-        out = []
+        full = self.odl.status() or {}
+        status = full.get("nodes", {})
+        out = [] if full.get("settled") else [("every node", "the last changes")]
         for node in self.scenario.nodes.values():
             if node.datapath_id is None:
                 continue

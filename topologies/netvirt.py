@@ -56,13 +56,16 @@ def bridges_script(node, scenario):
         args += [a for nic in node.nics.values() if nic.bridge == bridge
                  for a in ("--", "--may-exist", "add-port", bridge, nic.name)]
     owned = [nic.name for nic in node.nics.values() if nic.bridge] + ([provider] if provider else [])
-    lines = [_vsctl(args[1:]) if args else "", ovs_owned_script(owned)]
+    # the management address first: br-int connects to the controller as soon as it exists
+    lines = ["ip link set %s up" % nic.name for nic in node.nics.values()]
+    lines += ["ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.name) for nic in node.nics.values()
+              if nic.address and not nic.bridge]
+    lines += [_vsctl(args[1:]) if args else "", ovs_owned_script(owned)]
     for nic in node.nics.values():
-        lines.append("ip link set %s up" % nic.name)
         if nic.bridge:
             lines.append("ip link set %s up" % nic.bridge)
-        if nic.address:
-            lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.ip_device))
+            if nic.address:
+                lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.bridge))
     return "\n".join(lines)
 
 

@@ -8,9 +8,9 @@ and groups equal to pipeline.node_pipeline():
   controller restarts) it clears the switch's flows and groups and installs
   the whole set (here cookies carry meaning, so stale flows are not told by
   cookie: a fresh start leaves none);
-- when a port appears or goes, or the plan changes, it sends only the
-  difference: groups before the flows that use them, flows removed before
-  their groups.
+- when a port appears or goes, or the plan changes, it sends every node
+  only the difference (in one pass per burst of changes): groups before
+  the flows that use them, flows removed before their groups.
 
 Run: python -m controller.netvirt.app --listen IP [--port 6653] [--plan FILE]"""
 
@@ -24,7 +24,7 @@ import time
 from os_ken import cfg
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
@@ -33,7 +33,7 @@ from controller.netvirt.pipeline import node_pipeline
 from controller.netvirt.plan import PLAN_FILE, STATUS_FILE, Plan
 
 LOG = logging.getLogger("stacklab.netvirt")
-OPTIONS = {"plan": PLAN_FILE, "status": STATUS_FILE, "poll": 0.2}
+OPTIONS = {"plan": PLAN_FILE, "status": STATUS_FILE, "poll": 0.2, "batch": 0.05}
 
 
 class Switch:
@@ -46,9 +46,11 @@ class Switch:
         self.flows = openflow.FlowSet()     # installed
         self.groups = openflow.GroupSet()
         self.synced = False
+        self.inputs = None                  # what the installed set was computed from
         self.pending = {}                   # barrier xid -> (flows, groups, bound ports)
         self.applied = None
         self.connected_at = time.monotonic()
+        self.connected_time = time.time()
         self.full_sync_seconds = None
 
 
@@ -61,6 +63,7 @@ class NetvirtController(app_manager.OSKenApp):
         self.plan = None
         self.plan_stamp = None
         self.syncs = 0
+        self.pending_pass = False
         self._load_plan()
         hub.spawn(self._watch_plan)
 
@@ -108,8 +111,8 @@ class NetvirtController(app_manager.OSKenApp):
         for port in ev.msg.body:
             self._port_seen(switch, port)
         if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
-            self._program(switch)       # first, then the others learn its ports
-            self._program_all()
+            self._program(switch)       # at once; the others learn its ports with the next batch
+            self._schedule()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
@@ -120,7 +123,14 @@ class NetvirtController(app_manager.OSKenApp):
             switch.ports.pop(ev.msg.desc.name.decode(), None)
         else:
             self._port_seen(switch, ev.msg.desc)
-        self._program_all()         # the other nodes' flows toward this port too
+        self._schedule()            # this node's flows, and the other nodes' toward this port
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _disconnected(self, ev):
+        """Its barriers will not be answered; it keeps its ports (see _switch_features) until it is back."""
+        switch = self.switches.get(ev.datapath.id)
+        if switch is not None and switch.datapath is ev.datapath:
+            switch.pending.clear()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
@@ -149,10 +159,21 @@ class NetvirtController(app_manager.OSKenApp):
         """The ports each node's br-int has (or had, while it reconnects)."""
         return {s.node: set(s.ports) for s in self.switches.values() if s.node}
 
+    def _schedule(self):
+        """Program every switch soon: port changes come in bursts (a node's
+        VMs plugged together), and each changes the flows of every node that
+        shares a network or router with it; one pass for the burst."""
+        if not self.pending_pass:
+            self.pending_pass = True
+            hub.spawn_after(OPTIONS["batch"], self._program_all)
+
     def _program_all(self):
+        self.pending_pass = False
         for switch in list(self.switches.values()):
             if switch.synced:
                 self._program(switch)
+        if not any(s.pending for s in self.switches.values()):
+            self._write_status()        # nothing changed: settled as it is
 
     def _program(self, switch):
         if self.plan is None:
@@ -167,6 +188,12 @@ class NetvirtController(app_manager.OSKenApp):
         switch.node = node.name
         bound = self._bound()
         bound[node.name] = set(switch.ports)
+        # what its flows depend on: the plan, its ports, the other nodes' VM ports that are there
+        inputs = (self.plan_stamp, tuple(sorted(switch.ports.items())),
+                  frozenset(p.name for p in self.plan.ports.values() if p.name in bound.get(p.node, ())))
+        if switch.synced and inputs == switch.inputs:
+            return
+        switch.inputs = inputs
         flows, groups = node_pipeline(self.plan, node.name, switch.ports, bound)
         if not switch.synced:
             # a fresh start: whatever the switch holds goes, then everything is sent
@@ -203,10 +230,12 @@ class NetvirtController(app_manager.OSKenApp):
                  len(delete_groups))
 
     def _write_status(self):
-        status = {"pid": os.getpid(), "syncs": self.syncs, "time": time.time(),
+        settled = not self.pending_pass and not any(s.pending for s in self.switches.values())
+        status = {"pid": os.getpid(), "syncs": self.syncs, "time": time.time(), "settled": settled,
                   "plan": list(self.plan_stamp) if self.plan_stamp else None,
                   "nodes": {s.node: {"flows": s.applied[0], "groups": s.applied[1], "bound": s.applied[2],
-                                     "ports": sorted(s.ports), "full_sync_seconds": s.full_sync_seconds}
+                                     "ports": sorted(s.ports), "full_sync_seconds": s.full_sync_seconds,
+                                     "connected": s.connected_time}
                             for s in self.switches.values() if s.node and s.applied}}
         tmp = OPTIONS["status"] + ".tmp"
         with open(tmp, "w") as f:
