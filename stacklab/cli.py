@@ -80,7 +80,8 @@ def cmd_status(args):
         print("%s: %s, %s, keeper %s (%s)" % (lab["name"], lab["phase"], lab["alive"],
                                              "running" if lab["keeper"] else "none", lab["scenario"]))
         for node, info in sorted(lab["nodes"].items()):
-            print("  node %-12s %-10s %s" % (node, info["role"], " ".join(info["bridges"])))
+            extra = ["(%s)" % info["runs"]] if info.get("runs") else []
+            print("  node %-12s %-10s %s" % (node, info["role"], " ".join(info["bridges"] + extra)))
         for inst, info in sorted(lab["instances"].items()):
             print("  instance %-12s on %-10s %s %s (%s, %s)" % (inst, info["node"], info["ip"], info["mac"],
                                                                info["network"], info["tap"]))

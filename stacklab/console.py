@@ -26,7 +26,7 @@ class LabCLI(CLI):
         "Type a node or instance name, then a command, as on the real machine:",
         "  compute1 ovs-vsctl show            compute1 ovs-ofctl dump-flows br-tun",
         "  instance02 ip addr                 controller ovs-appctl ofproto/list-tunnels",
-        "Lab commands: nodes, checks, help; exit (or Ctrl-D) leaves%s.",
+        "Lab commands: nodes, checks, walk FROM TO, help; exit (or Ctrl-D) leaves%s.",
     )
 
     def __init__(self, nodes, lab_name, scenario=None, running=None, teardown_on_exit=True, **kwargs):
@@ -52,6 +52,24 @@ class LabCLI(CLI):
             return
         from stacklab.runner import run_checks
         print(report.table(run_checks(self.running, self.scenario), self.lab_name))
+
+    def do_walk(self, line):
+        """walk FROM TO [tcp|udp PORT] [brief]: the tables a packet goes through, node by node."""
+        words = line.split()
+        brief = "brief" in words
+        words = [w for w in words if w != "brief"]
+        if not (self.scenario and self.running) or len(words) not in (2, 4) \
+                or (len(words) == 4 and (words[2] not in ("tcp", "udp") or not words[3].isdigit())):
+            print("usage: walk FROM TO [tcp|udp PORT] [brief]   e.g. walk A E")
+            return
+        from stacklab.errors import StacklabError
+        from stacklab.walk import Walker, render
+        self.running.scenario = self.scenario
+        proto, port = (words[2], int(words[3])) if len(words) == 4 else ("icmp", None)
+        try:
+            print(render(Walker(self.running).walk(words[0], words[1], proto, port), tables=not brief))
+        except StacklabError as e:
+            print(e)
 
     def _unsupported(self, _line):
         print("not available in stacklab: use `checks`, or run ping/ovs-* inside a node")

@@ -243,7 +243,9 @@ class Lab:
         script(host, self.odl.start_script(netvirt.controller_address(self.scenario), self.scenario.sdn_port),
                "starting the netvirt controller")
         self.state.add_process(self.odl.pid(), "%s netvirt" % ctl)
-        return "netvirt on %s (%s)" % (ctl, netvirt.controller_target(self.scenario))
+        target = netvirt.controller_target(self.scenario)
+        self.state.nodes[ctl]["runs"] = "netvirt, listening on %s" % target.split(":", 1)[1]
+        return "netvirt on %s (%s)" % (ctl, target)
 
     def _wait_for_flows(self, timeout=15.0):
         """Until every agent (or netvirt) reports every bridge programmed and
