@@ -4,7 +4,6 @@ controller, with its tunnel ports and the provider NIC on it; no br-tun, no
 patch ports) and the controller process (controller/netvirt/app.py), which
 the SDN controller node owns."""
 
-import json
 import os
 import shlex
 import sys
@@ -12,6 +11,7 @@ import sys
 from controller.netvirt import plan as netvirt_plan
 from stacklab import naming
 from stacklab.scenario.netvirt import controller_address
+from topologies.node import read_json, tail
 from topologies.plumbing import ovs_owned_script
 
 ODL_DIR = "/var/lib/odl"
@@ -107,18 +107,10 @@ class OpenDaylight:
 
     def status(self):
         """The controller's last word on each node (None before any)."""
-        try:
-            with open(self._outside(netvirt_plan.STATUS_FILE)) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        return read_json(self._outside(netvirt_plan.STATUS_FILE))
 
     def log_path(self):
         return self._outside(self.LOG)
 
     def log_tail(self, lines=5):
-        try:
-            with open(self.log_path()) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path(), lines)

@@ -100,6 +100,24 @@ def ssh_client_setup(workdir, keys):
     write_etc(workdir, "/etc/ssh/ssh_config.d/stacklab.conf", "\n".join(conf) + "\n")
 
 
+def read_json(path):
+    """A daemon's status file, or None before it has written one."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def tail(path, lines=5):
+    """The last lines of a log ('' if there is none yet)."""
+    try:
+        with open(path) as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
 class LabHost(Host):
     """A Mininet host whose namespaces the lab records as soon as it exists.
     `script_dir` is where the lab writes the scripts it runs inside it;
@@ -184,18 +202,10 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
 
     def agent_status(self):
         """The agent's last word on what the switch holds (None before any)."""
-        try:
-            with open(self._outside(agent_plan.STATUS_FILE)) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        return read_json(self._outside(agent_plan.STATUS_FILE))
 
     def agent_log_tail(self, lines=5):
-        try:
-            with open(self._outside(self.AGENT_LOG)) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self._outside(self.AGENT_LOG), lines)
 
 
 class InstanceHost(LabHost):

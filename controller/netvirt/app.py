@@ -14,21 +14,19 @@ and groups equal to pipeline.node_pipeline():
 
 Run: python -m controller.netvirt.app --listen IP [--port 6653] [--plan FILE]"""
 
-import argparse
-import json
 import logging
 import os
 import sys
 import time
 
-from os_ken import cfg
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import openflow
+from controller import appkit, openflow
+from controller.appkit import PlanFollower, write_status
 from controller.netvirt.pipeline import node_pipeline
 from controller.netvirt.plan import PLAN_FILE, STATUS_FILE, Plan
 
@@ -60,36 +58,25 @@ class NetvirtController(app_manager.OSKenApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.switches = {}          # dpid -> Switch
-        self.plan = None
-        self.plan_stamp = None
+        self.plans = PlanFollower(OPTIONS["plan"], Plan)
         self.syncs = 0
         self.pending_pass = False
-        self._load_plan()
-        hub.spawn(self._watch_plan)
+        if self.plans.load():
+            self._log_plan()
+        self.plans.follow(hub, OPTIONS["poll"], self._new_plan)
 
     # -- the plan -------------------------------------------------------------
-    def _load_plan(self):
-        try:
-            st = os.stat(OPTIONS["plan"])
-        except FileNotFoundError:
-            return False
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self.plan_stamp:
-            return False
-        self.plan = Plan.read(OPTIONS["plan"])
-        self.plan_stamp = stamp
+    @property
+    def plan(self):
+        return self.plans.plan
+
+    def _log_plan(self):
         LOG.info("plan: %d nodes, %d networks, %d ports", len(self.plan.nodes), len(self.plan.networks),
                  len(self.plan.ports))
-        return True
 
-    def _watch_plan(self):
-        while True:
-            hub.sleep(OPTIONS["poll"])
-            try:
-                if self._load_plan():
-                    self._program_all()
-            except Exception:       # keep watching; the error is in the log
-                LOG.exception("reloading the plan")
+    def _new_plan(self):
+        self._log_plan()
+        self._program_all()
 
     # -- OpenFlow events ------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -189,7 +176,7 @@ class NetvirtController(app_manager.OSKenApp):
         bound = self._bound()
         bound[node.name] = set(switch.ports)
         # what its flows depend on: the plan, its ports, the other nodes' VM ports that are there
-        inputs = (self.plan_stamp, tuple(sorted(switch.ports.items())),
+        inputs = (self.plans.stamp, tuple(sorted(switch.ports.items())),
                   frozenset(p.name for p in self.plan.ports.values() if p.name in bound.get(p.node, ())))
         if switch.synced and inputs == switch.inputs:
             return
@@ -232,31 +219,16 @@ class NetvirtController(app_manager.OSKenApp):
     def _write_status(self):
         settled = not self.pending_pass and not any(s.pending for s in self.switches.values())
         status = {"pid": os.getpid(), "syncs": self.syncs, "time": time.time(), "settled": settled,
-                  "plan": list(self.plan_stamp) if self.plan_stamp else None,
+                  "plan": list(self.plans.stamp) if self.plans.stamp else None,
                   "nodes": {s.node: {"flows": s.applied[0], "groups": s.applied[1], "bound": s.applied[2],
                                      "ports": sorted(s.ports), "full_sync_seconds": s.full_sync_seconds,
                                      "connected": s.connected_time}
                             for s in self.switches.values() if s.node and s.applied}}
-        tmp = OPTIONS["status"] + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(status, f)
-        os.replace(tmp, OPTIONS["status"])
+        write_status(OPTIONS["status"], status)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m controller.netvirt.app", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--plan", default=PLAN_FILE)
-    ap.add_argument("--status", default=STATUS_FILE)
-    ap.add_argument("--listen", default="0.0.0.0")
-    ap.add_argument("--port", type=int, default=6653)
-    ap.add_argument("--log", default=None, help="log file (default: stderr)")
-    args = ap.parse_args(argv)
-    import controller.netvirt.app as app       # run as __main__: the app module is imported again by name
-    app.OPTIONS.update(plan=args.plan, status=args.status)
-    logging.basicConfig(filename=args.log, level=logging.INFO,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
-    cfg.CONF(args=["--ofp-listen-host", args.listen, "--ofp-tcp-listen-port", str(args.port)], project="os_ken")
-    app_manager.AppManager.run_apps(["controller.netvirt.app"])
+    appkit.run("controller.netvirt.app", argv, "0.0.0.0", 6653, PLAN_FILE, STATUS_FILE, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

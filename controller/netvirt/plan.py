@@ -5,8 +5,9 @@ service modules can be tested without a lab."""
 
 from dataclasses import asdict, dataclass, field
 import json
-import os
 from typing import Dict, List, Optional
+
+from controller.appkit import JsonFile
 
 PLAN_FILE = "/var/lib/odl/stacklab-netvirt-plan.json"
 STATUS_FILE = "/var/lib/odl/stacklab-netvirt-status.json"
@@ -64,7 +65,7 @@ class FloatingIp:
 
 
 @dataclass
-class Plan:
+class Plan(JsonFile):
     nodes: Dict[str, Node]
     networks: Dict[str, Network]
     routers: Dict[str, Router]
@@ -85,15 +86,3 @@ class Plan:
                    routers={k: Router(**v) for k, v in d["routers"].items()},
                    ports={k: Port(**v) for k, v in d["ports"].items()},
                    floating_ips=[FloatingIp(**f) for f in d.get("floating_ips", [])])
-
-    def write(self, path):
-        """Replace the file atomically: the controller never reads half a plan."""
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(self.to_json())
-        os.replace(tmp, path)
-
-    @classmethod
-    def read(cls, path):
-        with open(path) as f:
-            return cls.from_json(f.read())

@@ -11,7 +11,6 @@ says for the current plan and ports:
 
 Run: python -m controller.neutron.agent [--plan FILE] [--status FILE]"""
 
-import argparse
 import json
 import logging
 import os
@@ -20,14 +19,14 @@ import subprocess
 import sys
 import time
 
-from os_ken import cfg
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import openflow
+from controller import appkit, openflow
+from controller.appkit import PlanFollower, write_status
 from controller.neutron.firewall import ConjunctionIds
 from controller.neutron.pipeline import node_flows
 from controller.neutron.plan import PLAN_FILE, STATUS_FILE, NodePlan
@@ -60,36 +59,25 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         self.cookie = random.getrandbits(64)
         self.conj_ids = ConjunctionIds()
         self.sessions = {}          # datapath id -> BridgeSession
-        self.plan = None
-        self.plan_stamp = None
+        self.plans = PlanFollower(OPTIONS["plan"], NodePlan)
         self.tagged = {}            # port name -> local VLAN set in OVSDB
         self.syncs = 0
-        self._load_plan()
-        hub.spawn(self._watch_plan)
+        if self.plans.load():
+            self._log_plan()
+        self.plans.follow(hub, OPTIONS["poll"], self._new_plan)
 
     # -- the plan -------------------------------------------------------------
-    def _load_plan(self):
-        try:
-            st = os.stat(OPTIONS["plan"])
-        except FileNotFoundError:
-            return False
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self.plan_stamp:
-            return False
-        self.plan = NodePlan.read(OPTIONS["plan"])
-        self.plan_stamp = stamp
+    @property
+    def plan(self):
+        return self.plans.plan
+
+    def _log_plan(self):
         LOG.info("plan for %s: %d networks, %d ports", self.plan.node, len(self.plan.networks),
                  len(self.plan.ports))
-        return True
 
-    def _watch_plan(self):
-        while True:
-            hub.sleep(OPTIONS["poll"])
-            try:
-                if self._load_plan():
-                    self._program_all()
-            except Exception:       # keep watching; the error is in the log
-                LOG.exception("reloading the plan")
+    def _new_plan(self):
+        self._log_plan()
+        self._program_all()
 
     # -- OpenFlow events ------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -214,30 +202,15 @@ class NeutronOVSAgent(app_manager.OSKenApp):
 
     def _write_status(self):
         status = {"pid": os.getpid(), "cookie": "0x%x" % self.cookie, "syncs": self.syncs, "time": time.time(),
-                  "plan": list(self.plan_stamp) if self.plan_stamp else None,
+                  "plan": list(self.plans.stamp) if self.plans.stamp else None,
                   "bridges": {s.name: {"flows": s.applied[0], "bound": s.applied[1], "ports": sorted(s.ports),
                                        "full_sync_seconds": s.full_sync_seconds}
                               for s in self.sessions.values() if s.name and s.applied}}
-        tmp = OPTIONS["status"] + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(status, f)
-        os.replace(tmp, OPTIONS["status"])
+        write_status(OPTIONS["status"], status)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m controller.neutron.agent", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--plan", default=PLAN_FILE)
-    ap.add_argument("--status", default=STATUS_FILE)
-    ap.add_argument("--listen", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=6633)
-    ap.add_argument("--log", default=None, help="log file (default: stderr)")
-    args = ap.parse_args(argv)
-    import controller.neutron.agent as app       # run as __main__: the app module is imported again by name
-    app.OPTIONS.update(plan=args.plan, status=args.status)
-    logging.basicConfig(filename=args.log, level=logging.INFO,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
-    cfg.CONF(args=["--ofp-listen-host", args.listen, "--ofp-tcp-listen-port", str(args.port)], project="os_ken")
-    app_manager.AppManager.run_apps(["controller.neutron.agent"])
+    appkit.run("controller.neutron.agent", argv, "127.0.0.1", 6633, PLAN_FILE, STATUS_FILE, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ objects and nothing else, so they can be tested without a lab."""
 
 from dataclasses import asdict, dataclass, field
 import json
-import os
 from typing import Dict, List, Optional
+
+from controller.appkit import JsonFile
 
 PLAN_FILE = "/var/lib/neutron/stacklab-agent-plan.json"
 STATUS_FILE = "/var/lib/neutron/stacklab-agent-status.json"
@@ -65,7 +66,7 @@ class SecurityGroup:
 
 
 @dataclass
-class NodePlan:
+class NodePlan(JsonFile):
     node: str
     release: str
     networks: Dict[str, NetworkBinding]            # by id
@@ -90,15 +91,3 @@ class NodePlan:
                              for k, v in d["security_groups"].items()},
             physical_bridges=d["physical_bridges"], tunnel_ports=d.get("tunnel_ports", {}),
             tunnel_ip=d.get("tunnel_ip"))
-
-    def write(self, path):
-        """Replace the file atomically: the agent never reads half a plan."""
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(self.to_json())
-        os.replace(tmp, path)
-
-    @classmethod
-    def read(cls, path):
-        with open(path) as f:
-            return cls.from_json(f.read())

@@ -96,6 +96,17 @@ def snapshot():
     return Snapshot
 
 
+def wait_for(predicate, timeout=10.0):
+    """Whether `predicate()` came true within `timeout` seconds (polled)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def wait_clean(before, timeout=5.0):
     """Leaks left after `timeout` seconds (processes may take a moment to be reaped)."""
     import time

@@ -12,7 +12,7 @@ import pytest
 
 from stacklab import flows
 
-from .conftest import built_lab
+from .conftest import built_lab, wait_for
 
 
 @pytest.mark.parametrize("scenario,node,bridges", [
@@ -138,15 +138,6 @@ def cookies(lab, node, bridge):
     out = lab.run(node, ["ovs-ofctl", "dump-flows", bridge], check=True).stdout
     return {part.split("=")[1].rstrip(",") for line in out.splitlines()
             for part in line.split() if part.startswith("cookie=")}
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_port_removed_and_added_changes_only_its_flows(three):

@@ -18,7 +18,7 @@ from stacklab.checks.probes import PingCheck
 from stacklab.runner import run_checks
 from stacklab.walk import Walker
 
-from .conftest import built_lab
+from .conftest import built_lab, wait_for
 
 NODES = ("compute1", "compute2")
 
@@ -37,15 +37,6 @@ def check(lab, checker, **params):
 def state(lab, node):
     """What br-int holds, cookies included: flows and groups."""
     return set(flows.dump(lab, node, "br-int", flows.NETVIRT)) | set(flows.dump_groups(lab, node, "br-int"))
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def ping(lab, src, dst):

@@ -13,21 +13,9 @@ from controller.neutron.firewall import ConjunctionIds, Firewall, FirewallPort, 
 from controller.neutron.pipeline import node_flows
 from controller.neutron.plan import NetworkBinding, NodePlan, PortBinding, SecurityGroup, SecurityGroupRule
 
+from .ofwire import DP, wire
+
 COOKIE = 0x1234
-
-
-class FakeDatapath:
-    ofproto = ofp
-    ofproto_parser = parser
-    id = 1
-
-
-DP = FakeDatapath()
-
-
-def wire(msg):
-    msg.serialize()
-    return bytes(msg.buf)
 
 
 def expected(table, priority, match, actions):

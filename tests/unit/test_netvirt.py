@@ -19,6 +19,8 @@ from stacklab.errors import ScenarioError
 from stacklab.netvirt_plan import netvirt_plan
 from stacklab.scenario.loader import load_scenario
 
+from .ofwire import DP, wire
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO = os.path.join(HERE, "..", "..", "scenarios", "netvirt-dvr.yaml")
 
@@ -28,20 +30,6 @@ A_MAC, B_MAC, C_MAC, D_MAC = "fa:16:3e:d2:41:24", "fa:16:3e:06:e1:36", "fa:16:3e
 GW_MAC = "fa:16:3e:33:77:83"
 ELAN_TAG, VPN_ID = 0x1388, 0x1117f
 VRF = (0x222fe, 0xfffffffe)          # metadata=0x222fe/0xfffffffe
-
-
-class FakeDatapath:
-    ofproto = ofp
-    ofproto_parser = parser
-    id = 1
-
-
-DP = FakeDatapath()
-
-
-def wire(msg):
-    msg.serialize()
-    return bytes(msg.buf)
 
 
 def sent(flows):

@@ -1,0 +1,90 @@
+"""What the two OpenFlow apps (the neutron agent, netvirt) share beyond the
+OpenFlow layer: the plan file the lab writes and they follow, the status
+file they write (both replaced atomically, so no reader sees half of one),
+and how one is started from the command line."""
+
+import argparse
+import importlib
+import json
+import logging
+import os
+
+LOG = logging.getLogger("stacklab.app")
+
+
+def write_atomically(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class JsonFile:
+    """A plan dataclass's file form: to_json()/from_json() written and read whole."""
+
+    def write(self, path):
+        write_atomically(path, self.to_json())
+
+    @classmethod
+    def read(cls, path):
+        with open(path) as f:
+            return cls.from_json(f.read())
+
+
+def write_status(path, status):
+    write_atomically(path, json.dumps(status))
+
+
+class PlanFollower:
+    """The plan file, read again whenever it changes (mtime, size, inode)."""
+
+    def __init__(self, path, plan_class):
+        self.path = path
+        self.plan_class = plan_class
+        self.plan = None
+        self.stamp = None
+
+    def load(self):
+        """True when a new plan was read."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp == self.stamp:
+            return False
+        self.plan = self.plan_class.read(self.path)
+        self.stamp = stamp
+        return True
+
+    def follow(self, hub, poll, on_change):
+        """Check every `poll` seconds in an os-ken green thread; call on_change() after a new plan."""
+        def loop():
+            while True:
+                hub.sleep(poll)
+                try:
+                    if self.load():
+                        on_change()
+                except Exception:       # keep following; the error is in the log
+                    LOG.exception("reloading the plan %s", self.path)
+        hub.spawn(loop)
+
+
+def run(module, argv, listen, port, plan_file, status_file, description):
+    """Parse the command line and run app `module` (its OPTIONS take the
+    plan and status paths) with os-ken listening on LISTEN:PORT."""
+    from os_ken import cfg
+    from os_ken.base import app_manager
+    ap = argparse.ArgumentParser(prog="python -m " + module, description=description)
+    ap.add_argument("--plan", default=plan_file)
+    ap.add_argument("--status", default=status_file)
+    ap.add_argument("--listen", default=listen)
+    ap.add_argument("--port", type=int, default=port)
+    ap.add_argument("--log", default=None, help="log file (default: stderr)")
+    args = ap.parse_args(argv)
+    # run as __main__, the app module is imported again by name: its OPTIONS are the ones the app reads
+    importlib.import_module(module).OPTIONS.update(plan=args.plan, status=args.status)
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    cfg.CONF(args=["--ofp-listen-host", args.listen, "--ofp-tcp-listen-port", str(args.port)], project="os_ken")
+    app_manager.AppManager.run_apps([module])
