@@ -63,7 +63,7 @@ def full_sync(name):
             print("  %-15s %-10s all flows back %.2f s after the kill (vswitchd start included)"
                   % (name, node_name, back))
     finally:
-        lab.stop()
+        runner.teardown(lab)
 
 
 def flowmod_rate():
@@ -101,7 +101,7 @@ def flowmod_rate():
         print("  ratio app/ovs-ofctl   %.2f   (target: at most 2)" % (r["total_seconds"] / ofctl))
         print("  flows on the app's bridge: %s" % count.strip().split("flow_count=")[-1])
     finally:
-        lab.stop()
+        runner.teardown(lab)
 
 
 def main():

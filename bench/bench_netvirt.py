@@ -88,7 +88,7 @@ def measure(scenario):
         print("  %-28s connect -> whole set confirmed: median %.3f s, max %.3f s (target < 1 s); "
               "all back %.2f s after the kill" % ("", statistics.median(syncs), max(syncs), back))
     finally:
-        lab.stop()
+        runner.teardown(lab)
 
 
 def main():

@@ -61,8 +61,10 @@ def cmd_down(args):
     _need_root()
     names = running_labs() if args.all else [runner.pick_lab(args.name)]
     for name in names:
-        runner.down(name)
-        print("lab %s removed" % name)
+        seconds, lingering = runner.down(name)
+        print("lab %s removed in %.2fs" % (name, seconds))
+        if lingering:
+            print("  (%d ended processes of a killed run wait for init to reap them)" % len(lingering))
     if args.all and not names:
         print("no lab is up")
     return 0

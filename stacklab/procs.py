@@ -2,6 +2,7 @@
 mistaken for one of the lab's; plus the namespace identities used to find
 every process a lab started, without ever matching by name."""
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -19,6 +20,16 @@ def start_time(pid):
     if fields[0] in (b"Z", b"X"):          # a zombie has already ended
         return None
     return int(fields[19])
+
+
+def exists(proc):
+    """Whether `proc` still has a /proc entry, running or as a zombie not yet reaped."""
+    try:
+        with open("/proc/%d/stat" % proc.pid, "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return proc.start is not None and int(stat[stat.rindex(b")") + 2:].split()[19]) == proc.start
 
 
 def namespaces(pid):
@@ -100,6 +111,21 @@ def terminate(procs, grace=1.0, kill_now=()):
     return procs
 
 
+def wait_gone(procs, timeout=5.0):
+    """Reap and wait until none of `procs` exists any more, not even as a
+    zombie (our children are reaped here; an orphan's zombie waits for init).
+    Returns those still there after `timeout`."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in procs if exists(p)]
+    while left:
+        reap()
+        left = [p for p in left if exists(p)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return left
+
+
 def reap():
     """Collect any ended children (daemons re-parented to us as subreaper)."""
     while True:
@@ -120,3 +146,15 @@ def become_subreaper():
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done (a cleanup
+    that must not be cut short); they are delivered after it."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

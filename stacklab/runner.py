@@ -6,14 +6,16 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 from stacklab import report
 from stacklab.checks import run_check
-from stacklab.errors import LabError
-from stacklab.procs import Proc, become_subreaper, reap
+from stacklab.errors import LabError, StacklabError
+from stacklab.lock import LabLock
+from stacklab.procs import Proc, become_subreaper, reap, wait_gone
 from stacklab.running import RunningLab
 from stacklab.scenario.loader import find_scenario, load_scenario
-from stacklab.state import LabState, running_labs
+from stacklab.state import LabState, lab_dir, running_labs
 from stacklab.teardown import sweep
 
 
@@ -42,76 +44,159 @@ def load(name_or_file):
 
 
 def build(scenario, progress=None):
-    """Build `scenario` in this process and return the Lab. Anything that
-    goes wrong (Ctrl-C included) removes what was built."""
+    """Build `scenario` in this process, which then holds the lab (`down`
+    signals it) and is the ancestor of every process the lab starts, so it
+    reaps them itself. Anything that goes wrong (Ctrl-C included) removes
+    what was built. The lab's lock is held while it builds."""
     from topologies.lab import build_lab   # Mininet is imported only when a lab is built
     become_subreaper()
-    state = LabState.create(scenario.name, os.path.abspath(scenario.file))
+    lock = LabLock(scenario.name).acquire(
+        waiting=lambda: sys.stderr.write("lab %s is being built or removed; waiting\n" % scenario.name))
+    try:
+        state = LabState.create(scenario.name, os.path.abspath(scenario.file), keeper=Proc(os.getpid(),
+                                                                                            what="builder"))
+    except BaseException:
+        lock.release()
+        raise
     t0 = time.monotonic()
     if progress:
         sys.stderr.write("building lab %s (%d nodes, %d instances)\n"
                          % (scenario.name, len(scenario.nodes), len(scenario.instances)))
-    lab = build_lab(scenario, state, progress)
+    try:
+        lab = build_lab(scenario, state, progress)
+    except BaseException:
+        lock.release(remove=not os.path.isdir(state.dir))
+        raise
+    lock.release()
     if progress:
         sys.stderr.write("lab %s is up in %.2fs\n" % (scenario.name, time.monotonic() - t0))
     return lab
 
 
+def teardown(lab):
+    """Remove a lab this process built, holding its lock; returns the seconds it took."""
+    t0 = time.monotonic()
+    lock = LabLock(lab.state.name).acquire()
+    try:
+        lab.stop()
+    finally:
+        lock.release(remove=not os.path.isdir(lab.state.dir))
+    return time.monotonic() - t0
+
+
 def up(scenario, progress=None):
-    """Build the lab and leave it running, held by a background keeper
-    process that tears it down on SIGTERM (what `stacklab down` sends)."""
+    """Build the lab in a child process that then keeps it (the keeper:
+    it holds the lab until `down` signals it, and tears it down). This
+    process shows the progress and returns once the lab is up."""
     catch_termination()
-    lab = build(scenario, progress)
-    ready_r, ready_w = os.pipe()
+    r, w = os.pipe2(os.O_CLOEXEC)       # (not inherited by the lab's daemons: EOF when the keeper is done)
     pid = os.fork()
     if pid == 0:
-        os.close(ready_r)
-        _keep(lab, ready_w)      # never returns
-    os.close(ready_w)
-    ok = os.read(ready_r, 2)
-    if ok != b"ok":
-        raise LabError("the keeper of lab %s did not start" % scenario.name)
-    return lab.state
-
-
-def _keep(lab, ready_w):
-    code = 0
+        os.close(r)
+        _build_and_keep(scenario, progress, w)      # never returns
+    os.close(w)
     try:
-        os.setsid()
+        with os.fdopen(r, "rb") as f:
+            answer = f.read()
+    except BaseException:
+        # Ctrl-C, SIGTERM or SIGHUP: the builder is told once (it ignores the terminal's Ctrl-C,
+        # so that no second signal cuts its cleanup short) and we wait until it has cleaned up
+        _wait(pid, signal.SIGTERM)
+        raise
+    if answer == b"ok":
+        return LabState.load(scenario.name)
+    os.waitpid(pid, 0)
+    kind, _, message = answer.decode(errors="replace").partition("\n")
+    if kind == "error":
+        raise LabError(message)
+    if kind == "interrupted":
+        raise LabError("the build of lab %s was stopped (%s: `stacklab down %s`?); what it had built is removed"
+                       % (scenario.name, message or "a signal", scenario.name))
+    raise LabError("the builder of lab %s died before the lab was up: `stacklab down %s` removes what it left%s"
+                   % (scenario.name, scenario.name, ("\n" + message) if message else ""))
+
+
+def _wait(pid, sig=None):
+    try:
+        if sig is not None:
+            os.kill(pid, sig)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+KEEPER_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+def _build_and_keep(scenario, progress, ready_w):
+    """The keeper: build, say "ok" (or why not), hold the lab until a
+    signal, tear it down. Signals are taken synchronously (sigwaitinfo), so
+    none is lost between the lab coming up and the wait starting."""
+    code, lab = 1, None
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)        # the CLI passes Ctrl-C on as SIGTERM
+        catch_termination()
+        lab = build(scenario, progress)
+        signal.pthread_sigmask(signal.SIG_BLOCK, KEEPER_SIGNALS | {signal.SIGCHLD})
+        os.setsid()                         # no longer the terminal's: a later Ctrl-C there is not ours
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        stop = []
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, lambda s, f: stop.append(s))
-        become_subreaper()
         lab.state.keeper = Proc(os.getpid(), what="keeper")
         lab.state.save()
         os.write(ready_w, b"ok")
         os.close(ready_w)
-        while not stop:
-            signal.pause()
+        ready_w = None
+        while signal.sigwaitinfo(KEEPER_SIGNALS | {signal.SIGCHLD}).si_signo == signal.SIGCHLD:
             reap()
-    except BaseException:
-        code = 1
+        code = 0
+    except BaseException as e:
+        if ready_w is not None:
+            if isinstance(e, StacklabError):
+                message = "error\n%s" % e
+            elif isinstance(e, Interrupted):
+                message = "interrupted\n%s" % e
+            else:
+                message = "died\n" + traceback.format_exc()
+            os.write(ready_w, message.encode())
     finally:
         try:
-            lab.stop()
+            if lab is not None:
+                teardown(lab)
         except BaseException:
             code = 1
         os._exit(code)
 
 
-def down(name, wait=5.0):
-    """Remove lab `name`: ask its keeper to tear down, then sweep whatever
-    its record still names (all of it if the keeper was killed)."""
+def down(name, wait=30.0):
+    """Remove lab `name` and return when all of it is gone (processes
+    reaped, namespaces, links, mounts and files): ask its keeper (or its
+    builder, if it is still building) to tear it down and wait for it, then,
+    holding the lab's lock, sweep whatever its record still names (all of it
+    if the keeper was killed). Returns (seconds, processes init has yet to reap)."""
+    t0 = time.monotonic()
     state = LabState.load(name)
-    if state.keeper is not None and state.keeper.alive():
-        state.keeper.signal(signal.SIGTERM)
+    keeper = state.keeper
+    if keeper is not None and keeper.alive() and keeper.pid != os.getpid():
+        keeper.signal(signal.SIGTERM)
         deadline = time.monotonic() + wait
-        while state.keeper.alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    sweep(state)
+        while keeper.alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if keeper.alive():
+            keeper.signal(signal.SIGKILL)
+            wait_gone([keeper], 2.0)
+    lingering = []
+    lock = LabLock(name).acquire(timeout=wait)
+    try:
+        try:
+            current = LabState.load(name)
+        except LabError:
+            current = None                  # the keeper removed it all
+        if current is not None and (current.id is None or state.id is None or current.id == state.id):
+            lingering = sweep(current)
+    finally:
+        lock.release(remove=not os.path.isdir(lab_dir(name)))
+    return time.monotonic() - t0, lingering
 
 
 def run_checks(running, scenario):
@@ -145,10 +230,9 @@ def run(scenario, as_json=False, junit=None, interactive=None, progress=None):
             LabCLI(lab.hosts(), scenario.name, scenario, running)
         return code
     finally:
-        t0 = time.monotonic()
-        lab.stop()
+        seconds = teardown(lab)
         if progress:
-            sys.stderr.write("lab %s torn down in %.2fs\n" % (scenario.name, time.monotonic() - t0))
+            sys.stderr.write("lab %s torn down in %.2fs\n" % (scenario.name, seconds))
 
 
 def status():

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 
 from stacklab.errors import LabError
 from stacklab.procs import Proc
@@ -21,10 +22,11 @@ class LabState:
     """What a lab created: its namespaces (each held by a recorded process),
     the processes it started, and its directory."""
 
-    def __init__(self, name, scenario_file=None, created=None):
+    def __init__(self, name, scenario_file=None, created=None, lab_id=None):
         self.name = name
         self.scenario_file = scenario_file
         self.created = created or time.time()
+        self.id = lab_id or uuid.uuid4().hex     # tells this lab from a later one of the same name
         self.phase = "building"
         self.keeper = None            # Proc of the process that holds the lab
         self.namespaces = {}          # name -> {"kind", "pid", "start", "netns", "mntns"}
@@ -43,8 +45,9 @@ class LabState:
 
     # -- creating ------------------------------------------------------------
     @classmethod
-    def create(cls, name, scenario_file):
-        """Claim the lab's directory; refuse when the lab exists already."""
+    def create(cls, name, scenario_file, keeper=None):
+        """Claim the lab's directory; refuse when the lab exists already.
+        `keeper`: the process that builds and holds it (what `down` signals)."""
         os.makedirs(RUN_ROOT, exist_ok=True)
         try:
             os.mkdir(lab_dir(name))
@@ -52,6 +55,7 @@ class LabState:
             raise LabError("lab %s is already up (or was left by a killed run): "
                            "`stacklab down %s` removes it" % (name, name))
         state = cls(name, scenario_file)
+        state.keeper = keeper
         state.save()
         return state
 
@@ -65,7 +69,7 @@ class LabState:
 
     def save(self):
         data = {
-            "name": self.name, "scenario_file": self.scenario_file, "created": self.created,
+            "name": self.name, "id": self.id, "scenario_file": self.scenario_file, "created": self.created,
             "phase": self.phase, "keeper": self.keeper.to_dict() if self.keeper else None,
             "namespaces": self.namespaces, "processes": [p.to_dict() for p in self.processes],
             "nodes": self.nodes, "instances": self.instances, "hosts": self.hosts,
@@ -85,14 +89,14 @@ class LabState:
         except FileNotFoundError:
             if os.path.isdir(lab_dir(name)):
                 state = cls(name)       # killed before its first record: only the directory is left
-                state.phase = "unknown"
+                state.phase, state.id = "unknown", None
                 return state
             raise LabError("no lab named %s is up (running: %s)" % (name, ", ".join(running_labs()) or "none"))
         except ValueError:
             state = cls(name)
-            state.phase = "unknown"
+            state.phase, state.id = "unknown", None
             return state
-        state = cls(data["name"], data.get("scenario_file"), data.get("created"))
+        state = cls(data["name"], data.get("scenario_file"), data.get("created"), data.get("id"))
         state.phase = data.get("phase", "unknown")
         state.keeper = Proc.from_dict(data["keeper"]) if data.get("keeper") else None
         state.namespaces = data.get("namespaces", {})

@@ -6,7 +6,7 @@ import glob
 import os
 
 from stacklab.errors import LabError
-from stacklab.procs import Proc, in_namespaces, namespaces, terminate
+from stacklab.procs import Proc, in_namespaces, namespaces, terminate, wait_gone
 
 
 def lab_processes(state):
@@ -35,11 +35,17 @@ def lab_processes(state):
     return [p for p in procs.values() if p.pid != me and p.alive()]
 
 
-def sweep(state, grace=1.0):
-    """End the lab's processes and remove its directory. Raises LabError if
-    a process would not end (the directory is then kept, to try again)."""
+def sweep(state, grace=1.0, reap_within=5.0):
+    """End the lab's processes, wait until they are reaped (not left as
+    zombies), and remove its directory. Raises LabError if a process would
+    not end (the directory is then kept, to try again). Returns the
+    processes that ended but were not reaped in time (orphans whose zombies
+    only init can collect, after a keeper was killed)."""
     shells = {ns["pid"] for ns in state.namespaces.values()}
-    stubborn = terminate(lab_processes(state), grace, kill_now=shells)
+    procs = lab_processes(state)
+    stubborn = terminate(procs, grace, kill_now=shells)
     if stubborn:
         raise LabError("lab %s: could not end %s" % (state.name, ", ".join(map(repr, stubborn))))
+    lingering = wait_gone(procs, reap_within)
     state.remove_dir()
+    return lingering

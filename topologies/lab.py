@@ -12,6 +12,7 @@ from stacklab.errors import LabError
 from stacklab.ssh import key_file
 from stacklab.teardown import sweep
 from stacklab.netvirt_plan import netvirt_plan
+from stacklab.procs import signals_deferred
 from topologies import fabric, netvirt, plumbing
 from topologies import amphora
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
@@ -87,22 +88,25 @@ class Lab:
         return {**self.nodes, **self.instances, **self.dhcp, **self.routers, **self.external}
 
     # -- building -------------------------------------------------------------
+    # the build, step by step: (title shown in the progress, method)
+    STEPS = (
+        ("nodes", "_create_nodes"),
+        ("open vswitch", "_start_ovs"),
+        ("physical networks", "_wire_fabric"),
+        ("bridges", "_configure_bridges"),
+        ("agents", "_start_agents"),
+        ("instances", "_create_instances"),
+        ("ssh servers", "_start_ssh"),
+        ("dhcp", "_start_dhcp"),
+        ("routers", "_start_routers"),
+        ("flows", "_wait_for_flows"),
+        ("addresses", "_request_addresses"),
+        ("load balancers", "_start_load_balancers"),
+    )
+
     def build(self):
-        steps = [
-            ("nodes", self._create_nodes),
-            ("open vswitch", self._start_ovs),
-            ("physical networks", self._wire_fabric),
-            ("bridges", self._configure_bridges),
-            ("agents", self._start_agents),
-            ("instances", self._create_instances),
-            ("ssh servers", self._start_ssh),
-            ("dhcp", self._start_dhcp),
-            ("routers", self._start_routers),
-            ("flows", self._wait_for_flows),
-            ("addresses", self._request_addresses),
-            ("load balancers", self._start_load_balancers),
-        ]
-        for title, step in steps:
+        for title, method in self.STEPS:
+            step = getattr(self, method)
             t0 = time.monotonic()
             if os.environ.get("STACKLAB_FAIL_AT") == title:      # fault injection for the tests
                 raise LabError("injected failure at %s" % title)
@@ -494,7 +498,12 @@ class Lab:
     # -- tearing down ---------------------------------------------------------
     def stop(self):
         """Remove everything: processes (namespaces and veths go with them),
-        then the lab's directory. Safe to call twice."""
+        then the lab's directory. Safe to call twice; not cut short by
+        Ctrl-C or SIGTERM (they wait until it is done)."""
+        with signals_deferred():
+            self._stop()
+
+    def _stop(self):
         try:
             sweep(self.state)
         finally:

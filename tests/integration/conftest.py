@@ -78,10 +78,12 @@ class Snapshot:
         with open("/proc/self/mountinfo") as f:
             self.mounts = len(f.readlines())
 
-    def leaks_since(self, before):
+    def leaks_since(self, before, ignore=()):
+        """What is here now and was not before (`ignore`: pids that are not the lab's, such as
+        a CLI that is still printing its last words)."""
         me = os.getpid()
         leaks = {
-            "processes": sorted(c for p, s, c in self.procs - before.procs if p != me),
+            "processes": sorted(c for p, s, c in self.procs - before.procs if p != me and p not in ignore),
             "namespaces": sorted(self.netns - before.netns),
             "links": sorted(self.links - before.links),
             "files": sorted(set(self.files) - set(before.files)),
@@ -134,6 +136,6 @@ def built_lab(name_or_file):
         running.scenario = scenario
         yield running, lab
     finally:
-        lab.stop()
+        runner.teardown(lab)
     leaks = wait_clean(before)
     assert not leaks, "teardown left: %s" % leaks

@@ -1,6 +1,8 @@
 """A lab's whole life through the CLI: up, status, check, down; two labs at
-once; 20 cycles without a leak; SIGKILL mid-build then down; bad input and a
-failing build leave nothing behind."""
+once; 20 cycles without a leak; `down` while it builds, then `up` again;
+SIGKILL of the builder at every step then down; an `up` waiting for the
+`down` of its name; bad input and a failing build leave nothing behind.
+After `down` returns, nothing of the lab is left: checked at once, no sleep."""
 
 import json
 import os
@@ -13,7 +15,31 @@ import pytest
 from stacklab.running import RunningLab
 from stacklab.state import LabState
 
-from .conftest import STACKLAB, Snapshot, scenario_path, stacklab, wait_clean
+from topologies.lab import Lab
+
+from .conftest import STACKLAB, Snapshot, scenario_path, stacklab
+
+STEPS = [title for title, _ in Lab.STEPS]
+NAME = "it-two-node"
+
+
+def leaks_now(before, cli=None):
+    """What the lab left, looked at the moment `down` returned (`cli`: the
+    `stacklab up` process of a stopped build, which may still be exiting)."""
+    return Snapshot().leaks_since(before, ignore=(cli.pid,) if cli else ())
+
+
+def paused_up(step, command="up"):
+    """`stacklab up` (or run) of two-node, paused after `step`: the CLI process."""
+    env = dict(os.environ, STACKLAB_PAUSE_AFTER=step)
+    args = [command] + (["--no-cli"] if command == "run" else []) + [scenario_path("two-node")]
+    proc = subprocess.Popen(STACKLAB + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = ""
+    deadline = time.monotonic() + 60
+    while "paused after " + step not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, "the build ended before the pause after %s" % step
+    return proc
 
 
 def test_up_status_down_through_the_cli():
@@ -31,10 +57,10 @@ def test_up_status_down_through_the_cli():
         out = stacklab("up", path, check=False)
         assert out.returncode == 2 and "already up" in out.stderr
     finally:
-        stacklab("down", "it-two-node")
+        out = stacklab("down", "it-two-node")
+    assert "lab it-two-node removed in " in out.stdout
+    assert not leaks_now(before)
     assert time.monotonic() - t0 < 60
-    leaks = wait_clean(before)
-    assert not leaks, leaks
 
 
 def test_two_labs_at_once(tmp_path):
@@ -52,8 +78,7 @@ def test_two_labs_at_once(tmp_path):
         assert a.run("compute1", ["ovs-vsctl", "br-exists", "br-tun"]).returncode == 0
     finally:
         stacklab("down", "--all")
-    leaks = wait_clean(before)
-    assert not leaks, leaks
+    assert not leaks_now(before)
 
 
 def test_leak_20_up_down_cycles():
@@ -62,29 +87,63 @@ def test_leak_20_up_down_cycles():
     for i in range(20):
         stacklab("up", path)
         stacklab("down", "it-two-node")
-    leaks = wait_clean(before)
-    assert not leaks, "after 20 cycles: %s" % leaks
+        assert not leaks_now(before), "after cycle %d: %s" % (i + 1, leaks_now(before))
 
 
-@pytest.mark.parametrize("after_step", ["nodes", "open vswitch", "bridges"])
-def test_sigkill_mid_build_then_down_leaves_nothing(after_step):
-    """Kill the builder with SIGKILL part-way, then `stacklab down` removes all."""
+@pytest.mark.parametrize("step", STEPS)
+def test_sigkill_of_the_builder_then_down_leaves_nothing(step):
+    """Kill the builder (and its CLI) with SIGKILL after each step; `down` removes all."""
     before = Snapshot()
-    env = dict(os.environ, STACKLAB_PAUSE_AFTER=after_step)
-    proc = subprocess.Popen(STACKLAB + ["up", scenario_path("two-node")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    line = ""
-    deadline = time.monotonic() + 30
-    while "paused after " + after_step not in line and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None, "builder ended before the pause"
+    proc = paused_up(step)
+    state = LabState.load(NAME)
+    assert state.namespaces, "the builder had recorded nothing"
+    assert state.keeper.alive() and state.keeper.pid != proc.pid
+    os.kill(state.keeper.pid, signal.SIGKILL)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    state = LabState.load("it-two-node")
-    assert state.namespaces, "the killed builder had recorded nothing"
-    stacklab("down", "it-two-node")
-    leaks = wait_clean(before)
-    assert not leaks, "after SIGKILL at %s: %s" % (after_step, leaks)
+    stacklab("down", NAME)
+    assert not leaks_now(before), "after SIGKILL at %s: %s" % (step, leaks_now(before))
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_down_while_building_then_up_again(step):
+    """`down` stops a building lab's builder and waits for its cleanup; an `up`
+    of the same name right after builds a whole new lab."""
+    before = Snapshot()
+    proc = paused_up(step)
+    stacklab("down", NAME)
+    assert not leaks_now(before, proc), "down during %s left %s" % (step, leaks_now(before, proc))
+    rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "was stopped (SIGTERM" in rest and "Traceback" not in rest, rest
+    stacklab("up", scenario_path("two-node"))
+    try:
+        status = json.loads(stacklab("status", "--json").stdout)
+        assert [s["phase"] for s in status if s["name"] == NAME] == ["up"]
+        assert stacklab("check", NAME).returncode == 0
+    finally:
+        stacklab("down", NAME)
+    assert not leaks_now(before)
+
+
+def test_up_waits_for_the_down_of_its_name():
+    before = Snapshot()
+    stacklab("up", scenario_path("two-node"))
+    old = LabState.load(NAME).id
+    down = subprocess.Popen(STACKLAB + ["down", NAME], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.05)
+    up = stacklab("up", scenario_path("two-node"), check=False)
+    down_out, _ = down.communicate(timeout=60)
+    try:
+        assert down.returncode == 0, down_out
+        # either the up waited for the teardown, or it came first and found the lab still there
+        assert up.returncode == 0 or "already up" in up.stderr, up.stderr
+        if up.returncode == 0:
+            assert LabState.load(NAME).id != old
+            assert stacklab("check", NAME).returncode == 0
+    finally:
+        if up.returncode == 0:
+            stacklab("down", NAME)
+    assert not leaks_now(before)
 
 
 def test_bad_scenario_gives_a_clear_error_and_builds_nothing(tmp_path):
@@ -104,8 +163,7 @@ def test_failing_build_removes_what_it_built():
     env = dict(os.environ, STACKLAB_FAIL_AT="instances")
     out = stacklab("run", scenario_path("two-node"), "--no-cli", check=False, env=env)
     assert out.returncode == 2 and "injected failure at instances" in out.stderr, out.stderr
-    leaks = wait_clean(before)
-    assert not leaks, leaks
+    assert not leaks_now(before)
 
 
 def test_twenty_node_lab(tmp_path):
@@ -123,8 +181,7 @@ def test_twenty_node_lab(tmp_path):
         assert len(lab.state.instances) == 38
     finally:
         stacklab("down", "it-mesh")
-    leaks = wait_clean(before)
-    assert not leaks, leaks
+    assert not leaks_now(before)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -142,5 +199,17 @@ def test_ctrl_c_or_sigterm_mid_build_removes_everything(sig, code):
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == code, rest
     assert "removed" in rest and "Traceback" not in rest, rest
-    leaks = wait_clean(before)
-    assert not leaks, leaks
+    assert not leaks_now(before)
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_of_up_mid_build_removes_everything(sig, code):
+    """`stacklab up` builds in its keeper; the CLI passes the signal on and
+    returns only once the keeper has removed what it built."""
+    before = Snapshot()
+    proc = paused_up("instances")
+    proc.send_signal(sig)
+    rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == code, rest
+    assert "removed" in rest and "Traceback" not in rest, rest
+    assert not leaks_now(before)
