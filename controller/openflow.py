@@ -26,6 +26,7 @@ PROTOCOLS = {
 _CT_BITS = {"new": 0x01, "est": 0x02, "rel": 0x04, "rpl": 0x08, "inv": 0x10, "trk": 0x20}
 UNICAST = ("00:00:00:00:00:00", "01:00:00:00:00:00")
 MULTICAST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
+BROADCAST = "ff:ff:ff:ff:ff:ff"
 NO_VLAN = 0x0000        # vlan_vid 0 exact is OVS's vlan_tci=0x0000/0x1fff: untagged
 
 
@@ -270,6 +271,22 @@ def flow_stats_request(datapath):
 
 def port_desc_request(datapath):
     return parser.OFPPortDescStatsRequest(datapath, 0)
+
+
+def send_batch(datapath, msgs):
+    """Send `msgs` in one write: one slot of the datapath's send queue (os-ken
+    makes a sender wait once 16 are queued, and a switch busy with our flows
+    would hold every other message of this thread) and one syscall, not
+    hundreds. Returns the messages, with their xids."""
+    bufs = []
+    for msg in msgs:
+        if msg.xid is None:
+            datapath.set_xid(msg)
+        msg.serialize()
+        bufs.append(bytes(msg.buf))
+    if bufs:
+        datapath.send(b"".join(bufs))
+    return msgs
 
 
 # -- groups --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from stacklab.netvirt_plan import netvirt_plan
 from stacklab.procs import signals_deferred
 from topologies import fabric, netvirt, plumbing
 from topologies import amphora
+from topologies.agents import AgentHost
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import CloudNode, ExternalHost, FabricHost, InstanceHost, ssh_client_setup
@@ -81,6 +82,7 @@ class Lab:
         self.keys = {}          # key pair -> private key file
         self.pki = None         # Octavia's CA, when the scenario has load balancers
         self.odl = None         # the netvirt controller (sdn: netvirt), on its node
+        self.agents = None      # the OVS agents of every node, one process (sdn: neutron)
         self.script_dir = os.path.join(state.dir, "scripts")
 
     def hosts(self):
@@ -115,7 +117,7 @@ class Lab:
             self.progress(title, detail, time.monotonic() - t0)
             if os.environ.get("STACKLAB_PAUSE_AFTER") == title:  # lets the crash test kill us mid-build
                 print("paused after %s" % title, flush=True)
-                time.sleep(60)
+                time.sleep(float(os.environ.get("STACKLAB_PAUSE_SECONDS", "60")))
         self.state.phase = "up"
         self.state.save()
 
@@ -198,6 +200,7 @@ class Lab:
         lines += [FabricHost.switch_script(switches[p]) for p in physnets]
         script(self.fabric, "\n".join(lines), "creating physical network switches")
         ups = []
+        answered = {switch: [] for switch in switches.values()}
         for index, node in enumerate(self.scenario.nodes.values()):
             host = self.nodes[node.name]
             for nic in node.nics.values():
@@ -206,11 +209,14 @@ class Lab:
                        "plugging %s %s into %s" % (node.name, nic.name, nic.physical_network))
                 self.links.append(Veth(host, self.fabric, nic.name, far, mac1=nic.mac, create=False))
                 ups.append("ip link set %s master %s up" % (far, switches[nic.physical_network]))
+                if nic.address:
+                    answered[switches[nic.physical_network]].append((far, nic.address.ip, nic.mac))
         for index, h in enumerate(self.scenario.hosts.values()):
             host = self.external[h.name]
             far = fabric.port_name(len(self.scenario.nodes) + index, h.name, "eth0")
             self.links.append(Veth(host, self.fabric, "eth0", far, mac1=h.mac))
             ups.append("ip link set %s master %s up" % (far, switches[h.physical_network]))
+        ups += [fabric.arp_answers_script(switch, ports) for switch, ports in answered.items()]
         if ups:
             script(self.fabric, "\n".join(ups), "connecting NICs to physical networks")
         if self.external:
@@ -233,10 +239,11 @@ class Lab:
             return self._start_netvirt()
         for name, host in self.nodes.items():
             host.write_agent_plan(node_plan(self.scenario, name))
-        run_parallel([(host, host.agent_start_script()) for host in self.nodes.values()], "starting the OVS agents")
-        for host in self.nodes.values():
-            self.state.add_process(host.agent_pid(), "%s openvswitch-agent" % host.name)
-        return "%d x openvswitch-agent" % len(self.nodes)
+        self.agents = AgentHost(os.path.join(self.state.dir, "agents"))
+        self.agents.write_config(self.nodes.values())
+        script(self.fabric, self.agents.start_script(), "starting the OVS agents")
+        self.state.add_process(self.agents.pid(), "openvswitch-agent (%d nodes)" % len(self.nodes))
+        return "openvswitch-agent for %d nodes" % len(self.nodes)
 
     def _start_netvirt(self):
         """One controller for the whole cloud, on the SDN controller node,
@@ -251,24 +258,29 @@ class Lab:
         self.state.nodes[ctl]["runs"] = "netvirt, listening on %s" % target.split(":", 1)[1]
         return "netvirt on %s (%s)" % (ctl, target)
 
-    def _wait_for_flows(self, timeout=15.0):
+    def _wait_for_flows(self, stall=15.0, limit=300.0):
         """Until every agent (or netvirt) reports every bridge programmed and
-        every port of its node bound: `up` means the data plane is ready."""
-        deadline = time.monotonic() + timeout
+        every port of its node bound: `up` means the data plane is ready.
+        A big lab takes longer: give up only when nothing has been confirmed
+        for `stall` seconds (or after `limit`)."""
+        start = time.monotonic()
+        progress, left = start, None
         while True:
             missing = self.unprogrammed()
             if not missing:
                 return self._programmed_summary()
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if left is None or len(missing) < left:
+                progress, left = now, len(missing)
+            if now - progress > stall or now - start > limit:
+                timeout = now - start
                 node, what = missing[0]
                 if self.odl is not None:
                     raise LabError("netvirt did not program %s of %s within %.0f s (its log, %s:\n%s)"
                                    % (what, node, timeout, self.odl.log_path(), self.odl.log_tail()))
                 raise LabError("the OVS agent of %s did not program %s within %.0f s (its log, %s:\n%s)"
-                               % (node, what, timeout, os.path.join(self.state.dir, "nodes", node, "neutron",
-                                                                  "openvswitch-agent.log"),
-                                  self.nodes[node].agent_log_tail()))
-            time.sleep(0.05)
+                               % (node, what, timeout, self.agents.log_path(), self.agents.log_tail()))
+            time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
 
     def _programmed_summary(self):
         if self.odl is not None:
@@ -363,8 +375,11 @@ class Lab:
                 lines.append(AmphoraHost.vip_script(port, net.subnet.cidr.prefixlen, lb.vip_address,
                                                     net.subnet.gateway))
                 continue
-            # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes)
+            # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes).
+            # Three router solicitations, as cirros's kernel sends (000's table 71 counts 3): today's
+            # kernels go on forever, which a hundred instances flooding every node would feel.
             lines += ["ethtool -K %s tx off >/dev/null 2>&1 || true" % port.interface,
+                      "sysctl -qw net.ipv6.conf.%s.router_solicitations=3" % port.interface,
                       "ip link set %s up" % port.interface]
             if inst.address_mode == "static":
                 lines.append("ip addr add %s/%d dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface))
@@ -464,8 +479,11 @@ class Lab:
         jobs = []
         for inst in asking:
             style = self.instances[inst.name].DHCP_STYLE
-            asks = ["STYLE=%s busybox udhcpc -i %s -f -q -n -t 10 -T 1 -O mtu -s %s >/dev/null"
-                    % (style, p.interface, client) for p in inst.ports if p.netns is None]
+            # as a booting image's DHCP client: a few tries, each patient (a 100-node lab
+            # floods 200 DISCOVERs to every node at once), then start over
+            asks = ["for try in 1 2 3; do STYLE=%s busybox udhcpc -i %s -f -q -n -t 5 -T 2 -O mtu -s %s "
+                    ">/dev/null && break; done" % (style, p.interface, client)
+                    for p in inst.ports if p.netns is None]
             jobs.append((self.instances[inst.name], "\n".join(asks)))
         run_parallel(jobs, "asking for addresses by DHCP")
         return "%d by DHCP" % len(asking)

@@ -10,6 +10,7 @@ import sys
 
 from controller.netvirt import plan as netvirt_plan
 from stacklab import naming
+from topologies import plumbing
 from stacklab.scenario.netvirt import controller_address
 from topologies.node import read_json, tail
 from topologies.plumbing import ovs_owned_script
@@ -54,7 +55,7 @@ def bridges_script(node, scenario):
         args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, "datapath_type=netdev",
                  "fail_mode=standalone"]
         args += [a for nic in node.nics.values() if nic.bridge == bridge
-                 for a in ("--", "--may-exist", "add-port", bridge, nic.name)]
+                 for a in ["--", "--may-exist", "add-port", bridge, nic.name] + plumbing.address_mac(nic)]
     owned = [nic.name for nic in node.nics.values() if nic.bridge] + ([provider] if provider else [])
     # the management address first: br-int connects to the controller as soon as it exists
     lines = ["ip link set %s up" % nic.name for nic in node.nics.values()]

@@ -7,8 +7,6 @@ class owns the processes it starts. Every host has its own /run, /var/lib and
 
 import json
 import os
-import shlex
-import sys
 
 from mininet.node import Host
 
@@ -179,10 +177,7 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
         run = os.path.join(self.workdir, "run")
         return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
 
-    # -- the node's OVS agent (controller/neutron/agent.py) ----------------------------
-    AGENT_LOG = "/var/lib/neutron/openvswitch-agent.log"
-    AGENT_PIDFILE = "/var/lib/neutron/openvswitch-agent.pid"
-
+    # -- the node's OVS agent (controller/neutron/agent.py, run for all nodes by topologies/agents.py) --
     def _outside(self, inside):
         """Where a file of the node's /var/lib/neutron is seen from outside."""
         return os.path.join(self.workdir, "neutron", os.path.relpath(inside, "/var/lib/neutron"))
@@ -190,22 +185,17 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def write_agent_plan(self, plan):
         plan.write(self._outside(agent_plan.PLAN_FILE))
 
-    def agent_start_script(self):
-        """Start the agent in the background; it listens on 127.0.0.1:6633
-        inside the node, where the bridges' controller points."""
-        return ("{py} -m controller.neutron.agent --log {log} </dev/null >>{log} 2>&1 &\n"
-                "echo $! > {pid}").format(py=shlex.quote(sys.executable), log=self.AGENT_LOG, pid=self.AGENT_PIDFILE)
-
-    def agent_pid(self):
-        with open(self._outside(self.AGENT_PIDFILE)) as f:
-            return int(f.read().split()[0])
+    def agent_spec(self):
+        """What the agents' process needs to be this node's agent: where its
+        bridges look for it (the node's network namespace), its plan and status
+        files, its OVSDB socket."""
+        return {"node": self.name, "netns": "/proc/%d/ns/net" % self.pid,
+                "plan": self._outside(agent_plan.PLAN_FILE), "status": self._outside(agent_plan.STATUS_FILE),
+                "ovsdb": os.path.join(self.workdir, "run", "db.sock")}
 
     def agent_status(self):
         """The agent's last word on what the switch holds (None before any)."""
         return read_json(self._outside(agent_plan.STATUS_FILE))
-
-    def agent_log_tail(self, lines=5):
-        return tail(self._outside(self.AGENT_LOG), lines)
 
 
 class InstanceHost(LabHost):
@@ -247,8 +237,10 @@ class InstanceHost(LabHost):
         return "\n".join([
             "mount --bind %s/passwd /etc/passwd" % w,
             "mount --bind %s/home /home" % w,
-            "dropbearkey -t ed25519 -f %s/dropbear_ed25519_host_key >/dev/null 2>&1" % w,
-            "dropbear -r %s/dropbear_ed25519_host_key -p 22 -P %s/dropbear.pid -s 2>>%s/dropbear.log" % (w, w, w),
+            # the host key is made at the first login (-R), in the instance's own /etc:
+            # 200 instances do not pay 200 key generations while they boot
+            "mkdir -p /etc/dropbear",
+            "dropbear -R -p 22 -P %s/dropbear.pid -s 2>>%s/dropbear.log" % (w, w),
         ])
 
     def ssh_pidfile(self):

@@ -40,6 +40,13 @@ def ovs_owned_script(devices):
     return "sysctl -qw " + " ".join(settings) if settings else ""
 
 
+def address_mac(nic):
+    """A bridge that holds its NIC's address answers with the NIC's MAC, as
+    a node's bridge does (OVS would pick a random one): the fabric answers
+    ARP for node addresses from the scenario (topologies/fabric.py)."""
+    return ["--", "set", "Bridge", nic.bridge, "other_config:hwaddr=" + nic.mac] if nic.address else []
+
+
 def vxlan_options(local_ip, remote_ip):
     return {"df_default": "true", "egress_pkt_mark": "0", "in_key": "flow", "local_ip": str(local_ip),
             "out_key": "flow", "remote_ip": str(remote_ip)}
@@ -65,7 +72,7 @@ def bridges_script(node, peers):
         args += ["--"] + _bridge(bridge)
         for nic in node.nics.values():
             if nic.bridge == bridge:
-                args += ["--", "--may-exist", "add-port", bridge, nic.name]
+                args += ["--", "--may-exist", "add-port", bridge, nic.name] + address_mac(nic)
         args += ["--"] + _patch(bridge, naming.phy_patch_name(bridge), naming.int_patch_name(bridge))
     lines = ["ovs-vsctl " + " ".join(shlex.quote(a) for a in args)]
     lines.append(ovs_owned_script([nic.name for nic in node.nics.values() if nic.bridge]))

@@ -1,31 +1,45 @@
-"""The node's OVS agent: an os-ken app listening on 127.0.0.1:6633 inside the
-node, which every bridge of the node connects to (fail_mode secure, as in the
-documents). It keeps each bridge's flows equal to what pipeline.node_flows()
-says for the current plan and ports:
+"""neutron's OVS agent, one per node, all of a lab's nodes served by one
+os-ken process (os-ken is imported and its memory paid for once, not once
+per node: at 100 nodes that is minutes of CPU and gigabytes saved). For
+each node the process listens on 127.0.0.1:6633 inside that node's network
+namespace, where the node's bridges connect (fail_mode secure, as in the
+documents), so from a node everything looks as with a local agent. Each
+node's agent (NodeAgent) keeps its bridges' flows equal to what
+pipeline.node_flows() says for its plan and ports:
 
 - when a bridge connects (at start, after ovs-vswitchd restarts, after the
   agent restarts) it sends the whole set with this run's cookie, then deletes
   every flow carrying another cookie (what an earlier run left);
 - when a port appears or goes, or the plan file changes, it sends only the
-  difference.
+  difference, once per burst (a node's ports come together), and nothing
+  when what the flows depend on (plan, bridge ports) did not change.
 
-Run: python -m controller.neutron.agent [--plan FILE] [--status FILE]"""
+Run: python -m controller.neutron.agent --nodes FILE   (the lab writes FILE:
+each node's network namespace, plan, status file and OVSDB socket); or
+python -m controller.neutron.agent --plan FILE --status FILE for one node,
+listening in the namespace it runs in."""
 
+import argparse
+import contextlib
+import ctypes
 import json
 import logging
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
 
+from os_ken import cfg
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
+from os_ken.controller.controller import Datapath
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import appkit, openflow
+from controller import openflow
 from controller.appkit import PlanFollower, write_status
 from controller.neutron.firewall import ConjunctionIds
 from controller.neutron.pipeline import node_flows
@@ -33,7 +47,13 @@ from controller.neutron.plan import PLAN_FILE, STATUS_FILE, NodePlan
 from stacklab import naming
 
 LOG = logging.getLogger("stacklab.agent")
-OPTIONS = {"plan": PLAN_FILE, "status": STATUS_FILE, "poll": 0.2}
+OPTIONS = {"nodes": [], "poll": 0.2, "batch": 0.05}
+LISTEN = ("127.0.0.1", 6633)
+CLONE_NEWNET = 0x40000000
+# Flow computation is pure Python: one node at a time, so that with a
+# hundred nodes each finishes in turn instead of all crawling together
+# (and the threads answering the switches' echo requests still get the GIL).
+COMPUTING = threading.Lock()
 
 
 class BridgeSession:
@@ -47,24 +67,29 @@ class BridgeSession:
         self.synced = False         # False until the first full sync of this connection
         self.pending = {}           # barrier xid -> what the switch holds once it answers
         self.applied = None         # (flow count, bound ports) the switch confirmed
+        self.inputs = None          # what `installed` was computed from (plan stamp, ports)
         self.connected_at = time.monotonic()
         self.full_sync_seconds = None   # connect -> every flow confirmed (first sync of this connection)
 
 
-class NeutronOVSAgent(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+class NodeAgent:
+    """The agent of one node: its plan, this run's cookie, its bridges."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, node, plan_file, status_file, ovsdb=None):
+        self.node = node
+        self.status_file = status_file
+        self.ovsdb = ovsdb                  # the node's OVSDB socket (None: the default one, we are in the node)
         self.cookie = random.getrandbits(64)
         self.conj_ids = ConjunctionIds()
-        self.sessions = {}          # datapath id -> BridgeSession
-        self.plans = PlanFollower(OPTIONS["plan"], NodePlan)
-        self.tagged = {}            # port name -> local VLAN set in OVSDB
+        self.sessions = {}                  # datapath id -> BridgeSession
+        self.plans = PlanFollower(plan_file, NodePlan)
+        self.tagged = {}                    # port name -> local VLAN set in OVSDB
+        self.dirty = set()                  # datapath ids to program in the next pass
+        self.pass_pending = False          # a pass is scheduled or running (events come on other threads)
+        self.lock = threading.Lock()
         self.syncs = 0
         if self.plans.load():
             self._log_plan()
-        self.plans.follow(hub, OPTIONS["poll"], self._new_plan)
 
     # -- the plan -------------------------------------------------------------
     @property
@@ -72,73 +97,71 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         return self.plans.plan
 
     def _log_plan(self):
-        LOG.info("plan for %s: %d networks, %d ports", self.plan.node, len(self.plan.networks),
-                 len(self.plan.ports))
+        LOG.info("%s: plan with %d networks, %d ports", self.node, len(self.plan.networks), len(self.plan.ports))
+
+    def check_plan(self):
+        """Read the plan again if its file changed; reprogram if it did."""
+        if self.plans.load():
+            self._new_plan()
 
     def _new_plan(self):
         self._log_plan()
-        self._program_all()
+        for session in self.sessions.values():
+            self._schedule(session)
 
-    # -- OpenFlow events ------------------------------------------------------
-    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
-    def _switch_features(self, ev):
-        dp = ev.msg.datapath
+    # -- OpenFlow events (routed here by NeutronOVSAgent) -------------------------
+    def switch_features(self, dp):
         self.sessions[dp.id] = BridgeSession(dp)
         dp.send_msg(openflow.port_desc_request(dp))
 
-    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
-    def _port_desc(self, ev):
-        session = self.sessions.get(ev.msg.datapath.id)
+    def port_desc(self, msg):
+        session = self.sessions.get(msg.datapath.id)
         if session is None:
             return
-        for port in ev.msg.body:
+        for port in msg.body:
             self._port_seen(session, port)
-        if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
-            self._program(session)
+        if not (msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
+            self._schedule(session)
 
-    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
-    def _port_status(self, ev):
-        session = self.sessions.get(ev.msg.datapath.id)
+    def port_status(self, msg):
+        session = self.sessions.get(msg.datapath.id)
         if session is None or session.name is None:
             return
-        ofp = ev.msg.datapath.ofproto
-        if ev.msg.reason == ofp.OFPPR_DELETE:
-            name = ev.msg.desc.name.decode()
+        if msg.reason == msg.datapath.ofproto.OFPPR_DELETE:
+            name = msg.desc.name.decode()
             session.ports.pop(name, None)
             self.tagged.pop(name, None)
         else:
-            self._port_seen(session, ev.msg.desc)
-        self._program(session)
+            self._port_seen(session, msg.desc)
+        self._schedule(session)
 
-    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
-    def _flow_stats(self, ev):
+    def flow_stats(self, msg):
         """After a full sync: remove what other cookies left."""
-        dp = ev.msg.datapath
-        stale = {stat.cookie for stat in ev.msg.body if stat.cookie != self.cookie}
+        dp = msg.datapath
+        stale = {stat.cookie for stat in msg.body if stat.cookie != self.cookie}
         for cookie in sorted(stale):
             dp.send_msg(openflow.delete_cookie(dp, cookie))
         if stale:
             session = self.sessions.get(dp.id)
-            LOG.info("%s: removed flows of %d stale cookies", session.name if session else dp.id, len(stale))
+            LOG.info("%s %s: removed flows of %d stale cookies", self.node, session.name if session else dp.id,
+                     len(stale))
             dp.send_msg(openflow.barrier(dp))
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
-    def _error(self, ev):
+    def error(self, msg):
         """A flow the switch refused: a bug in a flow builder, say it loudly."""
-        session = self.sessions.get(ev.msg.datapath.id)
-        LOG.error("%s refused a message: type=%d code=%d data=%s", session.name if session else "?",
-                  ev.msg.type, ev.msg.code, bytes(ev.msg.data[:64]).hex())
+        session = self.sessions.get(msg.datapath.id)
+        LOG.error("%s %s refused a message: type=%d code=%d data=%s", self.node, session.name if session else "?",
+                  msg.type, msg.code, bytes(msg.data[:64]).hex())
 
-    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
-    def _barrier(self, ev):
+    def barrier(self, msg):
         """The switch has applied what we sent: now the status may say so."""
-        session = self.sessions.get(ev.msg.datapath.id)
-        if session is not None and ev.msg.xid in session.pending:
-            session.applied = session.pending.pop(ev.msg.xid)
+        session = self.sessions.get(msg.datapath.id)
+        if session is not None and msg.xid in session.pending:
+            session.applied = session.pending.pop(msg.xid)
             if session.full_sync_seconds is None:
                 session.full_sync_seconds = time.monotonic() - session.connected_at
-                LOG.info("%s: %d flows programmed %.3f s after it connected", session.name, session.applied[0],
-                         session.full_sync_seconds)
+                LOG.info("%s %s: %d flows programmed %.3f s after it connected", self.node, session.name,
+                         session.applied[0], session.full_sync_seconds)
             self._write_status()
 
     def _port_seen(self, session, port):
@@ -149,40 +172,73 @@ class NeutronOVSAgent(app_manager.OSKenApp):
             session.ports[name] = port.port_no
 
     # -- programming ----------------------------------------------------------
-    def _program_all(self):
-        for session in list(self.sessions.values()):
-            if session.name is not None:
-                self._program(session)
+    def _schedule(self, session):
+        """Program this bridge soon, with whatever else changes meanwhile:
+        events come in bursts (a port added, then its link up, its tag).
+        One pass at a time per node, so two never interleave their sends."""
+        with self.lock:
+            self.dirty.add(session.datapath.id)
+            if self.pass_pending:
+                return
+            self.pass_pending = True
+        hub.spawn_after(OPTIONS["batch"], self._program_dirty)
+
+    def _take_dirty(self):
+        with self.lock:
+            dirty, self.dirty = self.dirty, set()
+            if not dirty:
+                self.pass_pending = False
+            return dirty
+
+    def _program_dirty(self):
+        while True:
+            dirty = self._take_dirty()
+            if not dirty:
+                return
+            for dpid in sorted(dirty):
+                session = self.sessions.get(dpid)
+                if session is not None and session.name is not None:
+                    try:
+                        self._program(session)
+                    except Exception:       # one bridge's bug must not stop the others
+                        LOG.exception("%s %s: programming failed", self.node, session.name)
 
     def _program(self, session):
-        if self.plan is None or session.name is None:
+        if self.plan is None:
             return
         if not session.datapath.is_active:
             self.sessions.pop(session.datapath.id, None)
             return
         if session.name == naming.INTEGRATION_BRIDGE:
             self._tag_ports(session)
-        wanted = node_flows(self.plan, {session.name: session.ports}, self.cookie, self.conj_ids).get(session.name)
-        if wanted is None:
-            return
+        ports = dict(session.ports)     # a copy: port events come on another thread
+        inputs = (self.plans.stamp, tuple(sorted(ports.items())))
+        if session.synced and inputs == session.inputs:
+            return                  # a port's state changed, not what the flows depend on
         dp = session.datapath
-        if not session.synced:
-            send, delete = list(wanted), []
-        else:
-            send, delete = wanted.difference(session.installed)
-        for flow in delete:
-            dp.send_msg(openflow.flow_delete(dp, flow))
-        for flow in send:
-            dp.send_msg(openflow.flow_add(dp, flow, self.cookie))
-        fence = openflow.barrier(dp)
-        dp.send_msg(fence)
-        session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in session.ports))
-        if not session.synced:
-            session.synced = True
-            dp.send_msg(openflow.flow_stats_request(dp))
+        with COMPUTING:
+            wanted = node_flows(self.plan, {session.name: ports}, self.cookie, self.conj_ids).get(session.name)
+            if wanted is None:
+                return
+            if not session.synced:
+                send, delete = list(wanted), []
+            else:
+                send, delete = wanted.difference(session.installed)
+            fence = openflow.barrier(dp)
+            msgs = [openflow.flow_delete(dp, flow) for flow in delete]
+            msgs += [openflow.flow_add(dp, flow, self.cookie) for flow in send]
+            msgs.append(fence)
+            if not session.synced:
+                msgs.append(openflow.flow_stats_request(dp))
+            dp.set_xid(fence)           # known before the reply can come
+            session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports))
+            openflow.send_batch(dp, msgs)
+        session.synced = True
         session.installed = wanted
+        session.inputs = inputs
         self.syncs += 1
-        LOG.info("%s: %d flows sent, %d deleted, %d in place", session.name, len(send), len(delete), len(wanted))
+        LOG.info("%s %s: %d flows sent, %d deleted, %d in place", self.node, session.name, len(send), len(delete),
+                 len(wanted))
 
     def _tag_ports(self, session):
         """Give each bound port its network's local VLAN in OVSDB (the Port's
@@ -198,7 +254,8 @@ class NeutronOVSAgent(app_manager.OSKenApp):
             args += ["other_config:%s=%s" % (k, json.dumps(str(v))) for k, v in other.items()]
             self.tagged[name] = net.local_vlan
         if args:
-            subprocess.run(["ovs-vsctl", "--timeout=5"] + args[1:], check=False)
+            db = ["--db=unix:%s" % self.ovsdb] if self.ovsdb else []
+            subprocess.run(["ovs-vsctl", "--timeout=5"] + db + args[1:], check=False)
 
     def _write_status(self):
         status = {"pid": os.getpid(), "cookie": "0x%x" % self.cookie, "syncs": self.syncs, "time": time.time(),
@@ -206,11 +263,128 @@ class NeutronOVSAgent(app_manager.OSKenApp):
                   "bridges": {s.name: {"flows": s.applied[0], "bound": s.applied[1], "ports": sorted(s.ports),
                                        "full_sync_seconds": s.full_sync_seconds}
                               for s in self.sessions.values() if s.name and s.applied}}
-        write_status(OPTIONS["status"], status)
+        write_status(self.status_file, status)
+
+
+@contextlib.contextmanager
+def network_namespace(path):
+    """Run the block in the network namespace `path` (/proc/PID/ns/net); None: stay."""
+    if path is None:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns %s" % path)
+        try:
+            yield
+        finally:
+            if libc.setns(home, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(target)
+        os.close(home)
+
+
+class NeutronOVSAgent(app_manager.OSKenApp):
+    """Every node's agent in one os-ken app: a listening socket per node,
+    each bridge's events handed to the agent of the node it connected to."""
+
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agents = {}
+        for spec in OPTIONS["nodes"]:
+            self.serve(spec)
+        hub.spawn(self._follow_plans)
+
+    def _follow_plans(self):
+        """One thread watches every node's plan file (not one per node)."""
+        while True:
+            hub.sleep(OPTIONS["poll"])
+            for agent in list(self.agents.values()):
+                try:
+                    agent.check_plan()
+                except Exception:       # keep following; the error is in the log
+                    LOG.exception("%s: reloading the plan", agent.node)
+
+    def serve(self, spec):
+        """Start the agent of node spec["node"], listening inside its network namespace."""
+        agent = NodeAgent(spec["node"], spec["plan"], spec["status"], spec.get("ovsdb"))
+        self.agents[agent.node] = agent
+
+        def connected(sock, address):
+            with contextlib.closing(Datapath(sock, address)) as dp:
+                dp.stacklab_node = agent.node
+                dp.serve()
+
+        with network_namespace(spec.get("netns")):
+            server = hub.StreamServer(LISTEN, connected)      # the socket is made (and bound) in that namespace
+        hub.spawn(server.serve_forever)
+        LOG.info("%s: listening on %s:%d in its namespace", agent.node, *LISTEN)
+
+    def _agent(self, datapath):
+        return self.agents.get(getattr(datapath, "stacklab_node", None))
+
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_features(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.switch_features(ev.msg.datapath)
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.port_desc(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.port_status(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.flow_stats(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.error(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier(self, ev):
+        agent = self._agent(ev.msg.datapath)
+        if agent is not None:
+            agent.barrier(ev.msg)
 
 
 def main(argv=None):
-    appkit.run("controller.neutron.agent", argv, "127.0.0.1", 6633, PLAN_FILE, STATUS_FILE, __doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m controller.neutron.agent", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", help="JSON: [{node, netns, plan, status, ovsdb}] (every node of a lab)")
+    ap.add_argument("--plan", default=PLAN_FILE, help="one node's plan (without --nodes)")
+    ap.add_argument("--status", default=STATUS_FILE, help="one node's status file (without --nodes)")
+    ap.add_argument("--log", default=None, help="log file (default: stderr)")
+    args = ap.parse_args(argv)
+    if args.nodes:
+        with open(args.nodes) as f:
+            nodes = json.load(f)
+    else:
+        nodes = [{"node": os.uname().nodename, "plan": args.plan, "status": args.status}]
+    import controller.neutron.agent as app       # run as __main__: the app module is imported again by name
+    app.OPTIONS["nodes"] = nodes
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    # os-ken's own listener is not used (each node has its own): a loopback port where it runs
+    cfg.CONF(args=["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", "6632"], project="os_ken")
+    app_manager.AppManager.run_apps(["controller.neutron.agent"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from stacklab import flows
+from topologies.shell import script
 
 from .conftest import built_lab, wait_for
 
@@ -188,16 +189,19 @@ def _zombie(pid):
 
 
 def test_agent_restart_resyncs_with_a_new_cookie(three):
+    """The agents' process (one for every node) killed and started again:
+    each node's bridges get the new run's flows and lose the old run's."""
     lab, _, built = three
-    node = built.nodes["compute2"]
-    wanted = normalized(lab, "compute2", "br-int")
-    old = node.agent_status()["cookie"]
-    os.kill(node.agent_pid(), signal.SIGKILL)
-    lab.run("compute2", node.agent_start_script(), check=True)
-    assert wait_for(lambda: (node.agent_status() or {}).get("cookie") not in (None, old))
-    new = node.agent_status()["cookie"]
-    for bridge in ("br-int", "br-tun", "br-provider"):
-        # every flow carries the new run's cookie: the old run's flows were removed
-        assert wait_for(lambda: cookies(lab, "compute2", bridge) == {new}), (bridge, cookies(lab, "compute2", bridge))
-    assert normalized(lab, "compute2", "br-int") == wanted
+    wanted = {name: normalized(lab, name, "br-int") for name in built.nodes}
+    old = {name: node.agent_status()["cookie"] for name, node in built.nodes.items()}
+    os.kill(built.agents.pid(), signal.SIGKILL)
+    script(built.fabric, built.agents.start_script(), "starting the agents again")
+    built.state.add_process(built.agents.pid(), "openvswitch-agent (restarted)")
+    for name, node in built.nodes.items():
+        assert wait_for(lambda: (node.agent_status() or {}).get("cookie") not in (None, old[name])), name
+        new = node.agent_status()["cookie"]
+        for bridge in built.state.nodes[name]["bridges"]:
+            # every flow carries the new run's cookie: the old run's flows were removed
+            assert wait_for(lambda: cookies(lab, name, bridge) == {new}), (name, bridge, cookies(lab, name, bridge))
+        assert normalized(lab, name, "br-int") == wanted[name]
     assert wait_for(lambda: ping(lab, "vm-t2", "192.168.30.11", count=1))

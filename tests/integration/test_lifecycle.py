@@ -34,11 +34,12 @@ def paused_up(step, command="up"):
     env = dict(os.environ, STACKLAB_PAUSE_AFTER=step)
     args = [command] + (["--no-cli"] if command == "run" else []) + [scenario_path("two-node")]
     proc = subprocess.Popen(STACKLAB + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = ""
+    line, said = "", []
     deadline = time.monotonic() + 60
     while "paused after " + step not in line and time.monotonic() < deadline:
         line = proc.stdout.readline()
-        assert line or proc.poll() is None, "the build ended before the pause after %s" % step
+        said.append(line)
+        assert line or proc.poll() is None, "the build ended before the pause after %s:\n%s" % (step, "".join(said))
     return proc
 
 
