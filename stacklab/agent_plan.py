@@ -44,4 +44,20 @@ def node_plan(scenario, node_name, ports=None):
     tunnels = {naming.vxlan_port_name(ip): str(ip) for ip in scenario.tunnel_peers(node_name)}
     return p.NodePlan(node=node_name, release=scenario.agent_release, networks=networks, ports=bindings,
                       security_groups=groups, physical_bridges=dict(node.bridge_mappings),
-                      tunnel_ports=tunnels, tunnel_ip=str(node.tunnel_ip) if node.tunnel_ip else None)
+                      tunnel_ports=tunnels, tunnel_ip=str(node.tunnel_ip) if node.tunnel_ip else None,
+                      l2_population=scenario.l2_population, arp_responder=scenario.arp_responder,
+                      fdb=_fdb(scenario, node_name, networks) if scenario.l2_population else {})
+
+
+def _fdb(scenario, node_name, networks):
+    """What l2population tells the node: for each VXLAN network bound here,
+    the ports on each other node (by that node's tunnel port)."""
+    out = {}
+    by_id = {n.id: n for n in scenario.networks.values()}
+    for net_id, binding in networks.items():
+        if binding.type != "vxlan":
+            continue
+        remote = scenario.remote_ports(node_name, by_id[net_id].name)
+        out[net_id] = {naming.vxlan_port_name(ip): [[port.mac, str(port.ip)] for port in ports]
+                       for ip, ports in sorted(remote.items())}
+    return out

@@ -70,12 +70,22 @@ def tunnel_flows(plan, ports, cookie):
     br = TunnelBridge(naming.TUNNEL_BRIDGE, ports)
     if not br.has_port(naming.PATCH_TUN_TO_INT):
         return br
-    br.setup_default_tables(naming.PATCH_TUN_TO_INT, cookie)
+    br.setup_default_tables(naming.PATCH_TUN_TO_INT, cookie, plan.arp_responder)
     tunnels = sorted((p for p in plan.tunnel_ports if br.has_port(p)), key=br.ofport)
     for port in tunnels:
         br.setup_tunnel_port(port)
     for net in plan.networks.values():
-        if net.type == "vxlan":
-            br.provision_local_vlan(net.local_vlan, net.segmentation_id)
+        if net.type != "vxlan":
+            continue
+        br.provision_local_vlan(net.local_vlan, net.segmentation_id)
+        if not plan.l2_population:
             br.install_flood_to_tun(net.local_vlan, net.segmentation_id, tunnels)
+            continue
+        remote = {port: entries for port, entries in plan.fdb.get(net.id, {}).items() if br.has_port(port)}
+        br.install_flood_to_tun(net.local_vlan, net.segmentation_id, sorted(remote, key=br.ofport))
+        for port, entries in sorted(remote.items()):
+            for mac, ip in entries:
+                br.install_unicast_to_tun(net.local_vlan, net.segmentation_id, port, mac)
+                if plan.arp_responder:
+                    br.install_arp_responder(net.local_vlan, ip, mac)
     return br

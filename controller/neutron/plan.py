@@ -75,6 +75,12 @@ class NodePlan(JsonFile):
     physical_bridges: Dict[str, str]               # physical network -> bridge
     tunnel_ports: Dict[str, str] = field(default_factory=dict)    # vxlan port name -> remote IP
     tunnel_ip: Optional[str] = None
+    # l2population: what the server tells the agent of the other nodes' ports,
+    # network id -> vxlan port name -> [[mac, ip], ...] (a node listed here
+    # gets the network's floods, even with no port but its DHCP's)
+    l2_population: bool = False
+    arp_responder: bool = False
+    fdb: Dict[str, Dict[str, List[List[str]]]] = field(default_factory=dict)
 
     def to_json(self):
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -90,4 +96,5 @@ class NodePlan(JsonFile):
                                               v.get("members", {}))
                              for k, v in d["security_groups"].items()},
             physical_bridges=d["physical_bridges"], tunnel_ports=d.get("tunnel_ports", {}),
-            tunnel_ip=d.get("tunnel_ip"))
+            tunnel_ip=d.get("tunnel_ip"), l2_population=d.get("l2_population", False),
+            arp_responder=d.get("arp_responder", False), fdb=d.get("fdb", {}))

@@ -151,6 +151,12 @@ AGENT = Record({
     "release": Field(Str(choices=AGENT_RELEASES, example="2024.1"), default="2024.1",
                      doc="The neutron release whose OVS agent flows are reproduced: 2023.2 uses table 59 "
                          "for rate limiting and has no RARP anti-spoofing flow; 2024.1 uses table 58."),
+    "l2_population": Field(Bool(example=True), default=False,
+                           doc="neutron's l2population: br-tun floods a network only to the nodes that have "
+                               "ports on it, knows every remote MAC (table 20) instead of learning it, and "
+                               "tunnels exist only between nodes that share a network."),
+    "arp_responder": Field(Bool(example=True), default=False,
+                           doc="With l2_population: br-tun answers ARP for remote ports itself (table 21)."),
 }, doc="The neutron OVS agent played on every node.")
 
 
@@ -282,7 +288,7 @@ SCENARIO = Record({
     "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
-    "agent": Field(AGENT, default=lambda: {"release": "2024.1"}),
+    "agent": Field(AGENT, default=lambda: {"release": "2024.1", "l2_population": False, "arp_responder": False}),
     "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
     "nodes": Field(MapOf(NODE, key=Name(max_len=10), min_items=1), required=True,
                    doc="The emulated nodes, by name (at most 10 characters)."),

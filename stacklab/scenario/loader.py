@@ -97,12 +97,14 @@ class _Builder:
         octavia.reserve(self, networks)
         l3.reserve(self, networks)
         instances = self.instances(nodes, networks, groups, keypairs)
+        self.check_agent_options()
         scenario = model.Scenario(
             name=self.name, file=str(self.src.file), description=self.d["description"] or "",
             reference=self.d["reference"], agent_release=self.d["agent"]["release"],
             nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
             instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes), sdn=self.sdn,
-            sdn_port=self.d["sdn"]["port"])
+            sdn_port=self.d["sdn"]["port"], l2_population=self.d["agent"]["l2_population"],
+            arp_responder=self.d["agent"]["arp_responder"])
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
@@ -175,6 +177,16 @@ class _Builder:
             nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip,
                                      dict(n["provider_mappings"]))
         return nodes
+
+    def check_agent_options(self):
+        agent = self.d["agent"]
+        if agent["arp_responder"] and not agent["l2_population"]:
+            self.report(("agent", "arp_responder"), "the ARP responder answers from what l2population tells "
+                        "the agent: set l2_population: true as well")
+        if self.sdn == "netvirt" and (agent["l2_population"] or agent["arp_responder"]):
+            key = "l2_population" if agent["l2_population"] else "arp_responder"
+            self.report(("agent", key), "%s is neutron's OVS agent's; with sdn: {type: netvirt} OpenDaylight "
+                        "programs the switches" % key)
 
     def claim_mac(self, mac, path):
         if mac in self.macs:

@@ -263,6 +263,8 @@ class Scenario:
     routers: Dict[str, Router] = field(default_factory=dict)
     floating_ips: List[FloatingIP] = field(default_factory=list)
     load_balancers: Dict[str, LoadBalancer] = field(default_factory=dict)
+    l2_population: bool = False
+    arp_responder: bool = False
 
     @property
     def dhcp_node(self):
@@ -288,8 +290,29 @@ class Scenario:
         return self.dhcp_node
 
     def tunnel_peers(self, node):
-        """Tunnel IPs of the other nodes that have one (one VXLAN port each)."""
+        """Tunnel IPs of the other nodes this node has a VXLAN port to: every
+        node with a tunnel IP; with l2population only those that share a
+        tunnelled network with it, both having ports on it (neutron's agent
+        makes a tunnel when the server tells it of a remote port)."""
         me = self.nodes[node]
         if me.tunnel_ip is None:
             return []
-        return [n.tunnel_ip for n in self.nodes.values() if n.name != node and n.tunnel_ip is not None]
+        peers = [n for n in self.nodes.values() if n.name != node and n.tunnel_ip is not None]
+        if self.l2_population:
+            mine = self.tunnelled_networks(node)
+            peers = [n for n in peers if mine & self.tunnelled_networks(n.name)]
+        return [n.tunnel_ip for n in peers]
+
+    def tunnelled_networks(self, node):
+        """Names of the VXLAN networks with a port on `node`."""
+        return {p.network for p in self.ports(node) if self.networks[p.network].type == "vxlan"}
+
+    def remote_ports(self, node, network):
+        """{peer tunnel IP: [ports]}: the ports of `network` on other nodes
+        with a tunnel IP (what l2population tells `node` of)."""
+        out = {}
+        for port in self.ports():
+            peer = self.nodes.get(port.node)
+            if port.network == network and port.node != node and peer is not None and peer.tunnel_ip is not None:
+                out.setdefault(peer.tunnel_ip, []).append(port)
+        return out
