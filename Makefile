@@ -18,11 +18,12 @@ ifneq ($(filter $(firstword $(MAKECMDGOALS)),$(ARG_GOALS)),)
   endif
 endif
 
-.PHONY: help setup scenario up down test unit integration bench lint list clean
+.PHONY: help setup scenario up down test test-scale unit integration bench lint list clean
 
 help:
 	@echo "sudo make scenario NAME   build scenarios/NAME.yaml, run its checks, report, then CLI (with a tty) and teardown"
 	@echo "sudo make test            install what is missing, then run every test (unit and integration)"
+	@echo "sudo make test-scale      the slow suite: a 50-compute lab, 100 up/down cycles (CI runs it too)"
 	@echo "make unit                 unit tests only (no root needed once set up)"
 	@echo "sudo make bench           print the build/teardown/scale figures"
 	@echo "make list                 the scenarios"
@@ -48,6 +49,9 @@ list: $(SETUP_OK)
 
 test: $(SETUP_OK)
 	@$(PYTEST) -q -ra tests
+
+test-scale: $(SETUP_OK)
+	@$(PYTEST) -q -ra -m scale tests
 
 unit: $(SETUP_OK)
 	@$(PYTEST) -q -ra tests/unit

@@ -479,9 +479,10 @@ class Lab:
         jobs = []
         for inst in asking:
             style = self.instances[inst.name].DHCP_STYLE
-            # as a booting image's DHCP client: a few tries, each patient (a 100-node lab
-            # floods 200 DISCOVERs to every node at once), then start over
-            asks = ["for try in 1 2 3; do STYLE=%s busybox udhcpc -i %s -f -q -n -t 5 -T 2 -O mtu -s %s "
+            # as a booting image's DHCP client: a few quick tries (the first packet toward a
+            # new VXLAN peer is often lost while OVS resolves it), then start over (a
+            # 100-node lab floods 200 DISCOVERs to every node at once)
+            asks = ["for try in 1 2 3; do STYLE=%s busybox udhcpc -i %s -f -q -n -t 5 -T 1 -O mtu -s %s "
                     ">/dev/null && break; done" % (style, p.interface, client)
                     for p in inst.ports if p.netns is None]
             jobs.append((self.instances[inst.name], "\n".join(asks)))
