@@ -110,7 +110,8 @@ class NodeAgent:
             self._schedule(session)
 
     # -- OpenFlow events (routed here by NeutronOVSAgent) -------------------------
-    def switch_features(self, dp):
+    def switch_features(self, msg):
+        dp = msg.datapath
         self.sessions[dp.id] = BridgeSession(dp)
         dp.send_msg(openflow.port_desc_request(dp))
 
@@ -326,44 +327,35 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         hub.spawn(server.serve_forever)
         LOG.info("%s: listening on %s:%d in its namespace", agent.node, *LISTEN)
 
-    def _agent(self, datapath):
-        return self.agents.get(getattr(datapath, "stacklab_node", None))
+    def _route(self, ev, handler):
+        """Hand a bridge's event to the agent of the node it connected to."""
+        agent = self.agents.get(getattr(ev.msg.datapath, "stacklab_node", None))
+        if agent is not None:
+            handler(agent, ev.msg)
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_features(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.switch_features(ev.msg.datapath)
+        self._route(ev, NodeAgent.switch_features)
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def _port_desc(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.port_desc(ev.msg)
+        self._route(ev, NodeAgent.port_desc)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.port_status(ev.msg)
+        self._route(ev, NodeAgent.port_status)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.flow_stats(ev.msg)
+        self._route(ev, NodeAgent.flow_stats)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.error(ev.msg)
+        self._route(ev, NodeAgent.error)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def _barrier(self, ev):
-        agent = self._agent(ev.msg.datapath)
-        if agent is not None:
-            agent.barrier(ev.msg)
+        self._route(ev, NodeAgent.barrier)
 
 
 def main(argv=None):

@@ -23,7 +23,8 @@ def test_fifty_computes_every_lease(tmp_path, l2pop):
     path.write_text(text)
     before = Snapshot()
     t0 = time.monotonic()
-    out = stacklab("up", str(path), timeout=300).stdout
+    proc = stacklab("up", str(path), timeout=300)
+    out = proc.stdout + proc.stderr             # the build's progress is on stderr
     try:
         up = time.monotonic() - t0
         # `up` returns only once every agent confirmed every port and every instance has its lease
