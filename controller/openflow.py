@@ -277,7 +277,7 @@ def send_batch(datapath, msgs):
     """Send `msgs` in one write: one slot of the datapath's send queue (os-ken
     makes a sender wait once 16 are queued, and a switch busy with our flows
     would hold every other message of this thread) and one syscall, not
-    hundreds. Returns the messages, with their xids."""
+    hundreds. The app that needs a message's xid (a barrier's) sets it first."""
     bufs = []
     for msg in msgs:
         if msg.xid is None:
@@ -286,7 +286,6 @@ def send_batch(datapath, msgs):
         bufs.append(bytes(msg.buf))
     if bufs:
         datapath.send(b"".join(bufs))
-    return msgs
 
 
 # -- groups --------------------------------------------------------------------

@@ -2,8 +2,8 @@
 lab's fabric namespace, and a veth from each node NIC (eth0, ...) to it.
 
 The switches answer ARP for the nodes' own addresses (as a data-centre
-fabric's ARP suppression does) instead of
-flooding each request to every node. With the userspace datapath a node's
+fabric's ARP suppression does) instead of flooding each request to every
+node. With the userspace datapath a node's
 Open vSwitch resolves each VXLAN peer itself, by ARP; in a mesh of N nodes
 that is N x N requests, and every node's ovs-vswitchd had to look at every
 one of them (at 100 nodes, 900 a second each, for a minute)."""

@@ -182,10 +182,10 @@ class NetvirtController(app_manager.OSKenApp):
             return
         switch.inputs = inputs
         flows, groups = node_pipeline(self.plan, node.name, switch.ports, bound)
+        msgs = []
         if not switch.synced:
             # a fresh start: whatever the switch holds goes, then everything is sent
-            dp.send_msg(openflow.delete_all_flows(dp))
-            dp.send_msg(openflow.group_delete(dp))
+            msgs += [openflow.delete_all_flows(dp), openflow.group_delete(dp)]
             add_groups, modify_groups, delete_groups = list(groups), [], []
             send, delete = list(flows), []
             switch.synced = True
@@ -194,22 +194,19 @@ class NetvirtController(app_manager.OSKenApp):
             send, delete = flows.difference(switch.flows)
             if not (add_groups or modify_groups or delete_groups or send or delete):
                 return
-        for group in add_groups:
-            dp.send_msg(openflow.group_mod(dp, group, "add"))
-        for group in modify_groups:
-            dp.send_msg(openflow.group_mod(dp, group, "modify"))
-        for flow in delete:
-            dp.send_msg(openflow.flow_delete(dp, flow))
-        for flow in send:
-            dp.send_msg(openflow.flow_add(dp, flow))
+        msgs += [openflow.group_mod(dp, group, "add") for group in add_groups]
+        msgs += [openflow.group_mod(dp, group, "modify") for group in modify_groups]
+        msgs += [openflow.flow_delete(dp, flow) for flow in delete]
+        msgs += [openflow.flow_add(dp, flow) for flow in send]
         if delete_groups:
-            dp.send_msg(openflow.barrier(dp))     # flows that use them go first
-        for group_id in delete_groups:
-            dp.send_msg(openflow.group_delete(dp, group_id))
+            msgs.append(openflow.barrier(dp))     # flows that use them go first
+            msgs += [openflow.group_delete(dp, group_id) for group_id in delete_groups]
         fence = openflow.barrier(dp)
-        dp.send_msg(fence)
+        msgs.append(fence)
+        dp.set_xid(fence)           # known before the reply can come
         bound = sorted(p.name for p in self.plan.ports.values() if p.node == node.name and p.name in switch.ports)
         switch.pending[fence.xid] = (len(flows), len(groups), bound)
+        openflow.send_batch(dp, msgs)
         switch.flows, switch.groups = flows, groups
         self.syncs += 1
         LOG.info("%s: %d flows sent, %d deleted, %d in place; groups %d added, %d modified, %d deleted",
