@@ -111,7 +111,7 @@ def cmd_check(args):
     _need_root()
     name = runner.pick_lab(args.name)
     lab = RunningLab.open(name)
-    scenario = runner.load(lab.state.scenario_file)
+    scenario = runner.lab_scenario(lab.state)
     results = runner.run_checks(lab, scenario)
     return runner.emit_report(results, name, args.json, args.junit)
 
@@ -122,7 +122,7 @@ def cmd_flows(args):
     _need_root()
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
     if args.action == "show":
-        style = flows.style_of(runner.load(lab.state.scenario_file))
+        style = flows.style_of(runner.lab_scenario(lab.state))
         for flow in flows.dump(lab, args.node, args.bridge, style):
             print(flow)
         if style.cookies:       # netvirt: the groups the flows use
@@ -142,7 +142,7 @@ def cmd_walk(args):
     from stacklab.walk import Walker, render
     _need_root()
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
-    lab.scenario = runner.load(lab.state.scenario_file)
+    lab.scenario = runner.lab_scenario(lab.state)
     proto, port = ("tcp", args.tcp) if args.tcp else ("udp", args.udp) if args.udp else ("icmp", None)
     print(render(Walker(lab).walk(args.src, args.dst, proto, port), tables=not args.brief, trace=args.trace))
     return 0
@@ -154,7 +154,7 @@ def cmd_ssh(args):
     from stacklab.ssh import ssh_argv
     _need_root()
     lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
-    scenario = runner.load(lab.state.scenario_file)
+    scenario = runner.lab_scenario(lab.state)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     source = None
     if args.source:
@@ -181,7 +181,7 @@ def cmd_cli(args):
     _need_root()
     name = runner.pick_lab(args.name)
     lab = RunningLab.open(name)
-    scenario = runner.load(lab.state.scenario_file)
+    scenario = runner.lab_scenario(lab.state)
     hosts = {}
     try:
         for where in lab.state.reachable():
@@ -190,6 +190,30 @@ def cmd_cli(args):
     finally:
         for host in hosts.values():
             host.terminate()
+    return 0
+
+
+def cmd_apply(args):
+    from stacklab import runner
+    from stacklab.scenario.loader import find_scenario, load_scenario
+    _need_root()
+    scenario = load_scenario(find_scenario(args.file))
+    name = args.lab or scenario.name
+    answer = runner.apply(name, scenario)
+    if answer.get("error"):
+        raise StacklabError("lab %s: %s" % (name, answer["error"]))
+    if answer.get("refused"):
+        print("lab %s: nothing changed; these changes cannot be made to a running lab:" % name, file=sys.stderr)
+        for line in answer["refused"]:
+            print("  " + line, file=sys.stderr)
+        print("(rebuild it: `stacklab down %s && stacklab up %s`)" % (name, args.file), file=sys.stderr)
+        return 1
+    if not answer["changes"]:
+        print("lab %s: nothing to change (%s describes what runs)" % (name, scenario.file))
+        return 0
+    print("lab %s changed:" % name)
+    for line in answer["changes"]:
+        print("  " + line)
     return 0
 
 
@@ -294,6 +318,16 @@ def parser():
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.add_argument("--no-cli", action="store_true", help="tear down right after the report")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("apply", help="change a running lab to what an edited scenario file says",
+                       description="Compare FILE with what the lab runs and change only what differs: "
+                                   "instances added or removed, security groups and their rules, networks "
+                                   "and floating IPs added. The agents send only the flows that change; "
+                                   "everything else, open connections included, is untouched. A change "
+                                   "that cannot be made live is named, and nothing changes (exit 1).")
+    s.add_argument("file", metavar="FILE|NAME")
+    s.add_argument("--lab", metavar="NAME", help="the lab to change (default: the one the file names)")
+    s.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("cli", help="interactive CLI into a running lab")
     s.add_argument("name", nargs="?", metavar="NAME")

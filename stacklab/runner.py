@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from stacklab import report
+from stacklab import mailbox, report
 from stacklab.checks import run_check
 from stacklab.errors import LabError, StacklabError
 from stacklab.lock import LabLock
@@ -43,6 +43,33 @@ def load(name_or_file):
     return load_scenario(find_scenario(name_or_file))
 
 
+SNAPSHOT = "scenario.yaml"
+
+
+def save_snapshot(state, scenario):
+    """Keep the text the lab was built (or last changed) from: what it runs
+    is that, whatever happens to the file afterwards."""
+    if scenario.text is None:
+        return
+    path = os.path.join(state.dir, SNAPSHOT)
+    with open(path + ".tmp", "w") as f:
+        f.write(scenario.text)
+    os.replace(path + ".tmp", path)
+    state.scenario_file = os.path.abspath(scenario.file)
+    state.save()
+
+
+def lab_scenario(state):
+    """The scenario a running lab runs (its snapshot; the file for a lab of an older stacklab)."""
+    path = os.path.join(state.dir, SNAPSHOT)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return load(state.scenario_file)
+    return load_scenario(state.scenario_file, text=text)
+
+
 def build(scenario, progress=None):
     """Build `scenario` in this process, which then holds the lab (`down`
     signals it) and is the ancestor of every process the lab starts, so it
@@ -50,6 +77,7 @@ def build(scenario, progress=None):
     what was built. The lab's lock is held while it builds."""
     from topologies.lab import build_lab   # Mininet is imported only when a lab is built
     become_subreaper()
+    signal.signal(mailbox.SIGNAL, lambda *_: None)      # a request waits in its file until the lab is up
     lock = LabLock(scenario.name).acquire(
         waiting=lambda: sys.stderr.write("lab %s is being built or removed; waiting\n" % scenario.name))
     try:
@@ -58,6 +86,7 @@ def build(scenario, progress=None):
     except BaseException:
         lock.release()
         raise
+    save_snapshot(state, scenario)
     t0 = time.monotonic()
     if progress:
         sys.stderr.write("building lab %s (%d nodes, %d instances)\n"
@@ -126,6 +155,7 @@ def _wait(pid, sig=None):
 
 
 KEEPER_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+WAKE_SIGNALS = KEEPER_SIGNALS | {signal.SIGCHLD, mailbox.SIGNAL}
 
 
 def _build_and_keep(scenario, progress, ready_w):
@@ -137,7 +167,7 @@ def _build_and_keep(scenario, progress, ready_w):
         signal.signal(signal.SIGINT, signal.SIG_IGN)        # the CLI passes Ctrl-C on as SIGTERM
         catch_termination()
         lab = build(scenario, progress)
-        signal.pthread_sigmask(signal.SIG_BLOCK, KEEPER_SIGNALS | {signal.SIGCHLD})
+        signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)
         os.setsid()                         # no longer the terminal's: a later Ctrl-C there is not ours
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -147,7 +177,14 @@ def _build_and_keep(scenario, progress, ready_w):
         os.write(ready_w, b"ok")
         os.close(ready_w)
         ready_w = None
-        while signal.sigwaitinfo(KEEPER_SIGNALS | {signal.SIGCHLD}).si_signo == signal.SIGCHLD:
+        serve = requests_server(lab)
+        serve()                             # any that came while it was building
+        while True:
+            signo = signal.sigwaitinfo(WAKE_SIGNALS).si_signo
+            if signo in KEEPER_SIGNALS:
+                break
+            if signo == mailbox.SIGNAL:
+                serve()
             reap()
         code = 0
     except BaseException as e:
@@ -199,6 +236,41 @@ def down(name, wait=30.0):
     return time.monotonic() - t0, lingering
 
 
+def requests_server(lab):
+    """What the holder of `lab` calls on SIGUSR1: answer `stacklab apply`s."""
+    def handle(request):
+        if request.get("kind") != "apply":
+            return {"error": "unknown request %r" % request.get("kind")}
+        try:
+            return apply_live(lab, load_scenario(request["file"], text=request["text"]))
+        except StacklabError as e:
+            return {"error": str(e)}
+        except Exception:
+            return {"error": "stacklab failed while changing the lab:\n" + traceback.format_exc()}
+    return lambda: mailbox.serve(lab.state, handle)
+
+
+def apply_live(lab, new):
+    """Change `lab` (held by this process) into scenario `new`, live, or say why not."""
+    from stacklab.scenario.diff import diff
+    from topologies.changes import apply_changes
+    d = diff(lab.scenario, new)
+    if d.refused:
+        return {"refused": d.refused, "planned": d.lines()}
+    done = apply_changes(lab, new, d) if not d.empty else []
+    lab.scenario = new
+    save_snapshot(lab.state, new)
+    return {"changes": done, "planned": d.lines()}
+
+
+def apply(name, scenario, timeout=300.0):
+    """Ask the holder of running lab `name` to make it `scenario` (already
+    validated here, so errors point at the file). Returns its answer."""
+    state = RunningLab.open(name).state
+    return mailbox.send(state, {"kind": "apply", "file": os.path.abspath(scenario.file), "text": scenario.text},
+                        timeout)
+
+
 def run_checks(running, scenario):
     running.scenario = scenario         # the probes name things as the scenario does
     return [run_check(running, c) for c in scenario.checks]
@@ -219,6 +291,8 @@ def run(scenario, as_json=False, junit=None, interactive=None, progress=None):
     """Up, check, report, (CLI), down. Returns the exit code: 1 if a check failed."""
     catch_termination()
     lab = build(scenario, progress)
+    serve = requests_server(lab)
+    signal.signal(mailbox.SIGNAL, lambda *_: serve())        # `stacklab apply` from another terminal
     try:
         running = RunningLab(lab.state)
         results = run_checks(running, scenario)

@@ -99,6 +99,7 @@ class Lab:
         ("agents", "_start_agents"),
         ("instances", "_create_instances"),
         ("ssh servers", "_start_ssh"),
+        ("web servers", "_start_web_servers"),
         ("dhcp", "_start_dhcp"),
         ("routers", "_start_routers"),
         ("flows", "_wait_for_flows"),
@@ -320,10 +321,12 @@ class Lab:
             out += [(node.name, "port %s" % p.name) for p in self.scenario.ports(node.name) if p.name not in bound]
         return out
 
-    def _create_instances(self):
+    def _create_instances(self, instances=None):
+        """`instances`: those to create (default: the scenario's; `apply` adds some later)."""
+        instances = list(self.scenario.instances.values()) if instances is None else instances
         by_node = {}
         amphorae = {lb.amphora for lb in self.scenario.load_balancers.values()}
-        for inst in self.scenario.instances.values():
+        for inst in instances:
             workdir = os.path.join(self.state.dir, "instances", inst.name)
             cls = AmphoraHost if inst.name in amphorae else InstanceHost
             host = cls(inst.name, self.script_dir, inst, workdir)
@@ -341,12 +344,12 @@ class Lab:
                 self.links.append(Veth(host, node, "eth0", port.name, mac1=port.mac, mac2=naming.tap_mac(port.mac),
                                        mtu=inst.mtu))
             by_node.setdefault(inst.node, []).extend(inst.ports)
-        jobs = [(self.instances[i.name], self._instance_script(i)) for i in self.scenario.instances.values()]
+        jobs = [(self.instances[i.name], self._instance_script(i)) for i in instances]
         run_parallel(jobs, "configuring instances")
-        instance_of = {p.id: i.id for i in self.scenario.instances.values() for p in i.ports}
+        instance_of = {p.id: i.id for i in instances for p in i.ports}
         jobs = [(self.nodes[n], plumbing.tap_ports_script(ports, instance_of)) for n, ports in by_node.items()]
         run_parallel(jobs, "plugging taps into br-int")
-        return "%d instances" % len(self.instances)
+        return "%d instances" % len(instances)
 
     def _plug_amphora(self, host, node, inst):
         """The amphora's nested namespace, then its NICs as a VM's (tap pairs)."""
@@ -387,15 +390,32 @@ class Lab:
                     lines.append("ip route add default via %s dev %s" % (net.subnet.gateway, port.interface))
         return "\n".join(lines)
 
-    def _start_ssh(self):
+    def _start_ssh(self, instances=None):
         """dropbear in every instance, the scenario's key pair authorized."""
+        instances = list(self.scenario.instances.values()) if instances is None else instances
+        hosts = [self.instances[i.name] for i in instances]
         keys = {name: self.public_key(name) for name in self.scenario.keypairs}
-        for inst in self.scenario.instances.values():
+        for inst in instances:
             self.instances[inst.name].prepare_ssh(keys.get(inst.keypair, ""))
-        run_parallel([(h, h.ssh_server_script()) for h in self.instances.values()], "starting SSH servers")
-        for host in self.instances.values():
+        run_parallel([(h, h.ssh_server_script()) for h in hosts], "starting SSH servers")
+        for host in hosts:
             self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name), "%s dropbear" % host.name)
-        return "%d x dropbear, %d key pairs" % (len(self.instances), len(keys))
+        return "%d x dropbear, %d key pairs" % (len(hosts), len(keys))
+
+    def _start_web_servers(self, instances=None):
+        """busybox httpd on the ports an instance `listen`s on."""
+        instances = list(self.scenario.instances.values()) if instances is None else instances
+        serving = [i for i in instances if i.listen]
+        if not serving:
+            return "none"
+        run_parallel([(self.instances[i.name], self.instances[i.name].web_server_script()) for i in serving],
+                     "starting web servers")
+        for inst in serving:
+            host = self.instances[inst.name]
+            for port in inst.listen:
+                self.state.add_process(wait_pidfile(host.web_pidfile(port), "httpd in " + inst.name),
+                                       "%s httpd :%d" % (inst.name, port))
+        return ", ".join("%s :%s" % (i.name, ",".join(map(str, i.listen))) for i in serving)
 
     def public_key(self, name):
         """A key pair's public key: the scenario's, or one made for this lab
@@ -411,27 +431,29 @@ class Lab:
         with open(path + ".pub") as f:
             return f.read()
 
-    def _start_dhcp(self):
+    def _start_dhcp(self, networks=None):
         """qdhcp-<network id> on the DHCP node for each network with DHCP:
-        its tap on br-int, neutron's files, dnsmasq."""
-        ports = self.scenario.dhcp_ports
+        its tap on br-int, neutron's files, dnsmasq. `networks`: only these."""
+        ports = {n: p for n, p in self.scenario.dhcp_ports.items() if networks is None or n in networks}
         if not ports:
             return "none"
+        started = []
         for net_name, port in ports.items():
             net = self.scenario.networks[net_name]
             node = self.nodes[port.node]
             host = DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
                                  os.path.join(node.workdir, "neutron"))
             self.dhcp[host.name] = host
+            started.append(host)
             self._record(host, "dhcp")
             self.state.save()
             self.links.append(Veth(host, node, port.name, port.name, mac1=port.mac, mtu=net.mtu))
             host.write_files([p for p in self.scenario.instance_ports() if p.network == net_name])
-        self._plug_namespaces(self.dhcp.values(), lambda h: [h.port], "DHCP ports")
-        run_parallel([(h, h.start_script()) for h in self.dhcp.values()], "starting dnsmasq")
-        for host in self.dhcp.values():
+        self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
+        run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
+        for host in started:
             self.state.add_process(wait_pidfile(host.pidfile(), "dnsmasq in " + host.name), "%s dnsmasq" % host.name)
-        return "%d x dnsmasq" % len(self.dhcp)
+        return "%d x dnsmasq" % len(started)
 
     def _plug_namespaces(self, hosts, ports_of, what):
         """Plug agent namespaces' ports into their node's br-int and list the
@@ -467,9 +489,10 @@ class Lab:
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
         return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
 
-    def _request_addresses(self):
+    def _request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""
-        asking = [i for i in self.scenario.instances.values() if i.address_mode == "dhcp"]
+        instances = list(self.scenario.instances.values()) if instances is None else instances
+        asking = [i for i in instances if i.address_mode == "dhcp"]
         if not asking:
             return "all static"
         client = os.path.join(self.script_dir, "udhcpc-event.sh")

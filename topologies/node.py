@@ -183,7 +183,18 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
         return os.path.join(self.workdir, "neutron", os.path.relpath(inside, "/var/lib/neutron"))
 
     def write_agent_plan(self, plan):
-        plan.write(self._outside(agent_plan.PLAN_FILE))
+        """Write the plan the node's agent follows; True if it changed (an
+        unchanged plan is not rewritten: the agent would look at it again)."""
+        path = self._outside(agent_plan.PLAN_FILE)
+        text = plan.to_json()
+        try:
+            with open(path) as f:
+                if f.read() == text:
+                    return False
+        except OSError:
+            pass
+        plan.write(path)
+        return True
 
     def agent_spec(self):
         """What the agents' process needs to be this node's agent: where its
@@ -245,6 +256,19 @@ class InstanceHost(LabHost):
 
     def ssh_pidfile(self):
         return os.path.join(self.workdir, "dropbear.pid")
+
+    def web_server_script(self):
+        """busybox httpd on each of the instance's `listen` ports, serving a
+        page that names the instance (what a probe or curl can tell apart)."""
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("%s\n" % self.name)
+        return "\n".join("busybox httpd -f -p %d -h %s </dev/null >/dev/null 2>&1 & echo $! > %s"
+                         % (port, www, self.web_pidfile(port)) for port in self.model.listen)
+
+    def web_pidfile(self, port):
+        return os.path.join(self.workdir, "httpd-%d.pid" % port)
 
 
 class ExternalHost(LabHost):

@@ -52,6 +52,18 @@ def vxlan_options(local_ip, remote_ip):
             "out_key": "flow", "remote_ip": str(remote_ip)}
 
 
+def _tunnel_port(node, remote):
+    port = naming.vxlan_port_name(remote)
+    opts = ["options:%s=%s" % kv for kv in vxlan_options(node.tunnel_ip, remote).items()]
+    return ["--may-exist", "add-port", naming.TUNNEL_BRIDGE, port, "--", "set", "Interface", port,
+            "type=vxlan"] + opts
+
+
+def tunnel_port_script(node, remote):
+    """br-tun's VXLAN port from `node` to tunnel IP `remote` (a peer that came later)."""
+    return "ovs-vsctl " + " ".join(shlex.quote(a) for a in _tunnel_port(node, remote))
+
+
 def bridges_script(node, peers):
     """ovs-vsctl transaction for every bridge of `node` (a model.Node) with
     VXLAN ports to `peers` (tunnel IPs), then the node's addresses."""
@@ -64,10 +76,7 @@ def bridges_script(node, peers):
         args += ["--"] + _bridge(naming.TUNNEL_BRIDGE)
         args += ["--"] + _patch(naming.TUNNEL_BRIDGE, naming.PATCH_TUN_TO_INT, naming.PATCH_INT_TO_TUN)
         for remote in peers:
-            port = naming.vxlan_port_name(remote)
-            opts = ["options:%s=%s" % kv for kv in vxlan_options(node.tunnel_ip, remote).items()]
-            args += ["--", "--may-exist", "add-port", naming.TUNNEL_BRIDGE, port, "--", "set", "Interface",
-                     port, "type=vxlan"] + opts
+            args += ["--"] + _tunnel_port(node, remote)
     for physnet, bridge in node.bridge_mappings.items():
         args += ["--"] + _bridge(bridge)
         for nic in node.nics.values():

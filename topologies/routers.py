@@ -101,12 +101,20 @@ class RouterNamespace(LabHost):
         os.makedirs(workdir, exist_ok=True)
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], **params)
 
+    def _write_rules(self, floating_ips):
+        rules = os.path.join(self.workdir, "iptables.rules")
+        with open(rules, "w") as f:
+            f.write(iptables_rules(self.router, floating_ips))
+        return rules
+
+    def nat_reload_script(self, floating_ips):
+        """Load the router's rules again for a new set of floating IPs."""
+        return "iptables-restore < %s" % self._write_rules(floating_ips)
+
     def configure_script(self, networks, floating_ips):
         """Addresses, routes, forwarding and NAT (the L3 agent's work)."""
         r = self.router
-        rules = os.path.join(self.workdir, "iptables.rules")
-        with open(rules, "w") as f:
-            f.write(iptables_rules(r, floating_ips))
+        rules = self._write_rules(floating_ips)
         lines = ["ip link set lo up", "sysctl -qw net.ipv4.ip_forward=1",
                  "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
         for port in r.ports():

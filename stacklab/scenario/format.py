@@ -141,6 +141,9 @@ INSTANCE = Record({
                           doc="The label that carries routed traffic for it over tunnels (tun_id)."),
         "group": Field(Int(min=1, example=150004), doc="Its next-hop group on its node."),
     }), default=dict, doc="What OpenDaylight gives the port (with `sdn: {type: netvirt}`)."),
+    "listen": Field(ListOf(Int(min=1, max=65535), example=[80]), default=list,
+                    doc="TCP ports where a small web server in the instance answers (busybox httpd), "
+                        "a page naming the instance: something for security group rules to open or close."),
     "address_mode": Field(Str(choices=("dhcp", "static"), example="dhcp"), default="dhcp",
                           doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
                               "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "

@@ -53,6 +53,7 @@ def load_scenario(path, text=None):
     scenario = _Builder(src, data, report).build()
     if problems:
         raise ScenarioError(problems)
+    scenario.text = src.text        # what a lab keeps of the file it was built (or changed) from
     return scenario
 
 
@@ -96,6 +97,10 @@ class _Builder:
         self.reserve_instance_ips(networks)
         octavia.reserve(self, networks)
         l3.reserve(self, networks)
+        # neutron makes a network's DHCP port with its subnet, before any instance: it takes
+        # the first free address, and instances added later never move it
+        self.dhcp_ips = {n.name: self.allocate_ip(n, ("networks", n.name), "dhcp-%s" % n.name)
+                         for n in networks.values() if n.subnet.dhcp and self.sdn != "netvirt"}
         instances = self.instances(nodes, networks, groups, keypairs)
         self.check_agent_options()
         scenario = model.Scenario(
@@ -431,7 +436,10 @@ class _Builder:
             port.allowed_address_pairs = [(pair["ip_address"], pair["mac_address"] or port.mac)
                                           for pair in i["allowed_address_pairs"]]
             mode = i["address_mode"] if net.subnet.dhcp else "static"
-            instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu)
+            if 22 in i["listen"]:
+                self.report(path + ("listen",), "port 22 is the instance's SSH server")
+            instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu,
+                                             listen=sorted(set(i["listen"])))
         return instances
 
     def hosts(self, nodes):
@@ -491,8 +499,7 @@ class _Builder:
             if node is None:
                 self.report(path + ("subnet", "dhcp"), "DHCP needs a controller or network node to run on")
                 continue
-            owner = "dhcp-%s" % net.name
-            ip = self.allocate_ip(net, path, owner)
+            ip = self.dhcp_ips[net.name]
             port_id = derived_id(self.name, "dhcp-port", net.name)
             device_id = "dhcp%s-%s" % (derived_id(self.name, "host", node), net.id)
             mac = derived_mac("%s/dhcp/%s" % (self.name, net.name), self.macs)

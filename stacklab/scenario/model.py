@@ -130,6 +130,7 @@ class Instance:
     address_mode: str          # of the ports in the instance's own namespace
     mtu: int                   # of its first port
     user: str = "cirros"       # who logs in by SSH (cirros; cloud-user on an amphora)
+    listen: List[int] = field(default_factory=list)     # TCP ports of its web server
 
     @property
     def port(self):
@@ -265,6 +266,7 @@ class Scenario:
     load_balancers: Dict[str, LoadBalancer] = field(default_factory=dict)
     l2_population: bool = False
     arp_responder: bool = False
+    text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property
     def dhcp_node(self):

@@ -10,10 +10,11 @@ class Source:
     """A parsed YAML document: `data` (dicts, lists, scalars) and `lines`
     mapping each key path (a tuple) to its 1-based line in `file`."""
 
-    def __init__(self, file, data, lines):
+    def __init__(self, file, data, lines, text=None):
         self.file = file
         self.data = data
         self.lines = lines
+        self.text = text
 
     def line(self, path):
         """Line of `path`, or of its nearest ancestor that has one."""
@@ -161,4 +162,4 @@ def load_source(file, text=None):
         raise ScenarioError([e.problem])
     if problems:
         raise ScenarioError(problems)
-    return Source(file, data, lines)
+    return Source(file, data, lines, text)

@@ -1,0 +1,70 @@
+"""Requests to the process that holds a lab (its keeper), such as `stacklab
+apply`'s: the lab is that process's Mininet objects, so only it can change
+them. A request is a JSON file in <lab>/requests/ and a SIGUSR1; the keeper
+answers with a file beside it. The keeper takes requests one at a time,
+between signals, so a `down` waits until a change is complete."""
+
+import json
+import os
+import signal
+import time
+import uuid
+
+from stacklab.errors import LabError
+
+SIGNAL = signal.SIGUSR1
+
+
+def _dir(state):
+    return os.path.join(state.dir, "requests")
+
+
+def _write(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def send(state, request, timeout=300.0):
+    """Ask the lab's keeper to do `request` (a dict with "kind"); wait for
+    its answer (a dict). Raises LabError if it has no keeper or dies."""
+    keeper = state.keeper
+    if keeper is None or not keeper.alive():
+        raise LabError("lab %s has no process holding it (was it killed? `stacklab down %s`)"
+                       % (state.name, state.name))
+    os.makedirs(_dir(state), exist_ok=True)
+    rid = uuid.uuid4().hex[:12]
+    answer = os.path.join(_dir(state), rid + ".answer")
+    _write(os.path.join(_dir(state), rid + ".request"), request)
+    keeper.signal(SIGNAL)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(answer):
+        if not keeper.alive():
+            raise LabError("the process holding lab %s ended before answering" % state.name)
+        if time.monotonic() > deadline:
+            raise LabError("lab %s did not answer within %.0f s" % (state.name, timeout))
+        time.sleep(0.02)
+    with open(answer) as f:
+        data = json.load(f)
+    os.unlink(answer)
+    return data
+
+
+def serve(state, handle):
+    """In the keeper: answer every pending request with handle(request) -> dict."""
+    try:
+        names = sorted(os.listdir(_dir(state)))
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.endswith(".request"):
+            continue
+        path = os.path.join(_dir(state), name)
+        try:
+            with open(path) as f:
+                request = json.load(f)
+        except (OSError, ValueError):
+            continue
+        os.unlink(path)
+        _write(path[:-len(".request")] + ".answer", handle(request))

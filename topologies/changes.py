@@ -1,0 +1,143 @@
+"""Live changes to a running lab (`stacklab apply`), made by the process that
+holds it: only what the scenario diff names changes, each part by its owner
+(instances by the Lab's instance steps, DHCP entries by their dnsmasq,
+floating IPs by their router), and the agents get new plans, from which they
+send only the flows that differ, as neutron's agent does after an RPC from
+its server. Connections through the rest of the lab are not touched."""
+
+import os
+import shutil
+import signal
+
+from stacklab import naming
+from stacklab.agent_plan import node_plan
+from stacklab.errors import LabError
+from stacklab.procs import Proc, in_namespaces, terminate, wait_gone
+from topologies import plumbing
+from topologies.shell import run_parallel, script
+
+
+def apply_changes(lab, new, d):
+    """Carry out diff `d` (stacklab.scenario.diff) that leads from the lab's
+    scenario to `new`. Returns the lines saying what changed."""
+    old = lab.scenario
+    done = []
+    for name in d.removed_instances:
+        remove_instance(lab, name)
+        done.append("instance %s removed (its namespace, tap and processes)" % name)
+    lab.scenario = new
+    if d.added_networks:
+        with_dhcp = [n for n in d.added_networks if n in new.dhcp_ports]
+        lab._start_dhcp(networks=with_dhcp)
+        done += ["network %s added%s" % (n, " (qdhcp-%s, dnsmasq)" % new.networks[n].id if n in with_dhcp else "")
+                 for n in d.added_networks]
+    done += _update_tunnels(lab, old, new)
+    added = [new.instances[n] for n in d.added_instances]
+    if added:
+        lab._create_instances(added)
+    plans = _write_plans(lab)
+    if d.groups or d.regrouped_instances:
+        done += ["security group %s" % g for g in d.groups]
+        done += ["instance %s: security groups %s" % (n, ", ".join(new.instances[n].port.security_groups))
+                 for n in d.regrouped_instances]
+    done += _update_dhcp_hosts(lab, old, new)
+    lab.state.save()
+    if added or plans:
+        lab._wait_for_flows()
+        done.append("agents: new plans for %s, flows confirmed" % ", ".join(plans) if plans else
+                    "agents: flows confirmed")
+    if added:
+        lab._start_ssh(added)
+        lab._start_web_servers(added)
+        lab._request_addresses(added)
+        done += ["instance %s added on %s (%s, %s)" % (i.name, i.node, i.port.ip, i.port.name) for i in added]
+    if d.added_floating_ips:
+        done += _update_routers(lab, old, new)
+    lab.state.save()
+    return done
+
+
+def remove_instance(lab, name):
+    """End an instance: its processes, its tap on br-int, its namespace, its files."""
+    host = lab.instances.pop(name)
+    info = lab.state.instances.pop(name)
+    ns = lab.state.namespaces.pop(name)
+    procs = [p for p in lab.state.processes if p.what.split(" ", 1)[0] == name]
+    procs += in_namespaces({(ns["netns"], ns["mntns"])})
+    script(lab.nodes[info["node"]], "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true"
+           % (naming.INTEGRATION_BRIDGE, info["tap"], info["tap"]), "unplugging %s" % info["tap"])
+    lab.links = [link for link in lab.links if host not in (link.intf1.node, link.intf2.node)]
+    holder = Proc(ns["pid"], ns["start"], "namespace holder")
+    stubborn = terminate(procs + [holder], kill_now={ns["pid"]})
+    if stubborn:
+        raise LabError("instance %s: could not end %s" % (name, ", ".join(map(repr, stubborn))))
+    wait_gone(procs)
+    try:
+        host.cleanup()
+    except (OSError, ValueError):
+        pass
+    lab.state.processes = [p for p in lab.state.processes if p.what.split(" ", 1)[0] != name]
+    shutil.rmtree(host.workdir, ignore_errors=True)
+    lab.state.save()
+
+
+def _write_plans(lab):
+    """Every node's agent plan from the scenario; the nodes whose plan changed."""
+    changed = []
+    for name, host in lab.nodes.items():
+        if host.write_agent_plan(node_plan(lab.scenario, name)):
+            changed.append(name)
+    return changed
+
+
+def _update_tunnels(lab, old, new):
+    """With l2population a node has tunnels only to nodes it shares a
+    network with: ports that come or go can add or remove VXLAN ports."""
+    done = []
+    for name, node in new.nodes.items():
+        before, after = set(old.tunnel_peers(name)), set(new.tunnel_peers(name))
+        if before == after:
+            continue
+        lines = [plumbing.tunnel_port_script(node, ip) for ip in sorted(after - before)]
+        lines += ["ovs-vsctl --if-exists del-port %s %s" % (naming.TUNNEL_BRIDGE, naming.vxlan_port_name(ip))
+                  for ip in sorted(before - after)]
+        script(lab.nodes[name], "\n".join(lines), "changing the tunnels of %s" % name)
+        done += ["%s: tunnel to %s added" % (name, ip) for ip in sorted(after - before)]
+        done += ["%s: tunnel to %s removed" % (name, ip) for ip in sorted(before - after)]
+    return done
+
+
+def _update_dhcp_hosts(lab, old, new):
+    """dnsmasq learns of ports that came or went as neutron's DHCP agent
+    tells it: new host files, then SIGHUP (it reads them again)."""
+    done = []
+    for host in lab.dhcp.values():
+        net = host.network.name
+        before = sorted((p.mac, str(p.ip)) for p in old.instance_ports() if p.network == net)
+        now = [p for p in new.instance_ports() if p.network == net]
+        if before == sorted((p.mac, str(p.ip)) for p in now) or net not in old.networks:
+            continue
+        host.write_files(now)
+        with open(host.pidfile()) as f:
+            os.kill(int(f.read().split()[0]), signal.SIGHUP)
+        done.append("dnsmasq of %s: host entries reloaded (%d ports)" % (net, len(now)))
+    return done
+
+
+def _update_routers(lab, old, new):
+    """Each router that serves a new floating IP: the /32 on its qg- port and
+    its NAT rules loaded again (iptables-restore: conntrack keeps the
+    translations of open connections)."""
+    done = []
+    added = {str(f.address) for f in new.floating_ips} - {str(f.address) for f in old.floating_ips}
+    for host in lab.routers.values():
+        router = new.routers[host.router.name]
+        fips = [f for f in new.floating_ips if str(f.address) in added and f.router == router.name]
+        if not fips or router.gateway is None:
+            continue
+        lines = ["ip addr add %s/32 brd %s dev %s" % (f.address, f.address, router.gateway.interface)
+                 for f in fips if f.fixed_ip is not None]
+        lines.append(host.nat_reload_script(new.floating_ips))
+        script(host, "\n".join(lines), "adding floating IPs to %s" % host.name)
+        done += ["floating IP %s -> %s on %s" % (f.address, f.fixed_ip, host.name) for f in fips]
+    return done
