@@ -26,6 +26,7 @@ packages=(
   socat:socat
   curl:curl
   openssl:openssl
+  graphviz:dot
   python3-venv:
 )
 
@@ -75,5 +76,5 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-"$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.all, yaml" \
-  || { echo "setup: the virtual environment cannot import mininet/os_ken/scapy/yaml" >&2; exit 1; }
+"$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.all, yaml, graphviz" \
+  || { echo "setup: the virtual environment cannot import mininet/os_ken/scapy/yaml/graphviz" >&2; exit 1; }

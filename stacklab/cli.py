@@ -217,6 +217,80 @@ def cmd_apply(args):
     return 0
 
 
+def cmd_draw(args):
+    from stacklab import runner
+    from stacklab.draw import render
+    from stacklab.state import LabState, running_labs
+    name = args.name
+    if name is None or name in running_labs():
+        name = runner.pick_lab(name, "name one")
+        scenario = runner.lab_scenario(LabState.load(name))
+    else:
+        scenario = runner.load(name)
+    out = args.output or "%s.svg" % scenario.name
+    render(scenario, out)
+    print(out)
+    return 0
+
+
+def cmd_exercise(args):
+    from stacklab.exercises import session
+    from stacklab.exercises.model import find_exercise
+    action = args.action
+    if action == "list":
+        rows = session.listing()
+        print("%-24s %-30s %-4s %-40s %s" % ("EXERCISE", "LEVEL", "DOC", "TITLE", "STATUS"))
+        for name, level, level_name, doc, title, status in rows:
+            print("%-24s %-30s %-4s %-40s %s" % (name, "%d %s" % (level, level_name), doc, title, status))
+        return 0
+    if action in ("start", "reset", "check", "stop"):
+        _need_root()
+    if action == "answer":
+        return _answer(args.words)
+    ex = find_exercise(args.name) if action in ("start", "reset") else session.current(args.name)
+    if action in ("start", "reset"):
+        from stacklab import runner
+        text = (session.start if action == "start" else session.reset)(ex, runner.printer())
+        print(text)
+        if args.cli:
+            return cmd_cli(argparse.Namespace(name=session.lab_of(ex).name))
+        return 0
+    if action == "check":
+        passed, lines = session.check(ex, args.junit)
+        print("\n".join(lines))
+        return 0 if passed else 1
+    if action == "task":
+        print(session.task_text(ex))
+        return 0
+    if action == "hint":
+        print(session.hint(ex))
+        return 0
+    if action == "solution":
+        print(session.solution(ex))
+        return 0
+    if action == "stop":
+        seconds, _ = session.stop(ex)
+        print("exercise %s stopped, its lab removed in %.2fs" % (ex.name, seconds))
+        return 0
+    raise StacklabError("unknown action %s" % action)
+
+
+def _answer(words):
+    """answer [NAME] [QUESTION] VALUE: NAME may be left out while one exercise runs."""
+    from stacklab.exercises import session
+    from stacklab.exercises.model import find_exercise, list_exercises
+    known = set(list_exercises()) | {n.split("-", 1)[0] for n in list_exercises()}
+    if len(words) >= 2 and words[0] in known:
+        ex, words = find_exercise(words[0]), words[1:]
+    else:
+        ex = session.current()
+    if len(words) not in (1, 2):
+        raise StacklabError("usage: stacklab exercise answer [NAME] [QUESTION] VALUE")
+    right, message = session.answer(ex, words[-1], words[0] if len(words) == 2 else None)
+    print(message)
+    return 0 if right else 1
+
+
 def cmd_schema(args):
     from stacklab.scenario import docgen
     sys.stdout.write(docgen.markdown() if args.markdown else docgen.json_schema())
@@ -328,6 +402,42 @@ def parser():
     s.add_argument("file", metavar="FILE|NAME")
     s.add_argument("--lab", metavar="NAME", help="the lab to change (default: the one the file names)")
     s.set_defaults(func=cmd_apply)
+
+    s = sub.add_parser("draw", help="a picture of a lab (Graphviz): nodes, bridges, tunnels, instances, ...",
+                       description="Draw a running lab (NAME, or the only one up) or a scenario (a name in "
+                                   "scenarios/ or a file): nodes with their bridges and patch ports, NICs on "
+                                   "physical networks, VXLAN tunnels, instances with their addresses, DHCP and "
+                                   "router namespaces with floating IPs, load balancers on their amphorae.")
+    s.add_argument("name", nargs="?", metavar="NAME|FILE")
+    s.add_argument("-o", "--output", metavar="FILE", help="FILE.svg, .png, .pdf or .dot (default: NAME.svg here)")
+    s.set_defaults(func=cmd_draw)
+
+    s = sub.add_parser("exercise", help="hands-on exercises: list, start, check, hint, solution, answer, reset",
+                       description="Exercises break a lab on purpose; you find and fix the fault with the "
+                                   "documents' commands, and `check` says objectively whether it is fixed.")
+    es = s.add_subparsers(dest="action", metavar="ACTION")
+    es.required = True
+    e = es.add_parser("list", help="the exercises: level, document, title, done or not")
+    e.set_defaults(func=cmd_exercise)
+    for action, text in (("start", "build the exercise's lab, break it, print the task"),
+                         ("reset", "remove the exercise's lab and your progress on it, start again")):
+        e = es.add_parser(action, help=text)
+        e.add_argument("name", metavar="NAME", help="e.g. 03-security-group (or 03)")
+        e.add_argument("--cli", action="store_true", help="then open the lab's CLI")
+        e.set_defaults(func=cmd_exercise)
+    e = es.add_parser("check", help="grade: exit 0 once every criterion holds, 1 until then")
+    e.add_argument("name", nargs="?", metavar="NAME")
+    e.add_argument("--junit", metavar="FILE", help="also write the criteria as JUnit XML (for a class)")
+    e.set_defaults(func=cmd_exercise)
+    for action, text in (("task", "the task again"), ("hint", "the next hint"),
+                         ("solution", "the worked solution"), ("stop", "remove the exercise's lab")):
+        e = es.add_parser(action, help=text)
+        e.add_argument("name", nargs="?", metavar="NAME")
+        e.set_defaults(func=cmd_exercise)
+    e = es.add_parser("answer", help="answer the exercise's question: NAME [QUESTION] VALUE",
+                      usage="stacklab exercise answer [NAME] [QUESTION] VALUE")
+    e.add_argument("words", nargs="+", metavar="[NAME] [QUESTION] VALUE")
+    e.set_defaults(func=cmd_exercise)
 
     s = sub.add_parser("cli", help="interactive CLI into a running lab")
     s.add_argument("name", nargs="?", metavar="NAME")

@@ -1,0 +1,181 @@
+"""Faults an exercise injects into a built lab, each a reusable kind with
+declared parameters. Each breaks the lab the way an operator's slip or a
+failing agent would, with the commands an operator would have used, so
+that the learner's tools (ovs-vsctl, ovs-ofctl, ip, iptables) show it."""
+
+import shlex
+
+from stacklab import naming
+from stacklab.errors import LabError
+from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
+
+
+class Fault:
+    kind = None
+    params = None
+
+    def validate(self, scenario, p, report):
+        """Report what the scenario lacks (report(path, message))."""
+
+    def inject(self, lab, scenario, p):
+        """Break `lab` (a RunningLab); returns what was done, for the instructor's log."""
+        raise NotImplementedError
+
+
+def _run(lab, where, command):
+    lab.run(where, ["sh", "-c", command], check=True)
+    return "%s: %s" % (where, command)
+
+
+def _need(names, name, what, path, report):
+    if name not in names:
+        report(path, "no %s named %s" % (what, name))
+
+
+class FlowDeleted(Fault):
+    kind = "flow_deleted"
+    params = Record({
+        "node": Field(Name(example="compute1"), required=True),
+        "bridge": Field(Name(example="br-provider"), required=True),
+        "match": Field(Str(example="table=0,priority=4,in_port=phy-br-provider,dl_vlan=1"), required=True,
+                       doc="The flow's table, priority and match, exactly (ovs-ofctl --strict)."),
+    }, doc="A flow deleted (as by `ovs-ofctl --strict del-flows`).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.nodes, p["node"], "node", ("node",), report)
+
+    def inject(self, lab, scenario, p):
+        return _run(lab, p["node"], "ovs-ofctl --strict del-flows %s %s" % (p["bridge"], shlex.quote(p["match"])))
+
+
+class FlowAltered(FlowDeleted):
+    kind = "flow_altered"
+    params = Record(dict(FlowDeleted.params.fields, actions=Field(Str(example="drop"), required=True)),
+                    doc="A flow's actions replaced (as by `ovs-ofctl --strict mod-flows`).")
+
+    def inject(self, lab, scenario, p):
+        return _run(lab, p["node"], "ovs-ofctl --strict mod-flows %s %s"
+                    % (p["bridge"], shlex.quote("%s,actions=%s" % (p["match"], p["actions"]))))
+
+
+class PortTag(Fault):
+    kind = "port_tag"
+    params = Record({
+        "instance": Field(Name(example="instance03"), required=True, doc="Whose tap port."),
+        "tag": Field(Int(min=1, max=4095, example=4095), required=True),
+    }, doc="The VLAN tag of an instance's tap port on br-int changed (4095: the agent's dead VLAN).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+
+    def inject(self, lab, scenario, p):
+        inst = scenario.instances[p["instance"]]
+        return _run(lab, inst.node, "ovs-vsctl set port %s tag=%d" % (inst.port.name, p["tag"]))
+
+
+class TunnelRemoteIP(Fault):
+    kind = "tunnel_remote_ip"
+    params = Record({
+        "node": Field(Name(example="compute1"), required=True),
+        "peer": Field(Name(example="controller"), required=True, doc="The node the tunnel leads to."),
+        "remote_ip": Field(IPv4Address(example="172.16.0.12"), required=True, doc="The wrong address."),
+    }, doc="A VXLAN tunnel port's remote_ip set to a wrong address.")
+
+    def validate(self, scenario, p, report):
+        for key in ("node", "peer"):
+            _need(scenario.nodes, p[key], "node", (key,), report)
+        if p["node"] in scenario.nodes and p["peer"] in scenario.nodes and \
+                scenario.nodes[p["peer"]].tunnel_ip not in scenario.tunnel_peers(p["node"]):
+            report(("peer",), "%s has no tunnel to %s" % (p["node"], p["peer"]))
+
+    def inject(self, lab, scenario, p):
+        port = naming.vxlan_port_name(scenario.nodes[p["peer"]].tunnel_ip)
+        return _run(lab, p["node"], "ovs-vsctl set interface %s options:remote_ip=%s" % (port, p["remote_ip"]))
+
+
+class DhcpHostMissing(Fault):
+    kind = "dhcp_host_missing"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+    }, doc="The instance's line gone from dnsmasq's host file, dnsmasq told to read it again (SIGHUP).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+        if p["instance"] in scenario.instances and \
+                scenario.instances[p["instance"]].port.network not in scenario.dhcp_ports:
+            report(("instance",), "the network of %s has no DHCP" % p["instance"])
+
+    def inject(self, lab, scenario, p):
+        port = scenario.instances[p["instance"]].port
+        dhcp = scenario.dhcp_ports[port.network]
+        conf = "/var/lib/neutron/dhcp/%s" % scenario.networks[port.network].id
+        return _run(lab, dhcp.node, "sed -i '/^%s,/d' %s/host && kill -HUP $(cat %s/pid)" % (port.mac, conf, conf))
+
+
+class InstanceMTU(Fault):
+    kind = "mtu"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+        "mtu": Field(Int(min=68, max=9000, example=1500), required=True),
+    }, doc="An instance's eth0 MTU set by hand (as an image that ignores DHCP's MTU option).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+
+    def inject(self, lab, scenario, p):
+        return _run(lab, p["instance"], "ip link set eth0 mtu %d" % p["mtu"])
+
+
+class NatRuleMissing(Fault):
+    kind = "nat_rule_missing"
+    params = Record({
+        "floating_ip": Field(IPv4Address(example="172.17.0.95"), required=True),
+    }, doc="The router's DNAT rule for a floating IP deleted (neutron-l3-agent-PREROUTING).")
+
+    def _fip(self, scenario, address):
+        return next((f for f in scenario.floating_ips if f.address == address and f.fixed_ip is not None), None)
+
+    def validate(self, scenario, p, report):
+        f = self._fip(scenario, p["floating_ip"])
+        if f is None or f.router is None or scenario.routers[f.router].node is None:
+            report(("floating_ip",), "no bound floating IP %s behind a router namespace" % p["floating_ip"])
+
+    def inject(self, lab, scenario, p):
+        f = self._fip(scenario, p["floating_ip"])
+        router = scenario.routers[f.router]
+        return _run(lab, router.namespace, "iptables -t nat -D neutron-l3-agent-PREROUTING -d %s/32 -j DNAT "
+                                           "--to-destination %s" % (f.address, f.fixed_ip))
+
+
+class LinkDown(Fault):
+    kind = "link_down"
+    params = Record({
+        "instance": Field(Name(example="instance03"), required=True),
+    }, doc="An instance's eth0 down (an instance that lost its network).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+
+    def inject(self, lab, scenario, p):
+        return _run(lab, p["instance"], "ip link set eth0 down")
+
+
+class GroupDeleted(Fault):
+    kind = "group_deleted"
+    params = Record({
+        "node": Field(Name(example="compute1"), required=True),
+        "group": Field(Int(min=1, example=150004), required=True, doc="The OpenFlow group id."),
+    }, doc="An OpenFlow group deleted from br-int (OVS deletes the flows that use it with it).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.nodes, p["node"], "node", ("node",), report)
+
+    def inject(self, lab, scenario, p):
+        out = lab.run(p["node"], ["ovs-ofctl", "-O", "OpenFlow13", "dump-groups", naming.INTEGRATION_BRIDGE])
+        if "group_id=%d," % p["group"] not in out.stdout:
+            raise LabError("%s br-int has no group %d to delete" % (p["node"], p["group"]))
+        return _run(lab, p["node"], "ovs-ofctl -O OpenFlow13 del-groups br-int group_id=%d" % p["group"])
+
+
+FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
+                                      InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted)}

@@ -1,0 +1,64 @@
+"""A learner's progress, one small JSON file per user (whoever ran sudo):
+exercises started and passed, hints seen, answers given. Only a record of
+what happened: grading always looks at the lab itself."""
+
+import json
+import os
+import pwd
+import time
+
+
+def learner():
+    """(name, uid, gid, home) of the person behind sudo (or the caller)."""
+    name = os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
+    try:
+        entry = pwd.getpwnam(name)
+        return name, entry.pw_uid, entry.pw_gid, entry.pw_dir
+    except KeyError:
+        return name, os.getuid(), os.getgid(), os.path.expanduser("~")
+
+
+def workdir():
+    """Where the learner's copies go (their scenario file to edit and apply)."""
+    return os.environ.get("STACKLAB_WORKDIR") or os.path.join(learner()[3], "stacklab")
+
+
+def give_to_learner(path):
+    """Files made for the learner belong to them, not to root."""
+    _, uid, gid, _ = learner()
+    try:
+        os.chown(path, uid, gid)
+    except OSError:
+        pass
+
+
+class Progress:
+    def __init__(self, path=None):
+        self.path = path or os.environ.get("STACKLAB_PROGRESS") or os.path.join(
+            learner()[3], ".local", "state", "stacklab", "exercises.json")
+        try:
+            with open(self.path) as f:
+                self.data = json.load(f)
+        except (OSError, ValueError):
+            self.data = {}
+
+    def of(self, exercise):
+        return self.data.setdefault(exercise, {"hints": 0, "answers": {}, "checks": 0})
+
+    def forget(self, exercise):
+        self.data.pop(exercise, None)
+
+    def mark(self, exercise, key, value=None):
+        self.of(exercise)[key] = value if value is not None else time.time()
+
+    def save(self):
+        directory = os.path.dirname(self.path)
+        fresh = not os.path.isdir(directory)
+        os.makedirs(directory, exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+        give_to_learner(self.path)
+        if fresh:
+            give_to_learner(directory)
