@@ -10,7 +10,7 @@ SETUP_OK  := $(VENV)/.stacklab-installed
 
 # `make scenario NAME`: NAME is an argument, not a target. Turn the words after
 # `scenario` (and `up`, `down`, `bench`) into SCENARIO and make them no-op goals.
-ARG_GOALS := scenario up down
+ARG_GOALS := scenario up down exercise
 ifneq ($(filter $(firstword $(MAKECMDGOALS)),$(ARG_GOALS)),)
   SCENARIO := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
   ifneq ($(SCENARIO),)
@@ -18,10 +18,11 @@ ifneq ($(filter $(firstword $(MAKECMDGOALS)),$(ARG_GOALS)),)
   endif
 endif
 
-.PHONY: help setup scenario up down test test-scale unit integration bench lint list clean
+.PHONY: help setup scenario exercise exercises up down test test-scale unit integration bench lint list clean
 
 help:
 	@echo "sudo make scenario NAME   build scenarios/NAME.yaml, run its checks, report, then CLI (with a tty) and teardown"
+	@echo "sudo make exercise NAME   start a hands-on exercise (see: make exercises), then its CLI"
 	@echo "sudo make test            install what is missing, then run every test (unit and integration)"
 	@echo "sudo make test-scale      the slow suite: a 50-compute lab, 100 up/down cycles (CI runs it too)"
 	@echo "make unit                 unit tests only (no root needed once set up)"
@@ -37,6 +38,13 @@ $(SETUP_OK): pyproject.toml scripts/setup.sh
 scenario: $(SETUP_OK)
 	@test -n "$(SCENARIO)" || { echo "usage: sudo make scenario NAME (see: make list)"; exit 2; }
 	@$(STACKLAB) run $(SCENARIO)
+
+exercise: $(SETUP_OK)
+	@test -n "$(SCENARIO)" || { echo "usage: sudo make exercise NAME (see: make exercises)"; exit 2; }
+	@$(STACKLAB) exercise start --cli $(SCENARIO)
+
+exercises: $(SETUP_OK)
+	@$(STACKLAB) exercise list
 
 up: $(SETUP_OK)
 	@$(STACKLAB) up $(SCENARIO)

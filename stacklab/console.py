@@ -20,22 +20,90 @@ class AttachedHost(Host):
 
 
 class LabCLI(CLI):
-    """mininet> with the lab's nodes and instances."""
-
-    intro_lines = (
-        "Type a node or instance name, then a command, as on the real machine:",
-        "  compute1 ovs-vsctl show            compute1 ovs-ofctl dump-flows br-tun",
-        "  instance02 ip addr                 controller ovs-appctl ofproto/list-tunnels",
-        "Lab commands: nodes, checks, walk FROM TO, help; exit (or Ctrl-D) leaves%s.",
-    )
+    """stacklab:LAB> with the lab's nodes and instances, and the lab's own commands."""
 
     def __init__(self, nodes, lab_name, scenario=None, running=None, teardown_on_exit=True, **kwargs):
         self.lab_name = lab_name
         self.scenario = scenario
         self.running = running
+        self.teardown_on_exit = teardown_on_exit
         self.prompt = "stacklab:%s> " % lab_name
-        print("\n".join(self.intro_lines) % (" and tears the lab down" if teardown_on_exit else ""))
+        print(self.examples() + "\nType help for the commands; exit (or Ctrl-D) leaves%s."
+              % (" and tears the lab down" if teardown_on_exit else ""))
         super().__init__(_NodeMap(nodes), **kwargs)
+
+    # -- what the lab holds, for examples with its own names --------------------
+    def _names(self):
+        sc = self._scenario() or self.scenario
+        nodes = list(sc.nodes) if sc else []
+        instances = list(sc.instances) if sc else []
+        compute = next((n for n in nodes if sc.nodes[n].role == "compute"), nodes[0] if nodes else "compute1")
+        return sc, compute, (instances[0] if instances else None), (instances[1] if len(instances) > 1 else None)
+
+    def examples(self):
+        sc, node, inst, other = self._names()
+        tunnel = sc is not None and sc.sdn != "netvirt" and sc.nodes[node].tunnel_ip is not None
+        lines = ["Type a node or instance name, then a command, as on the real machine:",
+                 "  %-36s %s" % ("%s ovs-vsctl show" % node,
+                                 "%s ovs-ofctl dump-flows %s" % (node, "br-tun" if tunnel else "br-int"))]
+        if inst:
+            lines.append("  %-36s %s" % ("%s ip addr" % inst, "%s ovs-appctl ofproto/list-tunnels" % node))
+        return "\n".join(lines)
+
+    def _scenario(self):
+        """What the lab runs now (`stacklab apply` may have changed it since)."""
+        if self.running is None:
+            return self.scenario
+        from stacklab import runner
+        try:
+            self.scenario = runner.lab_scenario(self.running.state)
+        except Exception:       # a lab of an older stacklab: keep what we had
+            pass
+        return self.scenario
+
+    def _exercise(self):
+        if self.running is None:
+            return None
+        from stacklab.exercises import session
+        record = session.running_exercise(self.lab_name)
+        if record is None:
+            return None
+        from stacklab.exercises.model import find_exercise
+        return find_exercise(record["name"])
+
+    def do_help(self, line):
+        """help [COMMAND]: what you can type here."""
+        if line.strip():
+            return super().do_help(line)
+        sc, node, inst, other = self._names()
+        ex = self._exercise()
+        rows = [
+            ("NODE COMMAND", "run COMMAND in a node, instance, host or namespace (see nodes), e.g.",),
+            ("", "%s ovs-vsctl show / %s ovs-ofctl dump-flows br-int" % (node, node)),
+        ]
+        if inst:
+            rows.append(("", "%s ip addr / %s ping -c1 %s" % (inst, inst, sc.instances[other].port.ip if other
+                                                                  else sc.instances[inst].port.ip)))
+        rows += [
+            ("nodes", "the nodes, instances, hosts and qdhcp-/qrouter- namespaces"),
+            ("checks", "run the scenario's checks again (the report table)"),
+            ("flows NODE BRIDGE", "a bridge's flows without counters; flows diff NODE BRIDGE REF: against a dump"),
+            ("walk FROM TO [tcp|udp PORT]", "the tables a packet goes through, node by node%s"
+             % (" (e.g. walk %s %s)" % (inst, other) if other else "")),
+            ("ssh INSTANCE [CMD]", "log in to an instance as its user, with its key pair"),
+            ("apply FILE", "change the running lab to an edited scenario file (stacklab apply)"),
+            ("draw [FILE.svg]", "a picture of the lab (Graphviz)"),
+        ]
+        if ex is not None:
+            rows += [("task", "exercise %s: the task again" % ex.name),
+                     ("hint", "the next hint"),
+                     ("check", "grade the exercise: which criteria hold"),
+                     ("answer [QUESTION] VALUE", "answer the exercise's question")]
+        rows.append(("exit", "leave%s" % (" and tear the lab down" if self.teardown_on_exit else
+                                         " (the lab keeps running: stacklab down %s)" % self.lab_name)))
+        print("stacklab lab %s%s" % (self.lab_name, " - exercise %s: %s" % (ex.name, ex.title) if ex else ""))
+        for name, text in rows:
+            print("  %-30s %s" % (name, text))
 
     def do_nodes(self, _line):
         """List the nodes, instances, hosts and agent namespaces."""
@@ -51,7 +119,69 @@ class LabCLI(CLI):
             print("no scenario checks here")
             return
         from stacklab.runner import run_checks
-        print(report.table(run_checks(self.running, self.scenario), self.lab_name))
+        print(report.table(run_checks(self.running, self._scenario()), self.lab_name))
+
+    def _stacklab(self, argv):
+        """A stacklab command, its errors printed as the command line prints them."""
+        from stacklab.cli import main
+        try:
+            main(argv)
+        except SystemExit:      # argparse's usage errors
+            pass
+
+    def do_flows(self, line):
+        """flows NODE BRIDGE | flows diff NODE BRIDGE REF"""
+        words = line.split()
+        if words[:1] == ["diff"] and len(words) == 4:
+            self._stacklab(["flows", "diff", words[1], words[2], "--against", words[3], "--lab", self.lab_name])
+        elif len(words) == 2:
+            self._stacklab(["flows", "show", words[0], words[1], "--lab", self.lab_name])
+        else:
+            print("usage: flows NODE BRIDGE   or   flows diff NODE BRIDGE REF")
+
+    def do_ssh(self, line):
+        """ssh INSTANCE [CMD]: log in as the instance's user (exit to come back)."""
+        import subprocess
+        import sys
+        words = line.split()
+        if not words:
+            print("usage: ssh INSTANCE [CMD]")
+            return
+        subprocess.call([sys.executable, "-m", "stacklab.cli", "ssh", "--lab", self.lab_name] + words)
+
+    def do_apply(self, line):
+        """apply FILE: change the running lab to what FILE says (only what differs)."""
+        if not line.strip():
+            print("usage: apply FILE")
+            return
+        self._stacklab(["apply", line.strip(), "--lab", self.lab_name])
+
+    def do_draw(self, line):
+        """draw [FILE.svg|.png]: a picture of the lab."""
+        self._stacklab(["draw", self.lab_name] + (["-o", line.strip()] if line.strip() else []))
+
+    def _exercise_command(self, argv):
+        ex = self._exercise()
+        if ex is None:
+            print("no exercise runs in this lab (stacklab exercise list)")
+            return
+        self._stacklab(["exercise", argv[0], ex.name] + argv[1:])
+
+    def do_task(self, _line):
+        """task: the exercise's task again."""
+        self._exercise_command(["task"])
+
+    def do_hint(self, _line):
+        """hint: the exercise's next hint."""
+        self._exercise_command(["hint"])
+
+    def do_check(self, _line):
+        """check: grade the exercise."""
+        self._exercise_command(["check"])
+
+    def do_answer(self, line):
+        """answer [QUESTION] VALUE: answer the exercise's question."""
+        self._exercise_command(["answer"] + line.split())
 
     def do_walk(self, line):
         """walk FROM TO [tcp|udp PORT] [brief]: the tables a packet goes through, node by node."""
@@ -67,16 +197,26 @@ class LabCLI(CLI):
         self.running.scenario = self.scenario
         proto, port = (words[2], int(words[3])) if len(words) == 4 else ("icmp", None)
         try:
+            self.running.scenario = self._scenario()
             print(render(Walker(self.running).walk(words[0], words[1], proto, port), tables=not brief))
         except StacklabError as e:
             print(e)
 
     def _unsupported(self, _line):
-        print("not available in stacklab: use `checks`, or run ping/ovs-* inside a node")
+        print("not available in stacklab: use `checks`, or run ping/ovs-* inside a node (help lists what works)")
 
     do_pingall = do_pingpair = do_pingallfull = do_pingpairfull = _unsupported
     do_iperf = do_iperfudp = do_link = do_switch = do_dpctl = _unsupported
     do_ports = do_dump = do_links = do_net = do_xterm = do_x = do_gterm = _unsupported
+    do_intfs = do_sh = do_py = do_px = do_time = do_wait = do_noecho = do_dpctl = _unsupported
+
+    def get_names(self):
+        """Only stacklab's commands in `help COMMAND` and completion, not Mininet's stock ones."""
+        hidden = {"do_" + n for n in ("pingall", "pingpair", "pingallfull", "pingpairfull", "iperf", "iperfudp",
+                                       "link", "switch", "dpctl", "ports", "dump", "links", "net", "xterm", "x",
+                                       "gterm", "intfs", "sh", "py", "px", "time", "wait", "noecho", "source",
+                                       "EOF", "quit")}
+        return [n for n in super().get_names() if n not in hidden]
 
 
 class _NodeMap(dict):

@@ -48,6 +48,11 @@ def graph(scenario):
                 "label": "%s (%s)%s" % (node.name, node.role, "\ntunnel %s" % node.tunnel_ip if node.tunnel_ip else ""),
                 "style": "rounded", "color": "#4a6fa5", "fontname": FONT}) as c:
             names = bridges(scenario, node)
+            if node.name == scenario.sdn_controller:
+                c.node(_id(node.name, "netvirt"), "OpenDaylight netvirt\n(programs every br-int)", shape="box",
+                       style="rounded,filled", fillcolor="#dae8fc")
+            elif not names:
+                c.node(_id(node.name, "empty"), "no Open vSwitch bridges", shape="plain")
             for b in names:
                 c.node(_id(node.name, b), b, shape="box", style="filled", fillcolor="#cfe0f5")
             if naming.TUNNEL_BRIDGE in names:
