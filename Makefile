@@ -73,6 +73,7 @@ bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_checks.py
 	@$(VENV)/bin/python bench/bench_services.py
 	@$(VENV)/bin/python bench/bench_netvirt.py
+	@$(VENV)/bin/python bench/bench_exercises.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports
