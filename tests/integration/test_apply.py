@@ -132,3 +132,51 @@ def test_apply_adds_and_removes_live(tmp_path):
         runner.down("vxlan-instance")
     leaks = wait_clean(before_leaks)
     assert not leaks, "left: %s" % leaks
+
+
+NEW_NETWORK = """  blue:
+    type: vxlan
+    segmentation_id: 300
+    subnet: {cidr: 10.30.0.0/24}
+"""
+
+
+def test_apply_adds_a_network_and_a_floating_ip(tmp_path):
+    """lb-amphora (003) gains a network with an instance on it (its own DHCP
+    namespace answers it) and a floating IP for instance03; the load
+    balancer keeps taking turns."""
+    before_leaks = Snapshot()
+    base = open(find_scenario("lb-amphora")).read()
+    text = base.replace("\nsecurity_groups:", "\n" + NEW_NETWORK + "\nsecurity_groups:", 1) \
+        if "\nsecurity_groups:" in base else None
+    assert text, "lb-amphora.yaml changed shape: the test inserts its network before security_groups"
+    text = text.replace("\nfloating_ips:\n", "\nfloating_ips:\n  - {address: 172.17.0.99, instance: instance03}\n")
+    text = text.replace("\nhosts:", "\n  instance04: {node: compute1, network: blue}\n\nhosts:", 1)
+    assert "instance04" in text and "172.17.0.99" in text
+    path = tmp_path / "lb-grown.yaml"
+    path.write_text(text)
+    state = runner.up(runner.load("lb-amphora"))
+    try:
+        out = stacklab("apply", str(path)).stdout
+        assert "network blue added (qdhcp-" in out
+        assert "floating IP 172.17.0.99 -> 192.168.101.211" in out
+        assert "instance instance04 added on compute1 (10.30.0." in out
+        lab = RunningLab(LabState.load("lb-amphora"))
+        lab.scenario = runner.lab_scenario(lab.state)
+        ip = str(lab.scenario.instances["instance04"].port.ip)
+        assert lab.run("instance04", ["ip", "-4", "-o", "addr", "show", "eth0"]).stdout.count(ip + "/24") == 1
+        dhcp_ns = "qdhcp-" + lab.scenario.networks["blue"].id
+        assert lab.run(dhcp_ns, ["ping", "-c", "2", "-W", "1", ip]).returncode == 0
+        assert lab.run("workstation", ["ping", "-c", "2", "-W", "1", "172.17.0.99"]).returncode == 0
+        nat = lab.run(lab.scenario.routers["router"].namespace, ["iptables-save", "-t", "nat"]).stdout
+        assert "-A neutron-l3-agent-PREROUTING -d 172.17.0.99/32 -j DNAT --to-destination 192.168.101.211" in nat
+        report = stacklab("check", "lb-amphora", check=False).stdout
+        # compute1 holds instance04 now, so it no longer equals 003's dumps; everything else still holds
+        failed = [line for line in report.splitlines() if " FAIL " in line or " ERROR " in line]
+        assert all(line.startswith(("bridge compute1 br-int ", "flows compute1 br-int ", "flows compute1 br-tun "))
+                   for line in failed), report
+        assert sum("round_robin" in line and " PASS " in line for line in report.splitlines()) == 2, report
+    finally:
+        runner.down("lb-amphora")
+    leaks = wait_clean(before_leaks)
+    assert not leaks, "left: %s" % leaks
