@@ -29,6 +29,7 @@ from topologies.shell import run_parallel, script
 # image's DHCP client does. cirros (busybox): the address with its broadcast,
 # for good. STYLE=networkmanager (an Ubuntu amphora): a dynamic address with
 # the lease's lifetime and no prefix route, the subnet route added at metric 100.
+INSTANCE_UDHCPC_SCRIPT = "/run/udhcpc-event.sh"
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
   deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
@@ -506,9 +507,12 @@ class Lab:
             # new VXLAN peer is often lost while OVS resolves it), then start over (a
             # 100-node lab floods 200 DISCOVERs to every node at once)
             asks = ["for try in 1 2 3; do STYLE=%s busybox udhcpc -i %s -f -q -n -t 5 -T 1 -O mtu -s %s "
-                    ">/dev/null && break; done" % (style, p.interface, client)
+                    ">/dev/null && break; done" % (style, p.interface, INSTANCE_UDHCPC_SCRIPT)
                     for p in inst.ports if p.netns is None]
-            jobs.append((self.instances[inst.name], "\n".join(asks)))
+            # udhcpc executes its script, and the lab's directory may be on a noexec /run (systemd
+            # mounts it so): the copy lives in the instance's own /run, a tmpfs the lab mounted
+            copy = "cp %s %s" % (client, INSTANCE_UDHCPC_SCRIPT)
+            jobs.append((self.instances[inst.name], "\n".join([copy] + asks)))
         run_parallel(jobs, "asking for addresses by DHCP")
         return "%d by DHCP" % len(asking)
 
