@@ -8,6 +8,10 @@ import sys
 
 from stacklab import __version__
 from stacklab.errors import ScenarioError, StacklabError
+from stacklab.scenario.format import DATAPATH_TYPES
+
+DATAPATH_HELP = ("Open vSwitch's datapath, whatever the scenario says: netdev (userspace) or system "
+                 "(the kernel module, as the documents show it)")
 from stacklab.runner import Interrupted
 
 
@@ -45,10 +49,16 @@ def cmd_validate(args):
     return 2 if failed else 0
 
 
+def _with_datapath(scenario, args):
+    if args.datapath:
+        scenario.datapath_type = args.datapath
+    return scenario
+
+
 def cmd_up(args):
     from stacklab import runner
     _need_root()
-    scenario = runner.load(args.scenario)
+    scenario = _with_datapath(runner.load(args.scenario), args)
     state = runner.up(scenario, runner.printer())
     print("lab %s is up; `stacklab cli %s` to look around, `stacklab down %s` to remove it"
           % (state.name, state.name, state.name))
@@ -169,7 +179,7 @@ def cmd_ssh(args):
 def cmd_run(args):
     from stacklab import runner
     _need_root()
-    scenario = runner.load(args.scenario)
+    scenario = _with_datapath(runner.load(args.scenario), args)
     interactive = False if args.no_cli else None
     return runner.run(scenario, args.json, args.junit, interactive, runner.printer())
 
@@ -312,6 +322,7 @@ def parser():
 
     s = sub.add_parser("up", help="build a lab and leave it running")
     s.add_argument("scenario", metavar="NAME|FILE")
+    s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("down", help="remove a lab (also after a crash)")
@@ -391,6 +402,7 @@ def parser():
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.add_argument("--no-cli", action="store_true", help="tear down right after the report")
+    s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("apply", help="change a running lab to what an edited scenario file says",

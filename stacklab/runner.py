@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from stacklab import mailbox, report
+from stacklab import datapath, mailbox, report
 from stacklab.checks import run_check
 from stacklab.errors import LabError, StacklabError
 from stacklab.lock import LabLock
@@ -66,8 +66,12 @@ def lab_scenario(state):
         with open(path) as f:
             text = f.read()
     except FileNotFoundError:
-        return load(state.scenario_file)
-    return load_scenario(state.scenario_file, text=text)
+        scenario = load(state.scenario_file)
+    else:
+        scenario = load_scenario(state.scenario_file, text=text)
+    if state.datapath_type:             # what it was built with (`--datapath` may have overridden the file)
+        scenario.datapath_type = state.datapath_type
+    return scenario
 
 
 def build(scenario, progress=None):
@@ -76,6 +80,7 @@ def build(scenario, progress=None):
     reaps them itself. Anything that goes wrong (Ctrl-C included) removes
     what was built. The lab's lock is held while it builds."""
     from topologies.lab import build_lab   # Mininet is imported only when a lab is built
+    datapath.require(scenario.datapath_type)
     become_subreaper()
     signal.signal(mailbox.SIGNAL, lambda *_: None)      # a request waits in its file until the lab is up
     lock = LabLock(scenario.name).acquire(
@@ -86,11 +91,12 @@ def build(scenario, progress=None):
     except BaseException:
         lock.release()
         raise
+    state.datapath_type = scenario.datapath_type
     save_snapshot(state, scenario)
     t0 = time.monotonic()
     if progress:
-        sys.stderr.write("building lab %s (%d nodes, %d instances)\n"
-                         % (scenario.name, len(scenario.nodes), len(scenario.instances)))
+        sys.stderr.write("building lab %s (%d nodes, %d instances, %s datapath)\n"
+                         % (scenario.name, len(scenario.nodes), len(scenario.instances), scenario.datapath_type))
     try:
         lab = build_lab(scenario, state, progress)
     except BaseException:

@@ -34,6 +34,7 @@ class LabState:
         self.nodes = {}               # node name -> {"role", "bridges"}
         self.instances = {}           # instance -> {"node", "ip", "mac", "tap", "network"}
         self.hosts = {}               # external host -> {"physical_network", "ip"}
+        self.datapath_type = None     # set when `--datapath` overrode the scenario's
 
     @property
     def dir(self):
@@ -73,6 +74,7 @@ class LabState:
             "phase": self.phase, "keeper": self.keeper.to_dict() if self.keeper else None,
             "namespaces": self.namespaces, "processes": [p.to_dict() for p in self.processes],
             "nodes": self.nodes, "instances": self.instances, "hosts": self.hosts,
+            "datapath_type": self.datapath_type,
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
@@ -104,6 +106,7 @@ class LabState:
         state.nodes = data.get("nodes", {})
         state.instances = data.get("instances", {})
         state.hosts = data.get("hosts", {})
+        state.datapath_type = data.get("datapath_type")
         return state
 
     def holder(self, name):

@@ -232,7 +232,7 @@ class Lab:
                 jobs.append((self.nodes[node.name], netvirt.bridges_script(node, self.scenario)))
                 continue
             peers = self.scenario.tunnel_peers(node.name)
-            jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers)))
+            jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers, self.scenario.datapath_type)))
         run_parallel(jobs, "configuring bridges")
         return "%d bridges" % sum(len(v["bridges"]) for v in self.state.nodes.values())
 

@@ -37,7 +37,7 @@ def bridges_script(node, scenario):
     if node.datapath_id is None:        # OpenDaylight's own node: the underlay at most
         args = []
     else:
-        args = ["--", "--may-exist", "add-br", br, "--", "set", "Bridge", br, "datapath_type=netdev",
+        args = ["--", "--may-exist", "add-br", br, "--", "set", "Bridge", br, "datapath_type=" + scenario.datapath_type,
                 "fail_mode=secure", "protocols=" + PROTOCOLS, "other_config:datapath-id=%016x" % node.datapath_id,
                 "other_config:disable-in-band=true", "--", "set-controller", br, controller_target(scenario)]
     provider = next(iter(node.provider_mappings.values()), None)
@@ -52,7 +52,7 @@ def bridges_script(node, scenario):
         if tunnel.ofport is not None:
             args.append("ofport_request=%d" % tunnel.ofport)
     for bridge in node.physical_bridges:
-        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, "datapath_type=netdev",
+        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, "datapath_type=" + scenario.datapath_type,
                  "fail_mode=standalone"]
         args += [a for nic in node.nics.values() if nic.bridge == bridge
                  for a in ["--", "--may-exist", "add-port", bridge, nic.name] + plumbing.address_mac(nic)]

@@ -12,9 +12,9 @@ MANAGER = "ptcp:6640:127.0.0.1"
 PROTOCOLS = "OpenFlow10,OpenFlow13,OpenFlow14"
 
 
-def _bridge(name):
-    # netdev: the userspace datapath (no kernel module needed; see platform notes)
-    return ["--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=netdev",
+def _bridge(name, datapath_type):
+    # netdev: the userspace datapath (no kernel module needed; see platform notes); system: the kernel's
+    return ["--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=" + datapath_type,
             "fail_mode=secure", "protocols=" + PROTOCOLS,
             "other_config:disable-in-band=true", "--", "set-controller", name, CONTROLLER]
 
@@ -64,21 +64,21 @@ def tunnel_port_script(node, remote):
     return "ovs-vsctl " + " ".join(shlex.quote(a) for a in _tunnel_port(node, remote))
 
 
-def bridges_script(node, peers):
+def bridges_script(node, peers, datapath_type="netdev"):
     """ovs-vsctl transaction for every bridge of `node` (a model.Node) with
     VXLAN ports to `peers` (tunnel IPs), then the node's addresses."""
-    args = ["set-manager", MANAGER, "--"] + _bridge(naming.INTEGRATION_BRIDGE)
+    args = ["set-manager", MANAGER, "--"] + _bridge(naming.INTEGRATION_BRIDGE, datapath_type)
     # Order matters for the OpenFlow port numbers: int-br-X, then patch-tun, then taps (as in 000).
     for physnet, bridge in node.bridge_mappings.items():
         args += ["--"] + _patch(naming.INTEGRATION_BRIDGE, naming.int_patch_name(bridge), naming.phy_patch_name(bridge))
     if node.tunnel_ip is not None:
         args += ["--"] + _patch(naming.INTEGRATION_BRIDGE, naming.PATCH_INT_TO_TUN, naming.PATCH_TUN_TO_INT)
-        args += ["--"] + _bridge(naming.TUNNEL_BRIDGE)
+        args += ["--"] + _bridge(naming.TUNNEL_BRIDGE, datapath_type)
         args += ["--"] + _patch(naming.TUNNEL_BRIDGE, naming.PATCH_TUN_TO_INT, naming.PATCH_INT_TO_TUN)
         for remote in peers:
             args += ["--"] + _tunnel_port(node, remote)
     for physnet, bridge in node.bridge_mappings.items():
-        args += ["--"] + _bridge(bridge)
+        args += ["--"] + _bridge(bridge, datapath_type)
         for nic in node.nics.values():
             if nic.bridge == bridge:
                 args += ["--", "--may-exist", "add-port", bridge, nic.name] + address_mac(nic)

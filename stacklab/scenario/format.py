@@ -287,12 +287,18 @@ def check_kinds():
     return {kind: checker.params for kind, checker in registry().items()}
 
 
+DATAPATH_TYPES = ("netdev", "system")
+
 SCENARIO = Record({
     "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
     "agent": Field(AGENT, default=lambda: {"release": "2024.1", "l2_population": False, "arp_responder": False}),
     "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
+    "datapath_type": Field(Str(choices=DATAPATH_TYPES, example="system"), default="netdev",
+                           doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "
+                               "module, works everywhere) or `system` (the kernel's openvswitch module, as "
+                               "the documents show it). `stacklab run --datapath` overrides it."),
     "nodes": Field(MapOf(NODE, key=Name(max_len=10), min_items=1), required=True,
                    doc="The emulated nodes, by name (at most 10 characters)."),
     "networks": Field(MapOf(NETWORK), default=dict),

@@ -109,7 +109,7 @@ class _Builder:
             nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
             instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes), sdn=self.sdn,
             sdn_port=self.d["sdn"]["port"], l2_population=self.d["agent"]["l2_population"],
-            arp_responder=self.d["agent"]["arp_responder"])
+            arp_responder=self.d["agent"]["arp_responder"], datapath_type=self.d["datapath_type"])
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)

@@ -266,6 +266,7 @@ class Scenario:
     load_balancers: Dict[str, LoadBalancer] = field(default_factory=dict)
     l2_population: bool = False
     arp_responder: bool = False
+    datapath_type: str = "netdev"             # or system: the kernel module
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property

@@ -34,3 +34,10 @@ def test_bridges_script_for_the_document_compute_node():
     assert "ip addr add 172.16.0.31/24 dev br-provider" in text
     assert "datapath_type=netdev" in vsctl and "fail_mode=secure" in vsctl
     assert vsctl.count("set-controller") == 3
+
+
+def test_bridges_script_with_the_kernel_datapath():
+    sc = load_scenario(find_scenario("vxlan-instance"))
+    vsctl = plumbing.bridges_script(sc.nodes["compute1"], sc.tunnel_peers("compute1"), "system").splitlines()[0]
+    # every bridge of the node on the kernel's datapath, as 000 prints it
+    assert vsctl.count("datapath_type=system") == 3 and "netdev" not in vsctl

@@ -274,3 +274,10 @@ def test_shipped_scenarios_are_valid():
     assert paths, "no scenarios shipped"
     for path in paths:
         load_scenario(path)
+
+
+def test_datapath_type():
+    assert load_scenario("t.yaml", BASE).datapath_type == "netdev"           # userspace unless asked
+    assert load_scenario("t.yaml", "datapath_type: system\n" + BASE).datapath_type == "system"
+    assert problems("datapath_type: kernel\n" + BASE) == [
+        "t.yaml:1: datapath_type: 'kernel' is not one of: netdev, system"]
