@@ -23,6 +23,7 @@ def _without_counters(text):
     text = re.sub(r"\[\d+:\d+\]", "[]", text)                        # iptables-save chain counters
     text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)  # nft
     text = re.sub(r"(valid|preferred)_lft \S+", "", text)             # address lifetimes
+    text = re.sub(r" expires \d+sec", "", text)                       # route lifetimes (router advertisements)
     return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
 
 
@@ -31,8 +32,8 @@ def snapshot():
     out = {
         "links": _run(["ip", "-d", "-o", "link", "show"]),
         "addresses": _without_counters(_run(["ip", "-o", "addr", "show"])),
-        "routes": _run(["ip", "route", "show", "table", "all"]),
-        "routes6": _run(["ip", "-6", "route", "show", "table", "all"]),
+        "routes": _without_counters(_run(["ip", "route", "show", "table", "all"])),
+        "routes6": _without_counters(_run(["ip", "-6", "route", "show", "table", "all"])),
         "rules": _run(["ip", "rule", "show"]) + _run(["ip", "-6", "rule", "show"]),
         "iptables": _without_counters(_run(["iptables-save"])),
         "ip6tables": _without_counters(_run(["ip6tables-save"])),
@@ -49,6 +50,11 @@ def differences(before, after):
     out = {}
     for aspect in sorted(set(before) | set(after)):
         old, new = set(before.get(aspect, "").splitlines()), set(after.get(aspect, "").splitlines())
+        if aspect == "sysctls":
+            # a sysctl that appeared belongs to a kernel module loaded meanwhile (the kernel
+            # datapath loads openvswitch and conntrack): only a value that changed was set by someone
+            known = {line.split(" = ")[0] for line in old}
+            new = {line for line in new if line.split(" = ")[0] in known}
         if old != new:
             out[aspect] = (sorted(old - new), sorted(new - old))
     return out
