@@ -18,7 +18,7 @@ ifneq ($(filter $(firstword $(MAKECMDGOALS)),$(ARG_GOALS)),)
   endif
 endif
 
-.PHONY: help setup scenario exercise exercises up down test test-scale unit integration bench lint list clean
+.PHONY: help setup scenario exercise exercises up down test test-scale unit integration bench lint list clean box vm-up vm-ssh vm-destroy vm-smoke vm-test
 
 help:
 	@echo "sudo make scenario NAME   build scenarios/NAME.yaml, run its checks, report, then CLI (with a tty) and teardown"
@@ -28,6 +28,10 @@ help:
 	@echo "make unit                 unit tests only (no root needed once set up)"
 	@echo "sudo make bench           print the build/teardown/scale figures"
 	@echo "make list                 the scenarios"
+	@echo "sudo make vm-test         the two commands above inside the Vagrant VM (Debian 12), results in reports/vm/"
+	@echo "sudo make vm-smoke        a shorter VM run: one scenario with the kernel datapath"
+	@echo "sudo make box             build the Vagrant box stacklab/bookworm from the Debian mirror (cached)"
+	@echo "scenario/up take DATAPATH=system for the kernel datapath (needs the openvswitch module)"
 
 setup:
 	@bash scripts/setup.sh
@@ -37,7 +41,7 @@ $(SETUP_OK): pyproject.toml scripts/setup.sh
 
 scenario: $(SETUP_OK)
 	@test -n "$(SCENARIO)" || { echo "usage: sudo make scenario NAME (see: make list)"; exit 2; }
-	@$(STACKLAB) run $(SCENARIO)
+	@$(STACKLAB) run $(if $(DATAPATH),--datapath $(DATAPATH)) $(SCENARIO)
 
 exercise: $(SETUP_OK)
 	@test -n "$(SCENARIO)" || { echo "usage: sudo make exercise NAME (see: make exercises)"; exit 2; }
@@ -47,7 +51,7 @@ exercises: $(SETUP_OK)
 	@$(STACKLAB) exercise list
 
 up: $(SETUP_OK)
-	@$(STACKLAB) up $(SCENARIO)
+	@$(STACKLAB) up $(if $(DATAPATH),--datapath $(DATAPATH)) $(SCENARIO)
 
 down: $(SETUP_OK)
 	@$(STACKLAB) down $(if $(SCENARIO),$(SCENARIO),--all)
@@ -74,6 +78,26 @@ bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_services.py
 	@$(VENV)/bin/python bench/bench_netvirt.py
 	@$(VENV)/bin/python bench/bench_exercises.py
+	@$(VENV)/bin/python bench/bench_datapath.py
+
+# The Vagrant VM (Debian 12; Vagrantfile, scripts/vm.sh): KVM where a guest runs under it, else TCG.
+box:
+	@bash scripts/build-box.sh
+
+vm-up:
+	@bash scripts/vm.sh up
+
+vm-ssh:
+	@vagrant ssh
+
+vm-destroy:
+	@bash scripts/vm.sh destroy
+
+vm-smoke:
+	@bash scripts/vm.sh smoke
+
+vm-test:
+	@bash scripts/vm.sh test
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports
