@@ -96,13 +96,24 @@ class Amphora:
         except OSError:
             return ""
 
-    def reload(self, lb):
-        """New workers on the same sockets; the old ones finish their connections."""
+    def reload(self, lb, timeout=10.0):
+        """New workers on the same sockets; the old ones finish their connections.
+        Returns once the reload has taken effect, as `systemctl reload` of the
+        amphora's haproxy unit does: a new worker listens and no old one still
+        does (until then the kernel hands new connections to either, and an old
+        worker serves them with the old configuration)."""
         pid = self.master(lb)
         if pid is None:
             return self.start(lb)
+        old = workers(pid)
         os.kill(pid, signal.SIGUSR2)
-        return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = workers(pid) - old
+            if any(listens(w) for w in new) and not any(listens(w) for w in old):
+                return True
+            time.sleep(0.01)
+        return False
 
     def stop(self, lb):
         pid = self.master(lb)
@@ -113,6 +124,48 @@ class Amphora:
         while self.master(lb) is not None and time.monotonic() < deadline:
             time.sleep(0.01)
         return self.master(lb) is None
+
+
+def workers(master):
+    """The pids whose parent is `master` (haproxy's workers)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == master:
+            found.add(int(entry))
+    return found
+
+
+def listens(pid):
+    """Whether process `pid` holds a listening TCP socket (in its own network namespace)."""
+    listening = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, table)) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A":           # TCP_LISTEN
+                        listening.add("socket:[%s]" % fields[9])
+        except (OSError, StopIteration):
+            pass
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in listening:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def write_limits(path, maxconn):
