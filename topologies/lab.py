@@ -119,7 +119,11 @@ class Lab:
             self.progress(title, detail, time.monotonic() - t0)
             if os.environ.get("STACKLAB_PAUSE_AFTER") == title:  # lets the crash test kill us mid-build
                 print("paused after %s" % title, flush=True)
-                time.sleep(float(os.environ.get("STACKLAB_PAUSE_SECONDS", "60")))
+                pause_until = time.monotonic() + float(os.environ.get("STACKLAB_PAUSE_SECONDS", "60"))
+                while time.monotonic() < pause_until:
+                    # short sleeps: a signal that lands just before a sleep starts would not
+                    # end it (Python runs its handler between sleeps), and the test waits
+                    time.sleep(0.05)
         self.state.phase = "up"
         self.state.save()
 
