@@ -72,8 +72,9 @@ mkdir -p "$root" "$out"
 # Vagrant's published insecure key pair: a box is for throwaway VMs, and vagrant replaces it on first boot
 key_url=https://raw.githubusercontent.com/hashicorp/vagrant/main/keys
 if [ ! -f "$out/vagrant.key" ]; then
-  if ! { curl -fsS "$key_url/vagrant" -o "$out/vagrant.key" && curl -fsS "$key_url/vagrant.pub" -o "$out/vagrant.pub"; }; then
+  if ! { curl -fsS -m 20 "$key_url/vagrant" -o "$out/vagrant.key" && curl -fsS -m 20 "$key_url/vagrant.pub" -o "$out/vagrant.pub"; } 2>/dev/null; then
     # no internet: a key pair of our own; the Vagrantfile points vagrant at it
+    echo "build-box: vagrant's insecure key not reachable ($key_url): generating the box's own key pair"
     rm -f "$out/vagrant.key" "$out/vagrant.pub"
     ssh-keygen -q -t ed25519 -N "" -C stacklab-box -f "$out/vagrant.key"
     mv "$out/vagrant.key.pub" "$out/vagrant.pub"

@@ -76,11 +76,6 @@ up() {
   mkdir -p "$out"
   : > "$out/figures.txt"
   need_tools || return 1
-  local accel
-  accel=$(STACKLAB_BOX_DIR="$box_dir" bash scripts/vm-accel.sh)
-  export STACKLAB_VM_ACCEL=$accel
-  mkdir -p .vagrant && echo "$accel" > .vagrant/stacklab-accel
-  say "acceleration: $accel$([ "$accel" = tcg ] && echo " (no KVM guest boots here: qemu's software emulation)")"
   local added_before=""
   if [ "${STACKLAB_VM_BOX:-stacklab/bookworm}" = stacklab/bookworm ]; then
     local t0
@@ -89,6 +84,12 @@ up() {
     bash scripts/build-box.sh || return 1
     figure "box (build or reuse, vagrant box add): $(($(date +%s) - t0)) s"
   fi
+  # after the box: its kernel is what the probe boots (a fresh host may have none of its own)
+  local accel
+  accel=$(STACKLAB_BOX_DIR="$box_dir" bash scripts/vm-accel.sh)
+  export STACKLAB_VM_ACCEL=$accel
+  mkdir -p .vagrant && echo "$accel" > .vagrant/stacklab-accel
+  say "acceleration: $accel$([ "$accel" = tcg ] && echo " (no KVM guest boots here: qemu's software emulation)")"
   wheels_for_the_vm
   bash scripts/vm-libvirtd.sh start >/dev/null || return 1
   if [ -n "$added_before" ] && [ "$added_before" != "$(cat "$box_dir/added")" ]; then
@@ -106,9 +107,12 @@ up() {
 }
 
 qemu_rss() {   # the VM's qemu, as the host sees it
-  local pid
-  pid=$(cat "${STACKLAB_LIBVIRT_DIR:-/var/cache/stacklab/libvirt}"/run/qemu/*.pid 2>/dev/null | head -1)
-  [ -n "$pid" ] && echo "$(($(ps -o rss= -p "$pid") / 1024)) MB" || echo "?"
+  local f pid=""
+  for f in "${STACKLAB_LIBVIRT_DIR:-/var/cache/stacklab/libvirt}"/run/qemu/*.pid; do
+    [ "${f##*/}" = driver.pid ] || pid=$(cat "$f" 2>/dev/null)    # driver.pid is libvirtd's own
+  done
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || { echo "?"; return; }
+  awk '/^VmRSS:/ {rss = $2} /^VmHWM:/ {hwm = $2} END {printf "%d MB (peak %d MB)", rss / 1024, hwm / 1024}' "/proc/$pid/status"
 }
 
 destroy() {
