@@ -125,7 +125,9 @@ destroy() {
 }
 
 run_destroying() {   # run_destroying FUNCTION: the VM goes away however FUNCTION ends
-  trap 'echo; say "interrupted"; destroy; exit 130' INT TERM
+  # fd 3: the caller's output (the trap may run inside a step whose output goes to a log)
+  exec 3>&1
+  trap '{ echo; figure "result: interrupted"; destroy; } >&3 2>&3; exit 130' INT TERM
   local rc=0
   "$1" || rc=$?
   destroy
