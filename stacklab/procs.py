@@ -9,27 +9,33 @@ import signal
 import time
 
 
-def start_time(pid):
-    """Start time of `pid` in clock ticks since boot, or None if it is gone."""
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None if it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):          # a zombie has already ended
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def start_time(pid):
+    """Start time of `pid` in clock ticks since boot, or None if it is gone."""
+    fields = _stat(pid)
+    if fields is None or fields[0] in (b"Z", b"X"):          # a zombie has already ended
         return None
     return int(fields[19])
 
 
 def exists(proc):
     """Whether `proc` still has a /proc entry, running or as a zombie not yet reaped."""
-    try:
-        with open("/proc/%d/stat" % proc.pid, "rb") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    return proc.start is not None and int(stat[stat.rindex(b")") + 2:].split()[19]) == proc.start
+    fields = _stat(proc.pid)
+    return fields is not None and proc.start is not None and int(fields[19]) == proc.start
+
+
+def children(pid):
+    """The pids whose parent is `pid`."""
+    return {p for p in all_pids() if (_stat(p) or [None, None])[1] == b"%d" % pid}
 
 
 def namespaces(pid):

@@ -28,6 +28,8 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from stacklab.procs import children
+
 API_VERSION = "1.0"
 _LB = r"(?P<lb>[0-9a-f-]{36})"
 ROUTES = [
@@ -105,11 +107,11 @@ class Amphora:
         pid = self.master(lb)
         if pid is None:
             return self.start(lb)
-        old = workers(pid)
+        old = children(pid)
         os.kill(pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            new = workers(pid) - old
+            new = children(pid) - old
             if any(listens(w) for w in new) and not any(listens(w) for w in old):
                 return True
             time.sleep(0.01)
@@ -124,22 +126,6 @@ class Amphora:
         while self.master(lb) is not None and time.monotonic() < deadline:
             time.sleep(0.01)
         return self.master(lb) is None
-
-
-def workers(master):
-    """The pids whose parent is `master` (haproxy's workers)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == master:
-            found.add(int(entry))
-    return found
 
 
 def listens(pid):

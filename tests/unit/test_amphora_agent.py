@@ -5,7 +5,8 @@ import socket
 import subprocess
 import sys
 
-from topologies.amphora_agent import listens, workers
+from stacklab.procs import children
+from topologies.amphora_agent import listens
 
 
 def test_listens_sees_a_listening_socket_and_not_a_closed_one():
@@ -21,12 +22,12 @@ def test_listens_sees_a_listening_socket_and_not_a_closed_one():
     assert not listens(os.getpid())
 
 
-def test_workers_are_the_children_of_the_master():
+def test_children_are_the_workers_of_a_master():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert child.pid in workers(os.getpid())
-        assert child.pid not in workers(child.pid)
+        assert child.pid in children(os.getpid())
+        assert child.pid not in children(child.pid)
     finally:
         child.kill()
         child.wait()
-    assert child.pid not in workers(os.getpid())
+    assert child.pid not in children(os.getpid())
