@@ -1,6 +1,8 @@
 """Probes: real packets sent from inside a lab namespace and what came back.
 
-scapy is imported once per run (it takes about a second); each probe then
+The parts of scapy the probes use are imported once per run (scapy.all,
+every layer scapy has, takes a second here and ten in a VM under software
+emulation; these parts a third of that); each probe then
 runs in a child forked from that process which enters the source namespace
 (setns), so probes are cheap and never see the root namespace's interfaces.
 Every probe returns a ProbeResult: what was sent, what came back, the
@@ -13,6 +15,7 @@ import pickle
 import random
 import select
 import time
+import types
 from dataclasses import dataclass, field
 
 CLONE_NEWNET = 0x40000000
@@ -42,6 +45,26 @@ def _enter_netns(pid):
         os.close(fd)
 
 
+def load_scapy():
+    """The names of scapy the probes below use, as one namespace (what they
+    call `scapy`), importing only their layers: Ethernet, IPv4, ICMP, TCP,
+    UDP, BOOTP/DHCP."""
+    import logging
+    logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+    from scapy.arch import get_if_hwaddr
+    from scapy.config import conf
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.sendrecv import sr1, srp1
+    from scapy.supersocket import L3RawSocket
+    from scapy.utils import mac2str
+    return types.SimpleNamespace(
+        conf=conf, get_if_hwaddr=get_if_hwaddr, mac2str=mac2str, L3RawSocket=L3RawSocket, sr1=sr1, srp1=srp1,
+        Ether=Ether, IP=IP, ICMP=ICMP, TCP=TCP, UDP=UDP, BOOTP=BOOTP, DHCP=DHCP, Raw=Raw)
+
+
 class Prober:
     """Runs probe functions inside namespaces, scapy loaded once."""
 
@@ -50,10 +73,7 @@ class Prober:
 
     def scapy(self):
         if self._scapy is None:
-            import logging
-            logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-            import scapy.all as scapy
-            self._scapy = scapy
+            self._scapy = load_scapy()
         return self._scapy
 
     def run(self, pid, func, *args, timeout=30.0):
