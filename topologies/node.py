@@ -50,7 +50,7 @@ def mount_script(mounts, keep=None):
     the machine's own filesystem. `keep` (the lab's run directory) stays
     visible when a tmpfs covers it: it is parked on /mnt meanwhile."""
     keep = keep or RUN_ROOT
-    lines = []
+    lines, bound = [], []
     for kind, target, source in mounts:
         if kind == "tmpfs":
             covered = os.path.commonpath([keep, target]) == target
@@ -67,7 +67,10 @@ def mount_script(mounts, keep=None):
                          % (target, upper, work, target))
         else:
             os.makedirs(source, exist_ok=True)
-            lines.append("mkdir -p %s && mount -n --bind %s %s" % (target, source, target))
+            bound.append("mount -n --bind %s %s" % (source, target))
+    if bound:   # one mkdir for every mount point: the binds come after the tmpfs they land on
+        lines.append("mkdir -p " + " ".join(t for kind, t, _ in mounts if kind == "bind"))
+        lines.extend(bound)
     return " && ".join(lines)
 
 
@@ -121,6 +124,10 @@ class LabHost(Host):
     `script_dir` is where the lab writes the scripts it runs inside it;
     `mounts` its private file systems (made before anything runs in it, and
     gone with its mount namespace)."""
+
+    # Mininet checks with `which` that mnexec and ifconfig exist, once per
+    # host class; scripts/setup.sh already made sure of both.
+    isSetup = True
 
     def __init__(self, name, script_dir, mounts=(), **params):
         self.script_dir = script_dir

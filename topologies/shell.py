@@ -27,15 +27,28 @@ def send(node, text):
     path = os.path.join(directory, "%s-%d.sh" % (node.name, next(_COUNTER)))
     with open(path, "w") as f:
         f.write("set -e\n" + text.strip() + "\n")
-    node.sendCmd("sh %s 2>&1; echo %s$?; rm -f %s" % (path, _RC, path))
+    node.sendCmd("sh %s 2>&1; echo %s$?" % (path, _RC))
+    node.stacklab_script = path
 
 
 def wait(node, what):
     out = node.waitOutput()
+    _remove(getattr(node, "stacklab_script", None))
     body, _, rc = out.rpartition(_RC)
     if rc.strip() != "0":
         raise LabError("%s failed on %s:\n%s" % (what, node.name, body.strip()))
     return body
+
+
+def _remove(path):
+    """The script is removed here, not by an `rm` in the node: one process
+    fewer per script, which counts where starting a process is slow (a VM
+    under software emulation)."""
+    if path:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def run_parallel(jobs, what):
