@@ -64,17 +64,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Debian's mininet is installed for /usr/bin/python3; the venv must see it.
+# Where Debian's pip is installed the venv uses it (it sees the system's site
+# packages): copying a pip into the venv is a minute's work in an emulated VM.
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating virtual environment $venv"
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  if /usr/bin/python3 -c "import pip" 2>/dev/null; then
+    /usr/bin/python3 -m venv --system-site-packages --without-pip "$venv"
+  else
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+  fi
 fi
 
 stamp="$venv/.stacklab-installed"
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
   echo "setup: installing stacklab and its Python dependencies into $venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here[test]"
   touch "$stamp"
 fi
 
-"$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.all, yaml, graphviz" \
+# The parts stacklab imports (scapy's probe layers, not scapy.all: ten seconds in an emulated VM).
+"$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.layers.dhcp, scapy.sendrecv, yaml, graphviz" \
   || { echo "setup: the virtual environment cannot import mininet/os_ken/scapy/yaml/graphviz" >&2; exit 1; }

@@ -57,14 +57,19 @@ wheels_for_the_vm() {
     say "this host's Python is not the VM's 3.11: the VM installs its Python packages from PyPI"
     return 0
   fi
+  # Wheels only, built here where it is quick: a source package (ovs) would be
+  # built again in every new VM, under emulation.
   local stamp
-  stamp=$(sha256sum pyproject.toml | cut -c1-16)
+  stamp="$(sha256sum pyproject.toml | cut -c1-16) wheels"
   [ -f "$wheels/.stamp" ] && [ "$(cat "$wheels/.stamp")" = "$stamp" ] && return 0
-  [ -x .venv/bin/pip ] || bash scripts/setup.sh
-  mkdir -p "$wheels"
-  .venv/bin/pip download -q --disable-pip-version-check -d "$wheels" ".[test]" setuptools wheel \
+  [ -x .venv/bin/python ] || bash scripts/setup.sh
+  mkdir -p "$wheels" && rm -f "$wheels"/*.whl "$wheels"/*.tar.gz "$wheels"/*.zip
+  .venv/bin/python -m pip wheel -q --disable-pip-version-check -w "$wheels" ".[test]" setuptools wheel \
     2>&1 | grep -v '^WARNING: Location' || true
   rm -f "$wheels"/stacklab-*
+  if ls "$wheels" | grep -qv '\.whl$'; then
+    say "not all of the VM's Python packages are wheels: $(ls "$wheels" | grep -v '\.whl$' | tr '\n' ' ')"
+  fi
   echo "$stamp" > "$wheels/.stamp"
 }
 
