@@ -1,8 +1,7 @@
 """The lab's interactive CLI: Mininet's CLI, where the first word names a node
 or instance (`compute1 ovs-ofctl dump-flows br-int`), plus lab commands."""
 
-from mininet.cli import CLI
-from mininet.node import Host
+from topologies.mn import CLI, Host
 
 from stacklab import report
 

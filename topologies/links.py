@@ -1,7 +1,7 @@
 """Links own their interfaces. A Veth is made inside both namespaces at once,
 so names like eth0 never appear in (or clash with) the root namespace."""
 
-from mininet.link import Intf, Link
+from topologies.mn import Intf, Link
 
 from topologies.shell import script
 

@@ -8,7 +8,7 @@ class owns the processes it starts. Every host has its own /run, /var/lib and
 import json
 import os
 
-from mininet.node import Host
+from topologies.mn import Host
 
 from controller.neutron import plan as agent_plan
 from stacklab.errors import LabError
