@@ -281,11 +281,12 @@ class Lab:
             if now - progress > stall or now - start > limit:
                 timeout = now - start
                 node, what = missing[0]
+                more = "" if len(missing) == 1 else " (and %s)" % ", ".join("%s of %s" % (w, n) for n, w in missing[1:])
                 if self.odl is not None:
-                    raise LabError("netvirt did not program %s of %s within %.0f s (its log, %s:\n%s)"
-                                   % (what, node, timeout, self.odl.log_path(), self.odl.log_tail()))
-                raise LabError("the OVS agent of %s did not program %s within %.0f s (its log, %s:\n%s)"
-                               % (node, what, timeout, self.agents.log_path(), self.agents.log_tail()))
+                    raise LabError("netvirt did not program %s of %s%s within %.0f s (its log, %s:\n%s)"
+                                   % (what, node, more, timeout, self.odl.log_path(), self.odl.log_tail(15)))
+                raise LabError("the OVS agent of %s did not program %s%s within %.0f s (its log, %s:\n%s)"
+                               % (node, what, more, timeout, self.agents.log_path(), self.agents.log_tail(15)))
             time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
 
     def _programmed_summary(self):

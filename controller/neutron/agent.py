@@ -168,6 +168,8 @@ class NodeAgent:
     def _port_seen(self, session, port):
         name = port.name.decode() if isinstance(port.name, bytes) else port.name
         if port.port_no == ofproto_v1_3.OFPP_LOCAL:
+            if session.name is None:
+                LOG.info("%s %s: connected, datapath id %016x", self.node, name, session.datapath.id)
             session.name = name         # the bridge's own port carries its name
         elif port.port_no <= ofproto_v1_3.OFPP_MAX:
             session.ports[name] = port.port_no
