@@ -91,14 +91,14 @@ def mutate(rng, text):
 
 
 def test_fuzzing_the_scenarios_raises_only_scenario_errors():
-    """3,000 mutations of the repository's scenarios (seeded: a failure is
-    reproducible), at most 60 s; any exception but ScenarioError fails."""
+    """1,000 mutations of the repository's scenarios (seeded: a failure is
+    reproducible, and every machine tries the same ones, however fast it
+    is); any exception but ScenarioError fails."""
     seeds = [open(os.path.join(SCENARIO_DIR, name)).read() for name in list_scenarios()]
     rng = random.Random(20261122)
-    deadline = time.monotonic() + 60
     tried = crashed = 0
     failures = []
-    while tried < 3000 and time.monotonic() < deadline:
+    while tried < 1000:
         text = mutate(rng, rng.choice(seeds))
         tried += 1
         try:
@@ -109,5 +109,4 @@ def test_fuzzing_the_scenarios_raises_only_scenario_errors():
             crashed += 1
             if len(failures) < 3:
                 failures.append("%s: %s\n--- input ---\n%s" % (type(e).__name__, e, text))
-    assert tried >= 1000, "only %d mutations in the time allowed" % tried
     assert not crashed, "%d of %d mutated files raised:\n%s" % (crashed, tried, "\n\n".join(failures))
