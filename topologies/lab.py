@@ -282,12 +282,25 @@ class Lab:
                 timeout = now - start
                 node, what = missing[0]
                 more = "" if len(missing) == 1 else " (and %s)" % ", ".join("%s of %s" % (w, n) for n, w in missing[1:])
+                switches = self._controller_connections(missing)
                 if self.odl is not None:
-                    raise LabError("netvirt did not program %s of %s%s within %.0f s (its log, %s:\n%s)"
-                                   % (what, node, more, timeout, self.odl.log_path(), self.odl.log_tail(15)))
-                raise LabError("the OVS agent of %s did not program %s%s within %.0f s (its log, %s:\n%s)"
-                               % (node, what, more, timeout, self.agents.log_path(), self.agents.log_tail(15)))
+                    raise LabError("netvirt did not program %s of %s%s within %.0f s (its log, %s:\n%s)%s"
+                                   % (what, node, more, timeout, self.odl.log_path(), self.odl.log_tail(15), switches))
+                raise LabError("the OVS agent of %s did not program %s%s within %.0f s (its log, %s:\n%s)%s"
+                               % (node, what, more, timeout, self.agents.log_path(), self.agents.log_tail(15),
+                                  switches))
             time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
+
+    def _controller_connections(self, missing):
+        """For each bridge still missing, what its switch said about the
+        connection to its controller: did it ever connect?"""
+        out = []
+        for node, what in missing:
+            host = self.nodes.get(node)
+            if host is not None and not what.startswith("port "):
+                said = host.controller_log(what)
+                out.append("\n%s %s, its ovs-vswitchd:\n%s" % (node, what, "\n".join(said) or "(nothing about a controller)"))
+        return "".join(out)
 
     def _programmed_summary(self):
         if self.odl is not None:

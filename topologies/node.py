@@ -180,6 +180,12 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
 ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
 """.format(schema=OVS_SCHEMA, name=self.name)
 
+    def controller_log(self, bridge, lines=4):
+        """What this node's ovs-vswitchd last logged about `bridge`'s
+        connection to its controller (connecting, refused, connected...)."""
+        said = tail(os.path.join(self.workdir, "log", "ovs-vswitchd.log"), 100000).splitlines()
+        return [line for line in said if "|%s<->" % bridge in line][-lines:]
+
     def pidfiles(self):
         run = os.path.join(self.workdir, "run")
         return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
