@@ -282,7 +282,8 @@ class Lab:
                 timeout = now - start
                 node, what = missing[0]
                 more = "" if len(missing) == 1 else " (and %s)" % ", ".join("%s of %s" % (w, n) for n, w in missing[1:])
-                switches = self._controller_connections(missing)
+                log = self.odl.log_path() if self.odl is not None else self.agents.log_path()
+                switches = self._controller_connections(missing, log)
                 if self.odl is not None:
                     raise LabError("netvirt did not program %s of %s%s within %.0f s (its log, %s:\n%s)%s"
                                    % (what, node, more, timeout, self.odl.log_path(), self.odl.log_tail(15), switches))
@@ -291,15 +292,24 @@ class Lab:
                                   switches))
             time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
 
-    def _controller_connections(self, missing):
-        """For each bridge still missing, what its switch said about the
-        connection to its controller: did it ever connect?"""
+    def _controller_connections(self, missing, controller_log):
+        """For each bridge still missing, both sides of its connection: what
+        its switch said (did it ever connect?) and what the controller's log
+        (agent or netvirt) says about that node and bridge."""
+        try:
+            with open(controller_log) as f:
+                heard = f.read().splitlines()
+        except OSError:
+            heard = []
         out = []
         for node, what in missing:
             host = self.nodes.get(node)
             if host is not None and not what.startswith("port "):
                 said = host.controller_log(what)
-                out.append("\n%s %s, its ovs-vswitchd:\n%s" % (node, what, "\n".join(said) or "(nothing about a controller)"))
+                about = [line for line in heard if " %s %s:" % (node, what) in line or " %s:" % node in line][-6:]
+                out.append("\n%s %s, its ovs-vswitchd:\n%s\nits controller's log about it:\n%s"
+                           % (node, what, "\n".join(said) or "(nothing about a controller)",
+                              "\n".join(about) or "(nothing)"))
         return "".join(out)
 
     def _programmed_summary(self):
