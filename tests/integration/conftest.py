@@ -3,6 +3,7 @@
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,6 +15,13 @@ from stacklab.state import RUN_ROOT
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios")
 STACKLAB = [sys.executable, "-m", "stacklab.cli"]
+
+# The Ctrl-C tests send SIGINT to the stacklab they started. Run from a
+# background job (`make test &`), this process inherits SIGINT ignored, and
+# so would every stacklab it starts: they would ignore the test's Ctrl-C as
+# the shell meant them to ignore the terminal's. Caught here, it is back to
+# the default in every child.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 HOST_DIRS = ("/run/netns", "/var/lib/neutron", "/var/lib/octavia", "/etc/octavia", "/var/run/openvswitch")
