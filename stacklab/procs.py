@@ -35,7 +35,8 @@ def exists(proc):
 
 def children(pid):
     """The pids whose parent is `pid`."""
-    return {p for p in all_pids() if (_stat(p) or [None, None])[1] == b"%d" % pid}
+    parent = b"%d" % pid
+    return {p for p in all_pids() if (fields := _stat(p)) is not None and fields[1] == parent}
 
 
 def namespaces(pid):

@@ -18,7 +18,7 @@ from topologies import amphora
 from topologies.agents import AgentHost
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.links import TapPair, Veth, veth_script
-from topologies.node import CloudNode, ExternalHost, FabricHost, InstanceHost, ssh_client_setup
+from topologies.node import CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup
 from topologies.pki import CertificateAuthority
 from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
@@ -282,25 +282,19 @@ class Lab:
                 timeout = now - start
                 node, what = missing[0]
                 more = "" if len(missing) == 1 else " (and %s)" % ", ".join("%s of %s" % (w, n) for n, w in missing[1:])
-                log = self.odl.log_path() if self.odl is not None else self.agents.log_path()
-                switches = self._controller_connections(missing, log)
-                if self.odl is not None:
-                    raise LabError("netvirt did not program %s of %s%s within %.0f s (its log, %s:\n%s)%s"
-                                   % (what, node, more, timeout, self.odl.log_path(), self.odl.log_tail(15), switches))
-                raise LabError("the OVS agent of %s did not program %s%s within %.0f s (its log, %s:\n%s)%s"
-                               % (node, what, more, timeout, self.agents.log_path(), self.agents.log_tail(15),
-                                  switches))
+                controller = self.odl if self.odl is not None else self.agents
+                subject = ("netvirt did not program %s of %s" % (what, node) if self.odl is not None
+                           else "the OVS agent of %s did not program %s" % (node, what))
+                raise LabError("%s%s within %.0f s (its log, %s:\n%s)%s"
+                               % (subject, more, timeout, controller.log_path(), controller.log_tail(15),
+                                  self._controller_connections(missing, controller.log_path())))
             time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
 
     def _controller_connections(self, missing, controller_log):
         """For each bridge still missing, both sides of its connection: what
         its switch said (did it ever connect?) and what the controller's log
         (agent or netvirt) says about that node and bridge."""
-        try:
-            with open(controller_log) as f:
-                heard = f.read().splitlines()
-        except OSError:
-            heard = []
+        heard = log_lines(controller_log)
         out = []
         for node, what in missing:
             host = self.nodes.get(node)

@@ -67,10 +67,10 @@ def mount_script(mounts, keep=None):
                          % (target, upper, work, target))
         else:
             os.makedirs(source, exist_ok=True)
-            bound.append("mount -n --bind %s %s" % (source, target))
+            bound.append((source, target))
     if bound:   # one mkdir for every mount point: the binds come after the tmpfs they land on
-        lines.append("mkdir -p " + " ".join(t for kind, t, _ in mounts if kind == "bind"))
-        lines.extend(bound)
+        lines.append("mkdir -p " + " ".join(target for _, target in bound))
+        lines += ["mount -n --bind %s %s" % pair for pair in bound]
     return " && ".join(lines)
 
 
@@ -108,6 +108,15 @@ def read_json(path):
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def log_lines(path):
+    """A log's lines ([] if there is none yet)."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
 
 
 def tail(path, lines=5):
@@ -183,7 +192,7 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def controller_log(self, bridge, lines=4):
         """What this node's ovs-vswitchd last logged about `bridge`'s
         connection to its controller (connecting, refused, connected...)."""
-        said = tail(os.path.join(self.workdir, "log", "ovs-vswitchd.log"), 100000).splitlines()
+        said = log_lines(os.path.join(self.workdir, "log", "ovs-vswitchd.log"))
         return [line for line in said if "|%s<->" % bridge in line][-lines:]
 
     def pidfiles(self):
