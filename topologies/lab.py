@@ -96,8 +96,10 @@ class Lab:
         ("nodes", "_create_nodes"),
         ("open vswitch", "_start_ovs"),
         ("physical networks", "_wire_fabric"),
-        ("bridges", "_configure_bridges"),
+        # the agents before the bridges: a bridge that finds nobody listening retries after 1, 2,
+        # 4 s, and starting Python with os-ken takes longer than creating the bridges
         ("agents", "_start_agents"),
+        ("bridges", "_configure_bridges"),
         ("instances", "_create_instances"),
         ("ssh servers", "_start_ssh"),
         ("web servers", "_start_web_servers"),
