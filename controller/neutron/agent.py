@@ -28,7 +28,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 
 from os_ken import cfg
@@ -50,10 +49,10 @@ LOG = logging.getLogger("stacklab.agent")
 OPTIONS = {"nodes": [], "poll": 0.2, "batch": 0.05}
 LISTEN = ("127.0.0.1", 6633)
 CLONE_NEWNET = 0x40000000
-# Flow computation is pure Python: one node at a time, so that with a
-# hundred nodes each finishes in turn instead of all crawling together
-# (and the threads answering the switches' echo requests still get the GIL).
-COMPUTING = threading.Lock()
+# Every handler and programming pass is a green thread of os-ken's hub, all in
+# one OS thread, switching only where one waits (a socket, a full send queue):
+# the bookkeeping below needs no locks, and must not take a real one (a pass
+# holding it while it waits for a send would stop the whole process).
 
 
 class BridgeSession:
@@ -85,8 +84,7 @@ class NodeAgent:
         self.plans = PlanFollower(plan_file, NodePlan)
         self.tagged = {}                    # port name -> local VLAN set in OVSDB
         self.dirty = set()                  # datapath ids to program in the next pass
-        self.pass_pending = False          # a pass is scheduled or running (events come on other threads)
-        self.lock = threading.Lock()
+        self.pass_pending = False          # a pass is scheduled or running
         self.syncs = 0
         if self.plans.load():
             self._log_plan()
@@ -179,19 +177,17 @@ class NodeAgent:
         """Program this bridge soon, with whatever else changes meanwhile:
         events come in bursts (a port added, then its link up, its tag).
         One pass at a time per node, so two never interleave their sends."""
-        with self.lock:
-            self.dirty.add(session.datapath.id)
-            if self.pass_pending:
-                return
-            self.pass_pending = True
+        self.dirty.add(session.datapath.id)
+        if self.pass_pending:
+            return
+        self.pass_pending = True
         hub.spawn_after(OPTIONS["batch"], self._program_dirty)
 
     def _take_dirty(self):
-        with self.lock:
-            dirty, self.dirty = self.dirty, set()
-            if not dirty:
-                self.pass_pending = False
-            return dirty
+        dirty, self.dirty = self.dirty, set()
+        if not dirty:
+            self.pass_pending = False
+        return dirty
 
     def _program_dirty(self):
         while True:
@@ -214,28 +210,29 @@ class NodeAgent:
             return
         if session.name == naming.INTEGRATION_BRIDGE:
             self._tag_ports(session)
-        ports = dict(session.ports)     # a copy: port events come on another thread
+        ports = dict(session.ports)     # a copy: port events come while the send below waits
         inputs = (self.plans.stamp, tuple(sorted(ports.items())))
         if session.synced and inputs == session.inputs:
             return                  # a port's state changed, not what the flows depend on
         dp = session.datapath
-        with COMPUTING:
-            wanted = node_flows(self.plan, {session.name: ports}, self.cookie, self.conj_ids).get(session.name)
-            if wanted is None:
-                return
-            if not session.synced:
-                send, delete = list(wanted), []
-            else:
-                send, delete = wanted.difference(session.installed)
-            fence = openflow.barrier(dp)
-            msgs = [openflow.flow_delete(dp, flow) for flow in delete]
-            msgs += [openflow.flow_add(dp, flow, self.cookie) for flow in send]
-            msgs.append(fence)
-            if not session.synced:
-                msgs.append(openflow.flow_stats_request(dp))
-            dp.set_xid(fence)           # known before the reply can come
-            session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports))
-            openflow.send_batch(dp, msgs)
+        # computed without a switch to another green thread: with a hundred nodes
+        # each finishes in turn instead of all crawling together
+        wanted = node_flows(self.plan, {session.name: ports}, self.cookie, self.conj_ids).get(session.name)
+        if wanted is None:
+            return
+        if not session.synced:
+            send, delete = list(wanted), []
+        else:
+            send, delete = wanted.difference(session.installed)
+        fence = openflow.barrier(dp)
+        msgs = [openflow.flow_delete(dp, flow) for flow in delete]
+        msgs += [openflow.flow_add(dp, flow, self.cookie) for flow in send]
+        msgs.append(fence)
+        if not session.synced:
+            msgs.append(openflow.flow_stats_request(dp))
+        dp.set_xid(fence)           # known before the reply can come
+        session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports))
+        openflow.send_batch(dp, msgs)
         session.synced = True
         session.installed = wanted
         session.inputs = inputs
