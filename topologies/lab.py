@@ -301,10 +301,11 @@ class Lab:
         for node, what in missing:
             host = self.nodes.get(node)
             if host is not None and not what.startswith("port "):
-                said = host.controller_log(what)
-                about = [line for line in heard if " %s %s:" % (node, what) in line or " %s:" % node in line][-6:]
+                bridge = what.split(" ", 1)[0]
+                said = host.controller_log(bridge)
+                about = [line for line in heard if " %s %s:" % (node, bridge) in line or " %s:" % node in line][-6:]
                 out.append("\n%s %s, its ovs-vswitchd:\n%s\nits controller's log about it:\n%s"
-                           % (node, what, "\n".join(said) or "(nothing about a controller)",
+                           % (node, bridge, "\n".join(said) or "(nothing about a controller)",
                               "\n".join(about) or "(nothing)"))
         return "".join(out)
 
@@ -323,9 +324,12 @@ class Lab:
         for name, host in self.nodes.items():
             status = host.agent_status() or {}
             bridges = status.get("bridges", {})
+            plan = host.agent_plan_stamp()
             for bridge in self.state.nodes[name]["bridges"]:
                 if bridge not in bridges:
                     out.append((name, bridge))
+                elif bridges[bridge].get("plan") != plan:       # confirmed, but for the plan before
+                    out.append((name, "%s with its new plan" % bridge))
             bound = set(bridges.get(naming.INTEGRATION_BRIDGE, {}).get("bound", []))
             for port in self.scenario.ports(name):
                 if port.name not in bound:

@@ -218,6 +218,15 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
         plan.write(path)
         return True
 
+    def agent_plan_stamp(self):
+        """The plan file as the agent tells it apart ([mtime ns, size, inode],
+        what its status says its flows were computed from); None if none."""
+        try:
+            st = os.stat(self._outside(agent_plan.PLAN_FILE))
+        except FileNotFoundError:
+            return None
+        return [st.st_mtime_ns, st.st_size, st.st_ino]
+
     def agent_spec(self):
         """What the agents' process needs to be this node's agent: where its
         bridges look for it (the node's network namespace), its plan and status

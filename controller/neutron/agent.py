@@ -69,7 +69,7 @@ class BridgeSession:
         self.installed = openflow.FlowSet()
         self.synced = False         # False until the first full sync of this connection
         self.pending = {}           # barrier xid -> what the switch holds once it answers
-        self.applied = None         # (flow count, bound ports) the switch confirmed
+        self.applied = None         # (flow count, bound ports, plan stamp) the switch confirmed
         self.inputs = None          # what `installed` was computed from (plan stamp, ports)
         self.connected_at = time.monotonic()
         self.full_sync_seconds = None   # connect -> every flow confirmed (first sync of this connection)
@@ -248,7 +248,7 @@ class NodeAgent:
         if not session.synced:
             msgs.append(openflow.flow_stats_request(dp))
         dp.set_xid(fence)           # known before the reply can come
-        session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports))
+        session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports), inputs[0])
         openflow.send_batch(dp, msgs)
         session.synced = True
         session.installed = wanted
@@ -278,6 +278,7 @@ class NodeAgent:
         status = {"pid": os.getpid(), "cookie": "0x%x" % self.cookie, "syncs": self.syncs, "time": time.time(),
                   "plan": list(self.plans.stamp) if self.plans.stamp else None,
                   "bridges": {s.name: {"flows": s.applied[0], "bound": s.applied[1], "ports": sorted(s.ports),
+                                       "plan": list(s.applied[2]) if s.applied[2] else None,
                                        "full_sync_seconds": s.full_sync_seconds}
                               for s in self.sessions.values() if s.name and s.applied}}
         write_status(self.status_file, status)
