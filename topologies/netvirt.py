@@ -39,7 +39,7 @@ def bridges_script(node, scenario):
     else:
         args = ["--", "--may-exist", "add-br", br, "--", "set", "Bridge", br, "datapath_type=" + scenario.datapath_type,
                 "fail_mode=secure", "protocols=" + PROTOCOLS, "other_config:datapath-id=%016x" % node.datapath_id,
-                "other_config:disable-in-band=true"] + plumbing.set_controller(br, controller_target(scenario))
+                "other_config:disable-in-band=true", "--", "set-controller", br, controller_target(scenario)]
     provider = next(iter(node.provider_mappings.values()), None)
     if provider is not None:
         args += ["--", "--may-exist", "add-port", br, provider]

@@ -12,24 +12,11 @@ MANAGER = "ptcp:6640:127.0.0.1"
 PROTOCOLS = "OpenFlow10,OpenFlow13,OpenFlow14"
 
 
-# A bridge whose controller is not listening yet retries after 1, 2, 4, 8 s; the agents'
-# process starts with the bridges and takes seconds in a slow VM: retry every second instead
-CONTROLLER_MAX_BACKOFF_MS = 1000
-
-
-def set_controller(bridge, target):
-    """ovs-vsctl arguments: `bridge` connects to `target` (what set-controller
-    does, with the shorter backoff; `ovs-vsctl show` prints the same)."""
-    ref = "@ctl_" + bridge.replace("-", "_")
-    return ["--", "--id=" + ref, "create", "Controller", 'target="%s"' % target,
-            "max_backoff=%d" % CONTROLLER_MAX_BACKOFF_MS, "--", "set", "Bridge", bridge, "controller=" + ref]
-
-
 def _bridge(name, datapath_type):
     # netdev: the userspace datapath (no kernel module needed; see platform notes); system: the kernel's
     return ["--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=" + datapath_type,
             "fail_mode=secure", "protocols=" + PROTOCOLS,
-            "other_config:disable-in-band=true"] + set_controller(name, CONTROLLER)
+            "other_config:disable-in-band=true", "--", "set-controller", name, CONTROLLER]
 
 
 def _patch(bridge, name, peer):
