@@ -35,6 +35,16 @@ def write_status(path, status):
     write_atomically(path, json.dumps(status))
 
 
+def file_stamp(path):
+    """What tells one version of a file from the next: (mtime ns, size, inode);
+    None if there is none. The lab compares it with the plan an agent reports."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 class PlanFollower:
     """The plan file, read again whenever it changes (mtime, size, inode)."""
 
@@ -46,12 +56,8 @@ class PlanFollower:
 
     def load(self):
         """True when a new plan was read."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return False
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self.stamp:
+        stamp = file_stamp(self.path)
+        if stamp is None or stamp == self.stamp:
             return False
         self.plan = self.plan_class.read(self.path)
         self.stamp = stamp

@@ -10,6 +10,7 @@ import os
 
 from topologies.mn import Host
 
+from controller.appkit import file_stamp
 from controller.neutron import plan as agent_plan
 from stacklab.errors import LabError
 from stacklab.state import RUN_ROOT
@@ -221,11 +222,8 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
     def agent_plan_stamp(self):
         """The plan file as the agent tells it apart ([mtime ns, size, inode],
         what its status says its flows were computed from); None if none."""
-        try:
-            st = os.stat(self._outside(agent_plan.PLAN_FILE))
-        except FileNotFoundError:
-            return None
-        return [st.st_mtime_ns, st.st_size, st.st_ino]
+        stamp = file_stamp(self._outside(agent_plan.PLAN_FILE))
+        return list(stamp) if stamp else None
 
     def agent_spec(self):
         """What the agents' process needs to be this node's agent: where its
