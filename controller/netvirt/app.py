@@ -21,11 +21,12 @@ import time
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, HANDSHAKE_DISPATCHER, MAIN_DISPATCHER,
+                                      set_ev_cls)
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import appkit, openflow
+from controller import appkit, handshake, openflow
 from controller.appkit import PlanFollower, write_status
 from controller.netvirt.pipeline import node_pipeline
 from controller.netvirt.plan import PLAN_FILE, STATUS_FILE, Plan
@@ -44,6 +45,7 @@ class Switch:
         self.flows = openflow.FlowSet()     # installed
         self.groups = openflow.GroupSet()
         self.synced = False
+        self.described = False              # its port list came (the handshake is over)
         self.inputs = None                  # what the installed set was computed from
         self.pending = {}                   # barrier xid -> (flows, groups, bound ports)
         self.applied = None
@@ -79,10 +81,39 @@ class NetvirtController(app_manager.OSKenApp):
         self._program_all()
 
     # -- OpenFlow events ------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPStateChange, HANDSHAKE_DISPATCHER)
+    def _accepted(self, ev):
+        """A switch connected: watch its handshake (controller/handshake.py).
+        os-ken's own listener made the socket, so it is wrapped here; its
+        reader and sender take dp.socket afresh for every call."""
+        dp = ev.datapath
+        sock = handshake.WatchedSocket(dp.socket)
+        dp.socket = sock
+        hub.spawn_after(handshake.QUIET_SECONDS, self._check_handshake, dp, sock, time.monotonic())
+
+    def _check_handshake(self, dp, sock, started):
+        switch = self.switches.get(dp.id) if dp.id is not None else None
+        if handshake.gone(dp) or (switch is not None and switch.datapath is dp and switch.described):
+            return
+        wait = handshake.wait_longer(dp, sock, started)
+        if wait:
+            hub.spawn_after(wait, self._check_handshake, dp, sock, started)
+            return
+        LOG.warning("%s", handshake.stalled(dp, sock, started, "no features reply handled" if switch is None
+                                            else "a newer connection of the bridge took its place"
+                                            if switch.datapath is not dp else "no port list"))
+        dp.close()
+
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_features(self, ev):
         dp = ev.msg.datapath
         switch, old = Switch(dp), self.switches.get(dp.id)
+        if old is not None and old.datapath is not dp and old.datapath.is_active:
+            # ovs-vswitchd restarted and its goodbye never came (the node's address is a port of
+            # the process that died): the old connection would linger half open
+            LOG.info("%s connected again from %s:%d; closing its previous connection",
+                     old.node or "datapath %016x" % dp.id, *dp.address)
+            old.datapath.close()
         if old is not None:
             # the same br-int again (ovs-vswitchd restarted, or its connection did): until its port
             # list comes, the other nodes keep their flows toward the ports it had
@@ -98,6 +129,7 @@ class NetvirtController(app_manager.OSKenApp):
         for port in ev.msg.body:
             self._port_seen(switch, port)
         if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
+            switch.described = True
             self._program(switch)       # at once; the others learn its ports with the next batch
             self._schedule()
 

@@ -38,7 +38,7 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import openflow
+from controller import handshake, openflow
 from controller.appkit import PlanFollower, write_status
 from controller.neutron.firewall import ConjunctionIds
 from controller.neutron.pipeline import node_flows
@@ -48,10 +48,6 @@ from stacklab import naming
 LOG = logging.getLogger("stacklab.agent")
 OPTIONS = {"nodes": [], "poll": 0.2, "batch": 0.05}
 LISTEN = ("127.0.0.1", 6633)
-# A bridge that has connected but not given us its ports by then is told to
-# connect again (its hello came, the rest of the handshake did not: seen about
-# once in 30 builds in a slow VM, cause not yet known; each time is logged)
-HANDSHAKE_SECONDS = 8.0
 CLONE_NEWNET = 0x40000000
 # Every handler and programming pass is a green thread of os-ken's hub, all in
 # one OS thread, switching only where one waits (a socket, a full send queue):
@@ -114,6 +110,7 @@ class NodeAgent:
     # -- OpenFlow events (routed here by NeutronOVSAgent) -------------------------
     def switch_features(self, msg):
         dp = msg.datapath
+        self._close_previous(self.sessions.get(dp.id), dp)
         self.sessions[dp.id] = BridgeSession(dp)
         dp.send_msg(openflow.port_desc_request(dp))
 
@@ -138,17 +135,32 @@ class NodeAgent:
             self._port_seen(session, msg.desc)
         self._schedule(session)
 
-    def check_handshake(self, dp):
-        """`dp` connected HANDSHAKE_SECONDS ago: if we still do not know its
-        ports, say how far it got and close it; the switch connects again."""
+    def _close_previous(self, session, dp):
+        """The bridge connected again while its old connection looks alive:
+        a restarted ovs-vswitchd whose goodbye never came (the node's address
+        is a port of the process that died, so its FIN went nowhere)."""
+        if session is not None and session.datapath is not dp and session.datapath.is_active:
+            LOG.info("%s %s connected again from %s:%d; closing its previous connection", self.node,
+                     session.name or "%016x" % dp.id, *dp.address)
+            session.datapath.close()
+
+    def check_handshake(self, dp, sock, started):
+        """`dp` connected at `started` and has not given us its ports yet? If
+        the line has gone quiet (see controller/handshake.py), say how far it
+        got and close it: the switch connects again. A bridge stopping after
+        the hello was seen about once in 30 builds in a slow VM, cause not yet
+        known; each time is logged."""
         session = self.sessions.get(dp.id) if dp.id is not None else None
-        if not dp.is_active or (session is not None and session.datapath is dp and session.name is not None):
+        if handshake.gone(dp) or (session is not None and session.datapath is dp and session.name is not None):
             return
-        LOG.warning("%s: a bridge connected from %s:%d %.0f s ago and did not finish the handshake (datapath id %s, "
-                    "os-ken state %s, %s); closing the connection so that it connects again", self.node,
-                    *dp.address, HANDSHAKE_SECONDS, "%016x" % dp.id if dp.id is not None else "not yet",
-                    dp.state, "no features reply handled" if session is None or session.datapath is not dp
-                    else "no port list")
+        wait = handshake.wait_longer(dp, sock, started)
+        if wait:
+            hub.spawn_after(wait, self.check_handshake, dp, sock, started)
+            return
+        LOG.warning("%s: %s", self.node, handshake.stalled(
+            dp, sock, started, "no features reply handled" if session is None
+            else "a newer connection of the bridge took its place" if session.datapath is not dp
+            else "no port list"))
         dp.close()
 
     def flow_stats(self, msg):
@@ -335,9 +347,10 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         self.agents[agent.node] = agent
 
         def connected(sock, address):
-            with contextlib.closing(Datapath(sock, address)) as dp:
+            watched = handshake.WatchedSocket(sock)
+            with contextlib.closing(Datapath(watched, address)) as dp:
                 dp.stacklab_node = agent.node
-                hub.spawn_after(HANDSHAKE_SECONDS, agent.check_handshake, dp)
+                hub.spawn_after(handshake.QUIET_SECONDS, agent.check_handshake, dp, watched, time.monotonic())
                 dp.serve()
 
         with network_namespace(spec.get("netns")):

@@ -1,7 +1,8 @@
 """The OVS agent for real: the documents' dumps reproduced on the emulated
 nodes, packets across VXLAN, vlan and flat networks, the firewall deciding
 with conntrack, and the flows coming back after ovs-vswitchd or the agent
-restarts, or changing for one port only when that port goes."""
+restarts, or changing for one port only when that port goes; a switch
+whose handshake stalls is closed, one that is only slow is not."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ from stacklab import flows
 from topologies.shell import script
 
 from .conftest import built_lab, wait_for
+from .half_open import assert_watchdog_at
 
 
 @pytest.mark.parametrize("scenario,node,bridges", [
@@ -178,6 +180,9 @@ def test_flows_come_back_after_vswitchd_restart(three):
         assert wait_for(lambda: normalized(lab, "compute1", bridge) == flows_before), \
             "%s after restart:\n%s" % (bridge, flows.diff(flows_before, normalized(lab, "compute1", bridge)).render())
     assert wait_for(lambda: ping(lab, "vm-t1", "192.168.30.12", count=1))
+    # the dead process's connections never said goodbye (compute1's address was its port): closed
+    log = open(built.agents.log_path()).read()
+    assert all("compute1 %s connected again from" % bridge in log for bridge in wanted), log[-3000:]
 
 
 def _zombie(pid):
@@ -205,3 +210,13 @@ def test_agent_restart_resyncs_with_a_new_cookie(three):
             assert wait_for(lambda: cookies(lab, name, bridge) == {new}), (name, bridge, cookies(lab, name, bridge))
         assert normalized(lab, name, "br-int") == wanted[name]
     assert wait_for(lambda: ping(lab, "vm-t2", "192.168.30.11", count=1))
+
+
+def test_a_stalled_handshake_is_closed_and_a_slow_one_is_not(three):
+    """Two fake switches at compute1's agent: the one silent after its hello
+    is closed once the line has been quiet for QUIET_SECONDS, with a warning;
+    the one that keeps talking is still connected after nearly twice that.
+    The node's real bridges go on working."""
+    lab, _, built = three
+    assert_watchdog_at(lab, "compute1", "127.0.0.1", 6633, built.agents.log_path())
+    assert ping(lab, "vm-t1", "192.168.30.12")

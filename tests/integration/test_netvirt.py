@@ -17,8 +17,10 @@ from stacklab.checks.flows import WalkCheck
 from stacklab.checks.probes import PingCheck
 from stacklab.runner import run_checks
 from stacklab.walk import Walker
+from topologies import netvirt
 
 from .conftest import built_lab, wait_for
+from .half_open import assert_watchdog_at
 
 NODES = ("compute1", "compute2")
 
@@ -154,6 +156,17 @@ def test_flows_come_back_after_vswitchd_restart(dvr):
     assert wait_for(lambda: state(lab, "compute2") == before, 15), \
         flows.diff(before, state(lab, "compute2")).render()
     assert wait_for(lambda: ping(lab, "E", "A")) and ping(lab, "C", "B")
+    # the dead process's connection never said goodbye (compute2's address was its port): closed
+    assert "compute2 connected again from" in open(built.odl.log_path()).read()
+
+
+def test_a_stalled_handshake_is_closed_and_a_slow_one_is_not(dvr):
+    """Two fake switches at netvirt, from compute1 where its br-int connects:
+    the one silent after its hello is closed once the line has been quiet for
+    QUIET_SECONDS, with a warning; the one that keeps talking is not."""
+    lab, built = dvr
+    address = str(netvirt.controller_address(built.scenario))
+    assert_watchdog_at(lab, "compute1", address, built.scenario.sdn_port, built.odl.log_path())
 
 
 def test_scenario_checks_still_pass_after_all_that(dvr):

@@ -1,6 +1,8 @@
-"""The agent's handshake timeout: a bridge that connected but never gave the
-agent its ports is closed (so that Open vSwitch connects it again), with a
-warning saying how far it got; a bridge that did, or is gone, is left alone."""
+"""The agent's handshake watchdog: a bridge that connected but never gave the
+agent its ports, and whose line has gone quiet, is closed (so that Open
+vSwitch connects it again), with a warning saying how far it got; a bridge
+that did, is gone, or is only waiting for this busy process, is left alone.
+The quiet/busy verdict itself is tested in test_handshake.py."""
 
 import logging
 
@@ -8,57 +10,88 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER
 
 from controller.neutron.agent import BridgeSession, NodeAgent
 
-
-class Datapath:
-    """What check_handshake reads of os-ken's Datapath, and its close()."""
-
-    def __init__(self, dpid, state=MAIN_DISPATCHER):
-        self.id, self.state, self.is_active, self.address = dpid, state, True, ("127.0.0.1", 40000)
-        self.closed = False
-
-    def close(self):
-        self.closed = True
+from .fake_switch import Datapath
 
 
 def agent(tmp_path):
     return NodeAgent("compute1", str(tmp_path / "plan.json"), str(tmp_path / "status.json"))
 
 
-def test_a_bridge_without_a_features_reply_is_closed(tmp_path, caplog):
+def check(a, dp, sock, started=None):
+    a.check_handshake(dp, sock, sock.last_traffic if started is None else started)
+
+
+def test_a_bridge_without_a_features_reply_is_closed(tmp_path, caplog, quiet):
     dp = Datapath(None, CONFIG_DISPATCHER)
     with caplog.at_level(logging.WARNING):
-        agent(tmp_path).check_handshake(dp)
+        check(agent(tmp_path), dp, quiet)
     assert dp.closed
     assert "compute1: a bridge connected from 127.0.0.1:40000" in caplog.text
     assert "datapath id not yet" in caplog.text and "no features reply handled" in caplog.text
 
 
-def test_a_bridge_without_its_port_list_is_closed(tmp_path, caplog):
+def test_a_bridge_without_its_port_list_is_closed(tmp_path, caplog, quiet):
     a, dp = agent(tmp_path), Datapath(0x2a)
     a.sessions[dp.id] = BridgeSession(dp)       # features came, the port list did not
     with caplog.at_level(logging.WARNING):
-        a.check_handshake(dp)
+        check(a, dp, quiet)
     assert dp.closed and "datapath id 000000000000002a" in caplog.text and "no port list" in caplog.text
 
 
-def test_a_connection_replaced_by_a_newer_one_is_closed(tmp_path):
+def test_a_connection_replaced_by_a_newer_one_is_closed(tmp_path, quiet):
     a, old, new = agent(tmp_path), Datapath(0x2a), Datapath(0x2a)
     a.sessions[new.id] = BridgeSession(new)
     a.sessions[new.id].name = "br-int"
-    a.check_handshake(old)
+    check(a, old, quiet)
     assert old.closed and not new.closed
 
 
-def test_a_bridge_that_gave_its_ports_is_left_alone(tmp_path, caplog):
+def test_a_bridge_that_gave_its_ports_is_left_alone(tmp_path, caplog, quiet):
     a, dp = agent(tmp_path), Datapath(0x2a)
     a.sessions[dp.id] = BridgeSession(dp)
     a.sessions[dp.id].name = "br-int"
-    a.check_handshake(dp)
+    check(a, dp, quiet)
     assert not dp.closed and not caplog.text
 
 
-def test_a_bridge_already_gone_is_left_alone(tmp_path):
+def test_a_bridge_already_gone_is_left_alone(tmp_path, quiet):
     dp = Datapath(0x2a)
     dp.is_active = False
-    agent(tmp_path).check_handshake(dp)
+    check(agent(tmp_path), dp, quiet)
+    assert not dp.closed
+
+
+def test_a_bridge_still_talking_is_left_alone_and_looked_at_again(tmp_path, quiet, monkeypatch):
+    later = []
+    monkeypatch.setattr("controller.neutron.agent.hub.spawn_after", lambda *args: later.append(args))
+    dp = Datapath(None, CONFIG_DISPATCHER)
+    quiet.last_traffic += 2                     # its last bytes came QUIET_SECONDS - 1 s ago
+    check(agent(tmp_path), dp, quiet)
+    assert not dp.closed
+    (seconds, again, *args), = later
+    assert 0.9 < seconds <= 1.0 and args == [dp, quiet, quiet.last_traffic]
+
+
+class Features:
+    def __init__(self, dp):
+        self.datapath = dp
+
+
+def test_a_bridge_that_connects_again_has_its_old_connection_closed(tmp_path, caplog):
+    """ovs-vswitchd restarted: its old connection never said goodbye (the FIN
+    left by a port of the process that died), so the new one closes it."""
+    a, old, new = agent(tmp_path), Datapath(0x2a), Datapath(0x2a)
+    a.switch_features(Features(old))
+    a.sessions[old.id].name = "br-int"
+    with caplog.at_level(logging.INFO, logger="stacklab.agent"):
+        a.switch_features(Features(new))
+    assert old.closed and not new.closed and a.sessions[0x2a].datapath is new
+    assert "compute1 br-int connected again from 127.0.0.1:40000; closing its previous connection" in caplog.text
+    assert [type(m).__name__ for m in new.sent] == ["OFPPortDescStatsRequest"]
+
+
+def test_a_features_reply_again_on_the_same_connection_closes_nothing(tmp_path):
+    a, dp = agent(tmp_path), Datapath(0x2a)
+    a.switch_features(Features(dp))
+    a.switch_features(Features(dp))
     assert not dp.closed
