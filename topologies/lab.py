@@ -48,6 +48,18 @@ case "$1" in
 esac
 exit 0
 """
+# One interface's DHCP client: 5 DISCOVERs 1 s apart per try, tries until the deadline;
+# on failure what the last try said (not every try's lines).
+DHCP_ASK = ("end=$(( $(date +%s) + {patience} ))\n"
+            "until STYLE={style} busybox udhcpc -i {iface} -f -q -n -t 5 -T 1 -O mtu -s {script} "
+            ">/dev/null 2>/run/udhcpc-{iface}.err; do\n"
+            "  if [ $(date +%s) -ge $end ]; then\n"
+            "    echo \"no lease on {iface} within {patience} s; udhcpc's last try:\" >&2\n"
+            "    cat /run/udhcpc-{iface}.err >&2; exit 1\n"
+            "  fi\n"
+            "  sleep 0.1\n"
+            "done")
+DHCP_PATIENCE_SECONDS = 30
 
 
 def wait_pidfile(path, what, timeout=5.0):
@@ -528,14 +540,15 @@ class Lab:
         with open(client, "w") as f:
             f.write(UDHCPC_SCRIPT)
         os.chmod(client, 0o755)
+        # as a booting image's DHCP client: quick tries (the first packet toward a new VXLAN
+        # peer is often lost while OVS resolves it), started over until a deadline that grows
+        # with the number of clients (a 100-node lab floods 200 DISCOVERs to every node at
+        # once; twenty nodes under software emulation drop some for tens of seconds)
+        patience = DHCP_PATIENCE_SECONDS + len(asking)
         jobs = []
         for inst in asking:
             style = self.instances[inst.name].DHCP_STYLE
-            # as a booting image's DHCP client: a few quick tries (the first packet toward a
-            # new VXLAN peer is often lost while OVS resolves it), then start over (a
-            # 100-node lab floods 200 DISCOVERs to every node at once)
-            asks = ["for try in 1 2 3; do STYLE=%s busybox udhcpc -i %s -f -q -n -t 5 -T 1 -O mtu -s %s "
-                    ">/dev/null && break; done" % (style, p.interface, INSTANCE_UDHCPC_SCRIPT)
+            asks = [DHCP_ASK.format(style=style, iface=p.interface, script=INSTANCE_UDHCPC_SCRIPT, patience=patience)
                     for p in inst.ports if p.netns is None]
             # udhcpc executes its script, and the lab's directory may be on a noexec /run (systemd
             # mounts it so): the copy lives in the instance's own /run, a tmpfs the lab mounted
