@@ -56,6 +56,16 @@ def gone(dp):
     return not dp.is_active or dp.state == DEAD_DISPATCHER
 
 
+def how_far(record, dp, finished):
+    """None if `dp`'s handshake is over (its app's `record` of the bridge is
+    for this connection and `finished`), else how far it got, for stalled()."""
+    if record is None:
+        return "no features reply handled"
+    if record.datapath is not dp:
+        return "a newer connection of the bridge took its place"
+    return None if finished else "no port list"
+
+
 def unsent(dp):
     queue = getattr(dp, "send_q", None)
     return queue is not None and queue.qsize() > 0

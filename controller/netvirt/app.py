@@ -93,15 +93,14 @@ class NetvirtController(app_manager.OSKenApp):
 
     def _check_handshake(self, dp, sock, started):
         switch = self.switches.get(dp.id) if dp.id is not None else None
-        if handshake.gone(dp) or (switch is not None and switch.datapath is dp and switch.described):
+        got = handshake.how_far(switch, dp, switch is not None and switch.described)
+        if handshake.gone(dp) or got is None:
             return
         wait = handshake.wait_longer(dp, sock, started)
         if wait:
             hub.spawn_after(wait, self._check_handshake, dp, sock, started)
             return
-        LOG.warning("%s", handshake.stalled(dp, sock, started, "no features reply handled" if switch is None
-                                            else "a newer connection of the bridge took its place"
-                                            if switch.datapath is not dp else "no port list"))
+        LOG.warning("%s", handshake.stalled(dp, sock, started, got))
         dp.close()
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)

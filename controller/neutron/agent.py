@@ -151,16 +151,14 @@ class NodeAgent:
         the hello was seen about once in 30 builds in a slow VM, cause not yet
         known; each time is logged."""
         session = self.sessions.get(dp.id) if dp.id is not None else None
-        if handshake.gone(dp) or (session is not None and session.datapath is dp and session.name is not None):
+        got = handshake.how_far(session, dp, session is not None and session.name is not None)
+        if handshake.gone(dp) or got is None:
             return
         wait = handshake.wait_longer(dp, sock, started)
         if wait:
             hub.spawn_after(wait, self.check_handshake, dp, sock, started)
             return
-        LOG.warning("%s: %s", self.node, handshake.stalled(
-            dp, sock, started, "no features reply handled" if session is None
-            else "a newer connection of the bridge took its place" if session.datapath is not dp
-            else "no port list"))
+        LOG.warning("%s: %s", self.node, handshake.stalled(dp, sock, started, got))
         dp.close()
 
     def flow_stats(self, msg):
