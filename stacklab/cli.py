@@ -8,7 +8,7 @@ import sys
 
 from stacklab import __version__
 from stacklab.errors import ScenarioError, StacklabError
-from stacklab.scenario.format import DATAPATH_TYPES
+from stacklab.datapath import DATAPATH_TYPES
 
 DATAPATH_HELP = ("Open vSwitch's datapath, whatever the scenario says: netdev (userspace) or system "
                  "(the kernel module, as the documents show it)")

@@ -8,6 +8,7 @@ import subprocess
 
 from stacklab.errors import LabError
 
+DATAPATH_TYPES = ("netdev", "system")     # a scenario's datapath_type, `--datapath`
 MODULE_DIR = "/sys/module/openvswitch"
 
 

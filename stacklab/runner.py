@@ -1,6 +1,10 @@
 """What the commands do: build a lab (and keep it, or run and remove it), run
 its checks, tear it down. The only module that joins the scenario, the
-Mininet side and the report."""
+Mininet side and the report.
+
+The scenario loader, the checks and the report are imported where they are
+used: `stacklab down` and `status` need none of them, and in a VM under
+software emulation their imports cost more than the teardown itself."""
 
 import os
 import signal
@@ -8,13 +12,11 @@ import sys
 import time
 import traceback
 
-from stacklab import datapath, mailbox, report
-from stacklab.checks import run_check
+from stacklab import datapath, mailbox
 from stacklab.errors import LabError, StacklabError
 from stacklab.lock import LabLock
 from stacklab.procs import Proc, become_subreaper, reap, wait_gone
 from stacklab.running import RunningLab
-from stacklab.scenario.loader import find_scenario, load_scenario
 from stacklab.state import LabState, lab_dir, running_labs
 from stacklab.teardown import sweep
 
@@ -40,6 +42,7 @@ def printer(stream=sys.stderr):
 
 
 def load(name_or_file):
+    from stacklab.scenario.loader import find_scenario, load_scenario
     return load_scenario(find_scenario(name_or_file))
 
 
@@ -68,6 +71,7 @@ def lab_scenario(state):
     except FileNotFoundError:
         scenario = load(state.scenario_file)
     else:
+        from stacklab.scenario.loader import load_scenario
         scenario = load_scenario(state.scenario_file, text=text)
     if state.datapath_type:             # what it was built with (`--datapath` may have overridden the file)
         scenario.datapath_type = state.datapath_type
@@ -248,6 +252,7 @@ def requests_server(lab):
         if request.get("kind") != "apply":
             return {"error": "unknown request %r" % request.get("kind")}
         try:
+            from stacklab.scenario.loader import load_scenario
             return apply_live(lab, load_scenario(request["file"], text=request["text"]))
         except StacklabError as e:
             return {"error": str(e)}
@@ -278,11 +283,13 @@ def apply(name, scenario, timeout=300.0):
 
 
 def run_checks(running, scenario):
+    from stacklab.checks import run_check
     running.scenario = scenario         # the probes name things as the scenario does
     return [run_check(running, c) for c in scenario.checks]
 
 
 def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout):
+    from stacklab import report
     if as_json:
         stream.write(report.as_json(results, lab_name) + "\n")
     else:

@@ -1,6 +1,7 @@
 """The scenario format: every key a scenario may have, its type, default and
 an example. The validator and docs/scenario.schema.json are both made from it."""
 
+from stacklab.datapath import DATAPATH_TYPES
 from stacklab.scenario.schema import (
     Bool, Field, Int, IPv4Address, IPv4Interface, IPv4Network, ListOf, MAC, MapOf,
     Name, OneOfKinds, Record, Str, UUID,
@@ -287,7 +288,6 @@ def check_kinds():
     return {kind: checker.params for kind, checker in registry().items()}
 
 
-DATAPATH_TYPES = ("netdev", "system")
 
 SCENARIO = Record({
     "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
