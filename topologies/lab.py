@@ -5,6 +5,7 @@ each node owns its processes, each link its interfaces."""
 import os
 import subprocess
 import time
+from functools import partial
 
 from stacklab import naming
 from stacklab.agent_plan import node_plan
@@ -18,7 +19,8 @@ from topologies import amphora
 from topologies.agents import AgentHost
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.links import TapPair, Veth, veth_script
-from topologies.node import CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup
+from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
+                             start_hosts)
 from topologies.pki import CertificateAuthority
 from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
@@ -152,26 +154,40 @@ class Lab:
             ctl = self.scenario.sdn_controller
             self.odl = netvirt.OpenDaylight(os.path.join(self.state.dir, "nodes", ctl))
             binds.setdefault(ctl, []).extend(self.odl.binds())
-        self.fabric = FabricHost(self.FABRIC, self.script_dir)
-        self._record(self.fabric, "fabric")
-        self.state.save()
-        for node in self.scenario.nodes.values():
-            workdir = os.path.join(self.state.dir, "nodes", node.name)
-            ssh_client_setup(workdir, self.keys)
-            host = CloudNode(node.name, self.script_dir, workdir, node.role, binds=binds.get(node.name, ()))
-            self.nodes[node.name] = host
-            self._record(host, "node")
-            self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
-            self.state.save()       # recorded before anything runs inside it
-        for h in self.scenario.hosts.values():
-            workdir = os.path.join(self.state.dir, "hosts", h.name)
-            ssh_client_setup(workdir, self.keys)
-            host = ExternalHost(h.name, self.script_dir, h, workdir)
-            self.external[h.name] = host
-            self._record(host, "host")
-            self.state.hosts[h.name] = {"physical_network": h.physical_network, "ip": str(h.address)}
-            self.state.save()
+        jobs = [(lambda: FabricHost(self.FABRIC, self.script_dir), self._fabric_made)]
+        jobs += [(partial(self._new_node, node, binds.get(node.name, ())), partial(self._node_made, node))
+                 for node in self.scenario.nodes.values()]
+        jobs += [(partial(self._new_external_host, h), partial(self._external_host_made, h))
+                 for h in self.scenario.hosts.values()]
+        try:
+            start_hosts(jobs)
+        finally:
+            self.state.save()       # recorded before anything runs inside them
         return "%d nodes%s" % (len(self.nodes), ", %d hosts" % len(self.external) if self.external else "")
+
+    def _fabric_made(self, host):
+        self.fabric = host
+        self._record(host, "fabric")
+
+    def _new_node(self, node, binds):
+        workdir = os.path.join(self.state.dir, "nodes", node.name)
+        ssh_client_setup(workdir, self.keys)
+        return CloudNode(node.name, self.script_dir, workdir, node.role, binds=binds)
+
+    def _node_made(self, node, host):
+        self.nodes[node.name] = host
+        self._record(host, "node")
+        self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
+
+    def _new_external_host(self, h):
+        workdir = os.path.join(self.state.dir, "hosts", h.name)
+        ssh_client_setup(workdir, self.keys)
+        return ExternalHost(h.name, self.script_dir, h, workdir)
+
+    def _external_host_made(self, h, host):
+        self.external[h.name] = host
+        self._record(host, "host")
+        self.state.hosts[h.name] = {"physical_network": h.physical_network, "ip": str(h.address)}
 
     def _make_keys(self):
         """Every key pair's private key the lab can use: the scenario's file,
@@ -221,16 +237,16 @@ class Lab:
         script(self.fabric, "\n".join(lines), "creating physical network switches")
         ups = []
         answered = {switch: [] for switch in switches.values()}
+        veths = []
         for index, node in enumerate(self.scenario.nodes.values()):
             host = self.nodes[node.name]
             for nic in node.nics.values():
                 far = fabric.port_name(index, node.name, nic.name)
-                script(host, veth_script(nic.name, far, self.fabric.pid, mac1=nic.mac),
-                       "plugging %s %s into %s" % (node.name, nic.name, nic.physical_network))
-                self.links.append(Veth(host, self.fabric, nic.name, far, mac1=nic.mac, create=False))
+                veths.append((host, host, self.fabric, nic.name, far, nic.mac, None, None))
                 ups.append("ip link set %s master %s up" % (far, switches[nic.physical_network]))
                 if nic.address:
                     answered[switches[nic.physical_network]].append((far, nic.address.ip, nic.mac))
+        self._make_veths(veths, "plugging the nodes' NICs into the physical networks")
         for index, h in enumerate(self.scenario.hosts.values()):
             host = self.external[h.name]
             far = fabric.port_name(len(self.scenario.nodes) + index, h.name, "eth0")
@@ -367,30 +383,57 @@ class Lab:
         instances = list(self.scenario.instances.values()) if instances is None else instances
         by_node = {}
         amphorae = {lb.amphora for lb in self.scenario.load_balancers.values()}
-        for inst in instances:
-            workdir = os.path.join(self.state.dir, "instances", inst.name)
-            cls = AmphoraHost if inst.name in amphorae else InstanceHost
-            host = cls(inst.name, self.script_dir, inst, workdir)
-            self.instances[inst.name] = host
-            self._record(host, "instance")
-            port = inst.port
-            self.state.instances[inst.name] = {
-                "node": inst.node, "network": port.network, "ip": str(port.ip), "mac": port.mac,
-                "tap": port.name, "mtu": inst.mtu, "port_id": port.id}
+        jobs = [(partial(self._new_instance, inst, amphorae), partial(self._instance_made, inst))
+                for inst in instances]
+        try:
+            start_hosts(jobs)
+        finally:
             self.state.save()
-            node = self.nodes[inst.node]
-            if cls is AmphoraHost:
+        veths = []
+        for inst in instances:
+            host, node = self.instances[inst.name], self.nodes[inst.node]
+            if isinstance(host, AmphoraHost):
                 self._plug_amphora(host, node, inst)
             else:
-                self.links.append(Veth(host, node, "eth0", port.name, mac1=port.mac, mac2=naming.tap_mac(port.mac),
-                                       mtu=inst.mtu))
+                port = inst.port
+                veths.append((node, host, node, "eth0", port.name, port.mac, naming.tap_mac(port.mac), inst.mtu))
             by_node.setdefault(inst.node, []).extend(inst.ports)
+        self._make_veths(veths, "creating the instances' NICs")
         jobs = [(self.instances[i.name], self._instance_script(i)) for i in instances]
         run_parallel(jobs, "configuring instances")
         instance_of = {p.id: i.id for i in instances for p in i.ports}
         jobs = [(self.nodes[n], plumbing.tap_ports_script(ports, instance_of)) for n, ports in by_node.items()]
         run_parallel(jobs, "plugging taps into br-int")
         return "%d instances" % len(instances)
+
+    def _new_instance(self, inst, amphorae):
+        workdir = os.path.join(self.state.dir, "instances", inst.name)
+        cls = AmphoraHost if inst.name in amphorae else InstanceHost
+        return cls(inst.name, self.script_dir, inst, workdir)
+
+    def _instance_made(self, inst, host):
+        self.instances[inst.name] = host
+        self._record(host, "instance")
+        port = inst.port
+        self.state.instances[inst.name] = {
+            "node": inst.node, "network": port.network, "ip": str(port.ip), "mac": port.mac,
+            "tap": port.name, "mtu": inst.mtu, "port_id": port.id}
+
+    def _make_veths(self, veths, what):
+        """Veth pairs [(maker, host1, host2, name1, name2, mac1, mac2, mtu)],
+        each made inside `maker` (one of its two hosts), the makers at once.
+        The maker is the node: its interfaces get their indexes in the
+        scenario's order, whatever runs first."""
+        by_maker = {}
+        for maker, host1, host2, name1, name2, mac1, mac2, mtu in veths:
+            if maker is host1:
+                line = veth_script(name1, name2, host2.pid, mac1, mac2, mtu)
+            else:
+                line = veth_script(name2, name1, host1.pid, mac2, mac1, mtu)
+            by_maker.setdefault(maker, []).append(line)
+        run_parallel([(maker, "\n".join(lines)) for maker, lines in by_maker.items()], what)
+        for _, host1, host2, name1, name2, mac1, mac2, mtu in veths:
+            self.links.append(Veth(host1, host2, name1, name2, mac1=mac1, mac2=mac2, mtu=mtu, create=False))
 
     def _plug_amphora(self, host, node, inst):
         """The amphora's nested namespace, then its NICs as a VM's (tap pairs)."""
@@ -479,17 +522,26 @@ class Lab:
         if not ports:
             return "none"
         started = []
-        for net_name, port in ports.items():
-            net = self.scenario.networks[net_name]
+
+        def new(net, port):
             node = self.nodes[port.node]
-            host = DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
+            return DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
                                  os.path.join(node.workdir, "neutron"))
+
+        def made(host):
             self.dhcp[host.name] = host
             started.append(host)
             self._record(host, "dhcp")
+        try:
+            start_hosts([(partial(new, self.scenario.networks[n], p), made) for n, p in ports.items()])
+        finally:
             self.state.save()
-            self.links.append(Veth(host, node, port.name, port.name, mac1=port.mac, mtu=net.mtu))
-            host.write_files([p for p in self.scenario.instance_ports() if p.network == net_name])
+        veths = []
+        for host in started:
+            node, port = self.nodes[host.port.node], host.port
+            veths.append((node, host, node, port.name, port.name, port.mac, None, host.network.mtu))
+            host.write_files([p for p in self.scenario.instance_ports() if p.network == port.network])
+        self._make_veths(veths, "creating the DHCP ports")
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
         for host in started:
@@ -514,16 +566,24 @@ class Lab:
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
         if not routers:
             return "distributed (netvirt's flows)" if self.scenario.routers else "none"
-        for router in routers:
-            node = self.nodes[router.node]
-            host = RouterNamespace(router.namespace, self.script_dir, router,
+        def new(router):
+            return RouterNamespace(router.namespace, self.script_dir, router,
                                    os.path.join(self.state.dir, "routers", router.name))
+
+        def made(host):
             self.routers[host.name] = host
             self._record(host, "router")
+        try:
+            start_hosts([(partial(new, r), made) for r in routers])
+        finally:
             self.state.save()
-            for port in router.ports():
+        veths = []
+        for host in self.routers.values():
+            node = self.nodes[host.router.node]
+            for port in host.router.ports():
                 mtu = self.scenario.networks[port.network].mtu
-                self.links.append(Veth(host, node, port.interface, port.name, mac1=port.mac, mtu=mtu))
+                veths.append((node, host, node, port.interface, port.name, port.mac, None, mtu))
+        self._make_veths(veths, "creating the router ports")
         self._plug_namespaces(self.routers.values(), lambda h: h.router.ports(), "router ports")
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
                       for h in self.routers.values()], "configuring routers")
