@@ -159,11 +159,16 @@ class Lab:
                  for node in self.scenario.nodes.values()]
         jobs += [(partial(self._new_external_host, h), partial(self._external_host_made, h))
                  for h in self.scenario.hosts.values()]
+        self._start_hosts(jobs)
+        return "%d nodes%s" % (len(self.nodes), ", %d hosts" % len(self.external) if self.external else "")
+
+    def _start_hosts(self, jobs):
+        """start_hosts(), then the state saved however it ended: every host
+        is recorded before anything runs inside it."""
         try:
             start_hosts(jobs)
         finally:
-            self.state.save()       # recorded before anything runs inside them
-        return "%d nodes%s" % (len(self.nodes), ", %d hosts" % len(self.external) if self.external else "")
+            self.state.save()
 
     def _fabric_made(self, host):
         self.fabric = host
@@ -242,7 +247,7 @@ class Lab:
             host = self.nodes[node.name]
             for nic in node.nics.values():
                 far = fabric.port_name(index, node.name, nic.name)
-                veths.append((host, host, self.fabric, nic.name, far, nic.mac, None, None))
+                veths.append((host, self.fabric, nic.name, far, nic.mac, None, None))
                 ups.append("ip link set %s master %s up" % (far, switches[nic.physical_network]))
                 if nic.address:
                     answered[switches[nic.physical_network]].append((far, nic.address.ip, nic.mac))
@@ -385,10 +390,7 @@ class Lab:
         amphorae = {lb.amphora for lb in self.scenario.load_balancers.values()}
         jobs = [(partial(self._new_instance, inst, amphorae), partial(self._instance_made, inst))
                 for inst in instances]
-        try:
-            start_hosts(jobs)
-        finally:
-            self.state.save()
+        self._start_hosts(jobs)
         veths = []
         for inst in instances:
             host, node = self.instances[inst.name], self.nodes[inst.node]
@@ -396,7 +398,7 @@ class Lab:
                 self._plug_amphora(host, node, inst)
             else:
                 port = inst.port
-                veths.append((node, host, node, "eth0", port.name, port.mac, naming.tap_mac(port.mac), inst.mtu))
+                veths.append((host, node, "eth0", port.name, port.mac, naming.tap_mac(port.mac), inst.mtu))
             by_node.setdefault(inst.node, []).extend(inst.ports)
         self._make_veths(veths, "creating the instances' NICs")
         jobs = [(self.instances[i.name], self._instance_script(i)) for i in instances]
@@ -420,19 +422,18 @@ class Lab:
             "tap": port.name, "mtu": inst.mtu, "port_id": port.id}
 
     def _make_veths(self, veths, what):
-        """Veth pairs [(maker, host1, host2, name1, name2, mac1, mac2, mtu)],
-        each made inside `maker` (one of its two hosts), the makers at once.
-        The maker is the node: its interfaces get their indexes in the
-        scenario's order, whatever runs first."""
-        by_maker = {}
-        for maker, host1, host2, name1, name2, mac1, mac2, mtu in veths:
-            if maker is host1:
-                line = veth_script(name1, name2, host2.pid, mac1, mac2, mtu)
+        """Veth pairs [(host1, host2, name1, name2, mac1, mac2, mtu)], one of
+        the two hosts a node. Each pair is made inside its node, the nodes at
+        once: a node's interfaces get their indexes in the scenario's order,
+        whatever runs first."""
+        by_node = {}
+        for host1, host2, name1, name2, mac1, mac2, mtu in veths:
+            if isinstance(host1, CloudNode):
+                by_node.setdefault(host1, []).append(veth_script(name1, name2, host2.pid, mac1, mac2, mtu))
             else:
-                line = veth_script(name2, name1, host1.pid, mac2, mac1, mtu)
-            by_maker.setdefault(maker, []).append(line)
-        run_parallel([(maker, "\n".join(lines)) for maker, lines in by_maker.items()], what)
-        for _, host1, host2, name1, name2, mac1, mac2, mtu in veths:
+                by_node.setdefault(host2, []).append(veth_script(name2, name1, host1.pid, mac2, mac1, mtu))
+        run_parallel([(node, "\n".join(lines)) for node, lines in by_node.items()], what)
+        for host1, host2, name1, name2, mac1, mac2, mtu in veths:
             self.links.append(Veth(host1, host2, name1, name2, mac1=mac1, mac2=mac2, mtu=mtu, create=False))
 
     def _plug_amphora(self, host, node, inst):
@@ -532,14 +533,11 @@ class Lab:
             self.dhcp[host.name] = host
             started.append(host)
             self._record(host, "dhcp")
-        try:
-            start_hosts([(partial(new, self.scenario.networks[n], p), made) for n, p in ports.items()])
-        finally:
-            self.state.save()
+        self._start_hosts([(partial(new, self.scenario.networks[n], p), made) for n, p in ports.items()])
         veths = []
         for host in started:
             node, port = self.nodes[host.port.node], host.port
-            veths.append((node, host, node, port.name, port.name, port.mac, None, host.network.mtu))
+            veths.append((host, node, port.name, port.name, port.mac, None, host.network.mtu))
             host.write_files([p for p in self.scenario.instance_ports() if p.network == port.network])
         self._make_veths(veths, "creating the DHCP ports")
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
@@ -566,6 +564,7 @@ class Lab:
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
         if not routers:
             return "distributed (netvirt's flows)" if self.scenario.routers else "none"
+
         def new(router):
             return RouterNamespace(router.namespace, self.script_dir, router,
                                    os.path.join(self.state.dir, "routers", router.name))
@@ -573,16 +572,13 @@ class Lab:
         def made(host):
             self.routers[host.name] = host
             self._record(host, "router")
-        try:
-            start_hosts([(partial(new, r), made) for r in routers])
-        finally:
-            self.state.save()
+        self._start_hosts([(partial(new, r), made) for r in routers])
         veths = []
         for host in self.routers.values():
             node = self.nodes[host.router.node]
             for port in host.router.ports():
                 mtu = self.scenario.networks[port.network].mtu
-                veths.append((node, host, node, port.interface, port.name, port.mac, None, mtu))
+                veths.append((host, node, port.interface, port.name, port.mac, None, mtu))
         self._make_veths(veths, "creating the router ports")
         self._plug_namespaces(self.routers.values(), lambda h: h.router.ports(), "router ports")
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))

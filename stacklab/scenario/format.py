@@ -288,7 +288,6 @@ def check_kinds():
     return {kind: checker.params for kind, checker in registry().items()}
 
 
-
 SCENARIO = Record({
     "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
