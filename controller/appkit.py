@@ -4,12 +4,31 @@ file they write (both replaced atomically, so no reader sees half of one),
 and how one is started from the command line."""
 
 import argparse
+import functools
 import importlib
 import json
 import logging
 import os
+import threading
 
 LOG = logging.getLogger("stacklab.app")
+
+
+def serialized(method):
+    """Run `method` holding its object's lock (self.lock, an RLock). os-ken's
+    hub is native threads here (OSKEN_HUB_TYPE defaults to native): the
+    app's events arrive on its event thread while its timers (spawn_after),
+    plan follower and handshake checks run on threads of their own, so
+    whatever they share is touched under the lock, never bare."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
+def new_lock():
+    return threading.RLock()
 
 
 def write_atomically(path, text):

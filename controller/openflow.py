@@ -156,30 +156,58 @@ def goto(table):
 
 
 # -- flows --------------------------------------------------------------------
+_MATCHES = {}           # frozen match fields -> OFPMatch
+_MATCHES_KEPT = 200000
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 class Flow:
     """One flow: where it sits (table, priority, match) and what it does:
     apply-actions, or OpenFlow 1.3 instructions; and, where cookies carry
-    meaning (netvirt), its own cookie."""
+    meaning (netvirt), its own cookie.
 
-    __slots__ = ("table", "priority", "match", "actions", "key", "body", "cookie", "_instructions")
+    Its key is made of the match's fields as the flow builders give them
+    (they spell a field the same way every time), and os-ken's OFPMatch is
+    only made when a message needs it: a node's flow set is computed again
+    whenever its ports change, and at a hundred nodes building every match
+    object (most of them then replaced by an identical one) was most of the
+    agent's time."""
+
+    __slots__ = ("table", "priority", "fields", "_match", "actions", "key", "body", "cookie", "_instructions")
 
     def __init__(self, table, priority, match, actions=(), instructions=None, cookie=None):
         self.table = table
         self.priority = priority
-        self.match = parser.OFPMatch(**match)
+        self.fields = match
+        self._match = None
         self.actions = list(actions)
         self.cookie = cookie
         if instructions is not None:
             self._instructions = list(instructions)
         else:
             self._instructions = [apply(*self.actions)] if self.actions else []    # none: OVS prints drop
-        buf = bytearray()
-        self.match.serialize(buf, 0)
-        self.key = (table, priority, bytes(buf))
+        self.key = (table, priority, tuple(sorted((k, _frozen(v)) for k, v in match.items())))
         body = bytearray()
         for inst in self._instructions:
             inst.serialize(body, len(body))
         self.body = bytes(body) + (cookie or 0).to_bytes(8, "big")
+
+    @property
+    def match(self):
+        """os-ken's OFPMatch of the flow, made when first needed and shared
+        by every flow with the same fields (a hundred nodes' br-int hold the
+        same remote-group matches; they are read, never changed)."""
+        if self._match is None:
+            fields = self.key[2]
+            self._match = _MATCHES.get(fields)
+            if self._match is None:
+                if len(_MATCHES) > _MATCHES_KEPT:
+                    _MATCHES.clear()
+                self._match = _MATCHES[fields] = parser.OFPMatch(**self.fields)
+        return self._match
 
     def instructions(self):
         return list(self._instructions)
@@ -262,6 +290,13 @@ def delete_all_flows(datapath):
     """Every flow of every table (a controller that starts afresh)."""
     return parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY,
                              out_group=ofp.OFPG_ANY)
+
+
+def flow_count_request(datapath):
+    """How many flows the switch holds, all tables, whatever their cookie
+    (an aggregate stats request: a count, not every flow)."""
+    return parser.OFPAggregateStatsRequest(datapath, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0,
+                                           parser.OFPMatch())
 
 
 def flow_stats_request(datapath):

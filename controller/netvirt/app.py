@@ -27,7 +27,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from controller import appkit, handshake, openflow
-from controller.appkit import PlanFollower, write_status
+from controller.appkit import PlanFollower, new_lock, serialized, write_status
 from controller.netvirt.pipeline import node_pipeline
 from controller.netvirt.plan import PLAN_FILE, STATUS_FILE, Plan
 
@@ -55,10 +55,16 @@ class Switch:
 
 
 class NetvirtController(app_manager.OSKenApp):
+    """Its events come on os-ken's event thread, its passes, plan changes and
+    handshake checks on threads of their own (the hub is native threads):
+    what they share is touched under self.lock, and messages are made under
+    it and sent after it."""
+
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.lock = new_lock()
         self.switches = {}          # dpid -> Switch
         self.plans = PlanFollower(OPTIONS["plan"], Plan)
         self.syncs = 0
@@ -77,7 +83,8 @@ class NetvirtController(app_manager.OSKenApp):
                  len(self.plan.ports))
 
     def _new_plan(self):
-        self._log_plan()
+        with self.lock:
+            self._log_plan()
         self._program_all()
 
     # -- OpenFlow events ------------------------------------------------------
@@ -91,19 +98,27 @@ class NetvirtController(app_manager.OSKenApp):
         dp.socket = sock
         hub.spawn_after(handshake.QUIET_SECONDS, self._check_handshake, dp, sock, time.monotonic())
 
+    @serialized
     def _check_handshake(self, dp, sock, started):
+        """Wait, ask again or close, as controller/handshake.py decides."""
         switch = self.switches.get(dp.id) if dp.id is not None else None
         got = handshake.how_far(switch, dp, switch is not None and switch.described)
         if handshake.gone(dp) or got is None:
             return
-        wait = handshake.wait_longer(dp, sock, started)
-        if wait:
-            hub.spawn_after(wait, self._check_handshake, dp, sock, started)
+        step, seconds = handshake.next_step(dp, sock, started)
+        if step == handshake.CLOSE:
+            LOG.warning("%s", handshake.stalled(dp, sock, started, got))
+            dp.close()
             return
-        LOG.warning("%s", handshake.stalled(dp, sock, started, got))
-        dp.close()
+        if step == handshake.ASK:
+            asked = handshake.ask_again(dp, got)
+            if asked:
+                LOG.info("a switch connected from %s:%d has been silent for %.0f s (%s): asking again for %s",
+                         *dp.address, time.monotonic() - sock.last_received, got, asked)
+        hub.spawn_after(seconds, self._check_handshake, dp, sock, started)
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    @serialized
     def _switch_features(self, ev):
         dp = ev.msg.datapath
         switch, old = Switch(dp), self.switches.get(dp.id)
@@ -122,17 +137,22 @@ class NetvirtController(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def _port_desc(self, ev):
-        switch = self.switches.get(ev.msg.datapath.id)
-        if switch is None:
-            return
-        for port in ev.msg.body:
-            self._port_seen(switch, port)
-        if not (ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
+        with self.lock:
+            switch = self.switches.get(ev.msg.datapath.id)
+            if switch is None:
+                return
+            for port in ev.msg.body:
+                self._port_seen(switch, port)
+            if ev.msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE:
+                return
             switch.described = True
-            self._program(switch)       # at once; the others learn its ports with the next batch
+            msgs = self._program(switch)    # at once; the others learn its ports with the next batch
             self._schedule()
+        if msgs:
+            openflow.send_batch(switch.datapath, msgs)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    @serialized
     def _port_status(self, ev):
         switch = self.switches.get(ev.msg.datapath.id)
         if switch is None:
@@ -144,6 +164,7 @@ class NetvirtController(app_manager.OSKenApp):
         self._schedule()            # this node's flows, and the other nodes' toward this port
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    @serialized
     def _disconnected(self, ev):
         """Its barriers will not be answered; it keeps its ports (see _switch_features) until it is back."""
         switch = self.switches.get(ev.datapath.id)
@@ -151,12 +172,14 @@ class NetvirtController(app_manager.OSKenApp):
             switch.pending.clear()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    @serialized
     def _error(self, ev):
         switch = self.switches.get(ev.msg.datapath.id)
         LOG.error("%s refused a message: type=%d code=%d data=%s", switch.node if switch else "?",
                   ev.msg.type, ev.msg.code, bytes(ev.msg.data[:64]).hex())
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    @serialized
     def _barrier(self, ev):
         switch = self.switches.get(ev.msg.datapath.id)
         if switch is not None and ev.msg.xid in switch.pending:
@@ -186,23 +209,30 @@ class NetvirtController(app_manager.OSKenApp):
             hub.spawn_after(OPTIONS["batch"], self._program_all)
 
     def _program_all(self):
-        self.pending_pass = False
-        for switch in list(self.switches.values()):
-            if switch.synced:
-                self._program(switch)
-        if not any(s.pending for s in self.switches.values()):
-            self._write_status()        # nothing changed: settled as it is
+        """A pass (on a timer or the plan follower's thread): every switch's
+        messages made under the lock, sent after it."""
+        with self.lock:
+            self.pending_pass = False
+            batches = [(switch.datapath, self._program(switch)) for switch in list(self.switches.values())
+                       if switch.synced]
+            if not any(s.pending for s in self.switches.values()):
+                self._write_status()        # nothing changed: settled as it is
+        for dp, msgs in batches:
+            if msgs:
+                openflow.send_batch(dp, msgs)
 
     def _program(self, switch):
+        """The messages that bring `switch` to its pipeline (None: nothing to
+        send); the switch records them as sent."""
         if self.plan is None:
-            return
+            return None
         dp = switch.datapath
         if not dp.is_active:
-            return                  # gone; it is programmed again when it connects
+            return None             # gone; it is programmed again when it connects
         node = self.plan.node_by_dpid(dp.id)
         if node is None:
             LOG.warning("datapath %016x is no node of the plan", dp.id)
-            return
+            return None
         switch.node = node.name
         bound = self._bound()
         bound[node.name] = set(switch.ports)
@@ -210,7 +240,7 @@ class NetvirtController(app_manager.OSKenApp):
         inputs = (self.plans.stamp, tuple(sorted(switch.ports.items())),
                   frozenset(p.name for p in self.plan.ports.values() if p.name in bound.get(p.node, ())))
         if switch.synced and inputs == switch.inputs:
-            return
+            return None
         switch.inputs = inputs
         flows, groups = node_pipeline(self.plan, node.name, switch.ports, bound)
         msgs = []
@@ -224,7 +254,7 @@ class NetvirtController(app_manager.OSKenApp):
             add_groups, modify_groups, delete_groups = groups.difference(switch.groups)
             send, delete = flows.difference(switch.flows)
             if not (add_groups or modify_groups or delete_groups or send or delete):
-                return
+                return None
         msgs += [openflow.group_mod(dp, group, "add") for group in add_groups]
         msgs += [openflow.group_mod(dp, group, "modify") for group in modify_groups]
         msgs += [openflow.flow_delete(dp, flow) for flow in delete]
@@ -237,12 +267,12 @@ class NetvirtController(app_manager.OSKenApp):
         dp.set_xid(fence)           # known before the reply can come
         bound = sorted(p.name for p in self.plan.ports.values() if p.node == node.name and p.name in switch.ports)
         switch.pending[fence.xid] = (len(flows), len(groups), bound)
-        openflow.send_batch(dp, msgs)
         switch.flows, switch.groups = flows, groups
         self.syncs += 1
         LOG.info("%s: %d flows sent, %d deleted, %d in place; groups %d added, %d modified, %d deleted",
                  node.name, len(send), len(delete), len(flows), len(add_groups), len(modify_groups),
                  len(delete_groups))
+        return msgs
 
     def _write_status(self):
         settled = not self.pending_pass and not any(s.pending for s in self.switches.values())

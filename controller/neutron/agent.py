@@ -39,7 +39,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from controller import handshake, openflow
-from controller.appkit import PlanFollower, write_status
+from controller.appkit import PlanFollower, new_lock, serialized, write_status
 from controller.neutron.firewall import ConjunctionIds
 from controller.neutron.pipeline import node_flows
 from controller.neutron.plan import PLAN_FILE, STATUS_FILE, NodePlan
@@ -49,10 +49,11 @@ LOG = logging.getLogger("stacklab.agent")
 OPTIONS = {"nodes": [], "poll": 0.2, "batch": 0.05}
 LISTEN = ("127.0.0.1", 6633)
 CLONE_NEWNET = 0x40000000
-# Every handler and programming pass is a green thread of os-ken's hub, all in
-# one OS thread, switching only where one waits (a socket, a full send queue):
-# the bookkeeping below needs no locks, and must not take a real one (a pass
-# holding it while it waits for a send would stop the whole process).
+# os-ken's hub runs native threads: a node's events come on the app's event
+# thread, its programming passes and handshake checks on timer threads. Each
+# NodeAgent keeps its bookkeeping under its own lock (appkit.serialized); a
+# pass computes under it and sends after letting go, so a switch slow to read
+# holds up neither that node's events nor any other node.
 
 
 class BridgeSession:
@@ -65,6 +66,7 @@ class BridgeSession:
         self.installed = openflow.FlowSet()
         self.synced = False         # False until the first full sync of this connection
         self.pending = {}           # barrier xid -> what the switch holds once it answers
+        self.counting = {}          # flow count request xid -> the flows the switch should hold then
         self.applied = None         # (flow count, bound ports, plan stamp) the switch confirmed
         self.inputs = None          # what `installed` was computed from (plan stamp, ports)
         self.connected_at = time.monotonic()
@@ -86,6 +88,7 @@ class NodeAgent:
         self.dirty = set()                  # datapath ids to program in the next pass
         self.pass_pending = False          # a pass is scheduled or running
         self.syncs = 0
+        self.lock = new_lock()
         if self.plans.load():
             self._log_plan()
 
@@ -97,6 +100,7 @@ class NodeAgent:
     def _log_plan(self):
         LOG.info("%s: plan with %d networks, %d ports", self.node, len(self.plan.networks), len(self.plan.ports))
 
+    @serialized
     def check_plan(self):
         """Read the plan again if its file changed; reprogram if it did."""
         if self.plans.load():
@@ -108,12 +112,14 @@ class NodeAgent:
             self._schedule(session)
 
     # -- OpenFlow events (routed here by NeutronOVSAgent) -------------------------
+    @serialized
     def switch_features(self, msg):
         dp = msg.datapath
         self._close_previous(self.sessions.get(dp.id), dp)
         self.sessions[dp.id] = BridgeSession(dp)
         dp.send_msg(openflow.port_desc_request(dp))
 
+    @serialized
     def port_desc(self, msg):
         session = self.sessions.get(msg.datapath.id)
         if session is None:
@@ -123,6 +129,7 @@ class NodeAgent:
         if not (msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE):
             self._schedule(session)
 
+    @serialized
     def port_status(self, msg):
         session = self.sessions.get(msg.datapath.id)
         if session is None or session.name is None:
@@ -144,23 +151,38 @@ class NodeAgent:
                      session.name or "%016x" % dp.id, *dp.address)
             session.datapath.close()
 
+    @serialized
     def check_handshake(self, dp, sock, started):
-        """`dp` connected at `started` and has not given us its ports yet? If
-        the line has gone quiet (see controller/handshake.py), say how far it
-        got and close it: the switch connects again. A bridge stopping after
-        the hello was seen about once in 30 builds in a slow VM, cause not yet
-        known; each time is logged."""
+        """`dp` connected at `started` and has not given us its ports yet:
+        wait while it (or we) are busy, ask again when it has gone silent,
+        close it (it connects again) only when silent past the limit; see
+        controller/handshake.py. Each request again and each close is logged."""
         session = self.sessions.get(dp.id) if dp.id is not None else None
         got = handshake.how_far(session, dp, session is not None and session.name is not None)
         if handshake.gone(dp) or got is None:
             return
-        wait = handshake.wait_longer(dp, sock, started)
-        if wait:
-            hub.spawn_after(wait, self.check_handshake, dp, sock, started)
+        step, seconds = handshake.next_step(dp, sock, started)
+        if step == handshake.CLOSE:
+            LOG.warning("%s: %s", self.node, handshake.stalled(dp, sock, started, got))
+            dp.close()
             return
-        LOG.warning("%s: %s", self.node, handshake.stalled(dp, sock, started, got))
-        dp.close()
+        if step == handshake.ASK:
+            asked = handshake.ask_again(dp, got)
+            if asked:
+                LOG.info("%s: a bridge connected from %s:%d has been silent for %.0f s (%s): asking again for %s",
+                         self.node, *dp.address, time.monotonic() - sock.last_received, got, asked)
+        hub.spawn_after(seconds, self.check_handshake, dp, sock, started)
 
+    @serialized
+    def flow_count(self, msg):
+        """After a full sync: more flows than ours means an earlier run's are
+        there; list them (flow_stats removes them by cookie)."""
+        session = self.sessions.get(msg.datapath.id)
+        wanted = session.counting.pop(msg.xid, None) if session is not None else None
+        if wanted is not None and msg.body.flow_count != wanted:
+            msg.datapath.send_msg(openflow.flow_stats_request(msg.datapath))
+
+    @serialized
     def flow_stats(self, msg):
         """After a full sync: remove what other cookies left."""
         dp = msg.datapath
@@ -179,6 +201,7 @@ class NodeAgent:
         LOG.error("%s %s refused a message: type=%d code=%d data=%s", self.node, session.name if session else "?",
                   msg.type, msg.code, bytes(msg.data[:64]).hex())
 
+    @serialized
     def barrier(self, msg):
         """The switch has applied what we sent: now the status may say so."""
         session = self.sessions.get(msg.datapath.id)
@@ -217,36 +240,43 @@ class NodeAgent:
         return dirty
 
     def _program_dirty(self):
+        """A pass (on a timer thread): each dirty bridge's messages made under
+        the lock, sent after it."""
         while True:
-            dirty = self._take_dirty()
+            with self.lock:
+                dirty = self._take_dirty()
             if not dirty:
                 return
             for dpid in sorted(dirty):
-                session = self.sessions.get(dpid)
-                if session is not None and session.name is not None:
-                    try:
-                        self._program(session)
-                    except Exception:       # one bridge's bug must not stop the others
-                        LOG.exception("%s %s: programming failed", self.node, session.name)
+                with self.lock:
+                    session = self.sessions.get(dpid)
+                    msgs = None
+                    if session is not None and session.name is not None:
+                        try:
+                            msgs = self._program(session)
+                        except Exception:       # one bridge's bug must not stop the others
+                            LOG.exception("%s %s: programming failed", self.node, session.name)
+                if msgs:
+                    openflow.send_batch(session.datapath, msgs)
 
     def _program(self, session):
+        """The messages that bring `session`'s bridge to what its flows should
+        be (None when nothing is to be sent); the session records them as sent."""
         if self.plan is None:
-            return
+            return None
         if not session.datapath.is_active:
             self.sessions.pop(session.datapath.id, None)
-            return
+            return None
         if session.name == naming.INTEGRATION_BRIDGE:
             self._tag_ports(session)
         ports = dict(session.ports)     # a copy: port events come while the send below waits
         inputs = (self.plans.stamp, tuple(sorted(ports.items())))
         if session.synced and inputs == session.inputs:
-            return                  # a port's state changed, not what the flows depend on
+            return None             # a port's state changed, not what the flows depend on
         dp = session.datapath
-        # computed without a switch to another green thread: with a hundred nodes
-        # each finishes in turn instead of all crawling together
         wanted = node_flows(self.plan, {session.name: ports}, self.cookie, self.conj_ids).get(session.name)
         if wanted is None:
-            return
+            return None
         if not session.synced:
             send, delete = list(wanted), []
         else:
@@ -256,16 +286,21 @@ class NodeAgent:
         msgs += [openflow.flow_add(dp, flow, self.cookie) for flow in send]
         msgs.append(fence)
         if not session.synced:
-            msgs.append(openflow.flow_stats_request(dp))
+            # what an earlier run left: only a count first (a fresh bridge holds just ours), the
+            # flows themselves only when there are more than ours
+            count = openflow.flow_count_request(dp)
+            dp.set_xid(count)
+            session.counting[count.xid] = len(wanted)
+            msgs.append(count)
         dp.set_xid(fence)           # known before the reply can come
         session.pending[fence.xid] = (len(wanted), sorted(n for n in self.plan.ports if n in ports), inputs[0])
-        openflow.send_batch(dp, msgs)
         session.synced = True
         session.installed = wanted
         session.inputs = inputs
         self.syncs += 1
         LOG.info("%s %s: %d flows sent, %d deleted, %d in place", self.node, session.name, len(send), len(delete),
                  len(wanted))
+        return msgs
 
     def _tag_ports(self, session):
         """Give each bound port its network's local VLAN in OVSDB (the Port's
@@ -377,6 +412,10 @@ class NeutronOVSAgent(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev):
         self._route(ev, NodeAgent.flow_stats)
+
+    @set_ev_cls(ofp_event.EventOFPAggregateStatsReply, MAIN_DISPATCHER)
+    def _flow_count(self, ev):
+        self._route(ev, NodeAgent.flow_count)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):

@@ -160,7 +160,6 @@ class Firewall:
             group = groups.get(group_id)
             if group is not None:
                 self._group_rules(port, group, groups)
-        self._flush_conjunctions()
 
     def _identify(self, port):
         regs = [set_field(reg5=port.ofport), set_field(reg6=port.vlan)]
@@ -311,6 +310,8 @@ class Firewall:
         if (conj_id, clause) not in entry[1]:
             entry[1].append((conj_id, clause))
 
-    def _flush_conjunctions(self):
+    def flush_conjunctions(self):
+        """The conjunction flows every port's rules asked for, each once, with
+        all its conjunctions merged (after the bridge's last port)."""
         for (table, priority, _), (fields, conjs) in self._conj_flows.items():
             self.br.add(table, priority, fields, [conjunction(c, clause, 2) for c, clause in sorted(conjs)])

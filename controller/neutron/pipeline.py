@@ -51,6 +51,7 @@ def integration_flows(plan, ports, conj_ids=None):
             firewall.setup_trusted_port(port)
         else:
             firewall.setup_port_firewall(port, plan.security_groups)
+    firewall.flush_conjunctions()
     return br
 
 

@@ -130,6 +130,7 @@ def firewall_flows(groups, binding=None, release="2023.2", net=NET):
     br = IntegrationBridge("br-int", {}, release)
     fw = Firewall(br, ConjunctionIds())
     fw.setup_port_firewall(port(binding or fw_port(), net=net), groups)
+    fw.flush_conjunctions()
     return br
 
 
