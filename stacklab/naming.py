@@ -2,12 +2,28 @@
 same names as the documents."""
 
 import ipaddress
+import re
 
 INTEGRATION_BRIDGE = "br-int"
 TUNNEL_BRIDGE = "br-tun"
 PATCH_INT_TO_TUN = "patch-tun"
 PATCH_TUN_TO_INT = "patch-int"
 DEVICE_NAME_MAX = 15
+
+# A lab is named as a scenario's names are: it becomes a directory under the
+# run directory, so nothing that could climb out of it ('.', '..', '/') passes.
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_.-]*"
+LAB_NAME_MAX = 24
+_LAB_NAME = re.compile(NAME_PATTERN + r"\Z")
+
+
+def lab_name_problem(name):
+    """Why `name` cannot name a lab, or None if it can."""
+    if not isinstance(name, str) or not _LAB_NAME.match(name):
+        return "%r is not a lab name (a letter, then letters, digits, '_', '.', '-')" % (name,)
+    if len(name) > LAB_NAME_MAX:
+        return "%r is not a lab name (at most %d characters)" % (name, LAB_NAME_MAX)
+    return None
 
 
 def tap_name(port_id):

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from stacklab.checks import endpoints
 from stacklab.errors import LabError
 
 MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
@@ -182,6 +183,21 @@ def datapath_outputs(actions):
     return out
 
 
+_DP_ETH = re.compile(r"set\(eth\(src=([0-9a-f:]{17}),dst=([0-9a-f:]{17})\)\)")
+
+
+def sent_frame(hop):
+    """The final flow with the Ethernet addresses the frame left with: a
+    group's bucket rewrites them on a copy the final flow does not show, the
+    datapath actions do."""
+    found = _DP_ETH.findall(hop.datapath_actions)
+    if not found:
+        return hop.final_flow
+    src, dst = found[-1]
+    fields = [f for f in hop.final_flow.split(",") if not f.startswith(("dl_src=", "dl_dst="))]
+    return ",".join(fields + ["dl_src=" + src, "dl_dst=" + dst])
+
+
 # what of the final flow travels on to the next node (the packet, not the pipeline's registers)
 _CARRIED = re.compile(r"^(dl_src|dl_dst|nw_src|nw_dst|tp_src|tp_dst|icmp_type|icmp_code|arp_\w+)=")
 _PROTOCOLS = ("icmp", "tcp", "udp", "arp", "ip")
@@ -263,6 +279,21 @@ class Walker:
                         return node.name, port.bridge, port.ofport
         return None
 
+    def _routed_back(self, final_flow):
+        """((node, bridge, ofport), packet) where the upstream router (a host
+        at an external subnet's gateway) sends a packet for a floating IP
+        back into the cloud; None if the frame is not for it, or is for it."""
+        fields = dict(f.split("=", 1) for f in final_flow.split(",") if "=" in f)
+        host = next((h for h in self.scenario.hosts.values() if h.mac == fields.get("dl_dst") and h.routes), None)
+        if host is None or fields.get("nw_dst") in (None, str(host.address.ip)):
+            return None
+        try:
+            node, bridge, in_port, mac = self._host_entry(host, fields["nw_dst"])
+        except LabError:
+            return None
+        packet = ",".join(f for f in carried(final_flow).split(",") if not f.startswith(("dl_src=", "dl_dst=")))
+        return (node, bridge, in_port), "%s,dl_src=%s,dl_dst=%s" % (packet, host.mac, mac)
+
     def _across(self, node, out, final_flow):
         """(node, bridge, ofport) where a frame sent out of a NIC comes in:
         the node, on the same physical network, that holds its destination MAC."""
@@ -325,9 +356,13 @@ class Walker:
                 nxt = self._peer(out)
                 flow = "tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow))
             elif out.physical_network is not None:
-                nxt = self._across(node, out, hop.final_flow)
-                vlan = re.search(r"push_vlan\(vid=(\d+)", hop.datapath_actions)
-                flow = ("dl_vlan=%s," % vlan.group(1) if vlan else "") + carried(hop.final_flow)
+                back = self._routed_back(sent_frame(hop))
+                if back is not None:            # the upstream router sends it in again
+                    nxt, flow = back
+                else:
+                    nxt = self._across(node, out, sent_frame(hop))
+                    vlan = re.search(r"push_vlan\(vid=(\d+)", hop.datapath_actions)
+                    flow = ("dl_vlan=%s," % vlan.group(1) if vlan else "") + carried(hop.final_flow)
             else:
                 break               # delivered
             if nxt is None:
@@ -338,20 +373,23 @@ class Walker:
     def entry(self, src, dst, proto, port):
         """(node, bridge, in_port, packet) of what `src` sends toward `dst`."""
         dst_ip, dst_mac = self._destination(dst)
-        if src in self.scenario.instances:
-            sport = self.scenario.instances[src].port
+        sport = self._source_port(src)
+        if sport is not None:
             node = sport.node
             bridge, in_port = self.ofport(node, sport.name)
             src_ip, src_mac = str(sport.ip), sport.mac
             net = self.scenario.networks[sport.network].subnet.cidr
-            if dst_mac is None or ipaddress.IPv4Address(dst_ip) not in net:
+            if ipaddress.IPv4Address(dst_ip) not in net:
                 dst_mac = self._gateway_mac(sport.network, src)
+            elif dst_mac is None:
+                raise LabError("nothing of the scenario has %s on %s's network %s: an ARP request for it "
+                               "would go unanswered" % (dst_ip, src, sport.network))
         elif src in self.scenario.hosts:
             host = self.scenario.hosts[src]
             node, bridge, in_port, dst_mac = self._host_entry(host, dst_ip)
             src_ip, src_mac = str(host.address.ip), host.mac
         else:
-            raise LabError("a walk starts at an instance or a host, not %s" % src)
+            raise LabError("a walk starts at an instance, a host or a qdhcp- namespace, not %s" % src)
         packet = "%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s" % (proto, src_mac, dst_mac, src_ip, dst_ip)
         if proto == "icmp":
             packet += ",icmp_type=8,icmp_code=0"
@@ -359,18 +397,32 @@ class Walker:
             packet += ",{0}_src=40000,{0}_dst={1}".format(proto, port or 22)
         return node, bridge, in_port, packet
 
+    def _source_port(self, src):
+        """The br-int port a walk from `src` starts at: an instance's, or a DHCP namespace's."""
+        if src in self.scenario.instances:
+            return self.scenario.instances[src].port
+        if src.startswith("qdhcp-") and self.scenario.sdn == "neutron":
+            for net in self.scenario.networks.values():
+                if src[len("qdhcp-"):] in (net.name, net.id) and net.name in self.scenario.dhcp_ports:
+                    return self.scenario.dhcp_ports[net.name]
+        return None
+
     def _destination(self, dst):
+        """(IP, MAC or None) of what `dst` names: an instance, a host, a node, a
+        qdhcp-/qrouter- namespace or an address."""
         if dst in self.scenario.instances:
             p = self.scenario.instances[dst].port
             return str(p.ip), p.mac
-        try:
-            ip = str(ipaddress.IPv4Address(dst))
-        except ValueError:
-            raise LabError("%s is no instance and no IP address" % dst) from None
-        for inst in self.scenario.instances.values():
-            for p in inst.ports:
-                if str(p.ip) == ip:
-                    return ip, p.mac
+        ip = endpoints.address(self.scenario, dst)
+        if ip is None:
+            raise LabError("%s is no instance, host, node, namespace or IP address of the lab" % dst)
+        owner = endpoints.endpoint(self.scenario, dst)
+        if owner is not None and owner[2] is not None and owner[1] == ip:
+            return ip, owner[2]
+        routers = [p for r in self.scenario.routers.values() for p in r.ports()]
+        for p in self.scenario.ports() + routers:
+            if str(p.ip) == ip:
+                return ip, p.mac
         return ip, None
 
     def _gateway_mac(self, network, src):

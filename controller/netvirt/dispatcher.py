@@ -42,9 +42,11 @@ class Dispatcher:
             goto(INGRESS_DISPATCHER)], cookie=COOKIE_VM_PORT)
 
     def classify_provider_port(self, ofport, lport_tag):
-        """A flat provider NIC: its untagged frames."""
+        """A flat provider NIC: its untagged frames, with the split-horizon bit
+        set as genius sets it for an external interface (what it floods goes
+        to the node's own ports, never back out of an external one)."""
         self.flows.add(CLASSIFIER, 4, match(in_port=ofport, vlan_vid=NO_VLAN), instructions=[
-            write_metadata(md.lport(lport_tag), md.MASK_SERVICE_LPORT_AND_SPLIT_HORIZON),
+            write_metadata(md.lport(lport_tag) | 1, md.MASK_SERVICE_LPORT_AND_SPLIT_HORIZON),
             goto(INGRESS_DISPATCHER)], cookie=COOKIE_VM_PORT)
 
     def classify_tunnel_port(self, ofport, lport_tag, terminating_table):

@@ -99,6 +99,6 @@ def _external(plan, view, disp, elans, l3s, nats, grp):
         if router is None:
             continue
         l3s.answer_arp(tag, fip.address, fip.mac, EGRESS_DISPATCHER)
-        nats.floating_ip(fip, port.ip, router.vpn_id, ext.vpn_id)
+        nats.floating_ip(fip, port.ip, router.vpn_id, ext.vpn_id, ext.elan_tag)
         nats.default_route(router.vpn_id)
 

@@ -23,7 +23,7 @@ NIC = Record({
 }, doc="A network interface of an emulated node.")
 
 TUNNEL_PORT = Record({
-    "name": Field(Str(example="tun4a3b08ef6e9"), doc="The port's name on br-int."),
+    "name": Field(Name(example="tun4a3b08ef6e9", max_len=15), doc="The port's name on br-int."),
     "ofport": Field(Int(min=1, max=65279, example=6), doc="Its OpenFlow port number."),
 }, doc="A netvirt tunnel port on br-int toward one peer node.")
 
@@ -69,7 +69,7 @@ SUBNET = Record({
 
 NETWORK = Record({
     "id": Field(UUID(example="9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"),
-                doc="The network id (default: derived from the lab and network names)."),
+                doc="The network id (default: derived from the network's name, never from the lab's)."),
     "type": Field(Str(choices=NETWORK_TYPES, example="vxlan"), required=True,
                   doc="flat (untagged on a physical network), vlan (tagged) or vxlan (self-service)."),
     "segmentation_id": Field(Int(min=1, max=16777215, example=203),
@@ -283,6 +283,14 @@ SDN = Record({
 }, doc="Which flow set programs br-int.")
 
 
+DAEMONS = Record({
+    "restart": Field(Bool(example=False), default=True,
+                     doc="Start a dead daemon again, as systemd does on a real node (ovsdb-server, "
+                         "ovs-vswitchd, the OVS agents, netvirt, dnsmasq, haproxy, the amphora agent); "
+                         "false leaves it dead (`stacklab status` names it either way)."),
+}, doc="How the lab treats its nodes' daemons.")
+
+
 def check_kinds():
     from stacklab.checks import registry
     return {kind: checker.params for kind, checker in registry().items()}
@@ -298,6 +306,7 @@ SCENARIO = Record({
                            doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "
                                "module, works everywhere) or `system` (the kernel's openvswitch module, as "
                                "the documents show it). `stacklab run --datapath` overrides it."),
+    "daemons": Field(DAEMONS, default=lambda: {"restart": True}),
     "nodes": Field(MapOf(NODE, key=Name(max_len=10), min_items=1), required=True,
                    doc="The emulated nodes, by name (at most 10 characters)."),
     "networks": Field(MapOf(NETWORK), default=dict),

@@ -222,4 +222,4 @@ def _serving_router(scenario, inner_net, external_net):
 
 def derived_fip_mac(b, address):
     from stacklab.scenario.loader import derived_mac
-    return derived_mac("%s/fip/%s" % (b.name, address), b.macs)
+    return derived_mac("%s/fip/%s" % (b.seed, address), b.macs)

@@ -13,10 +13,11 @@ from stacklab.scenario import model
 from stacklab.scenario.format import SCENARIO
 from stacklab.scenario.schema import INVALID
 from stacklab.scenario.yamlsrc import load_source
+from stacklab.shipped import shipped_dir
 
-SCENARIO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "scenarios")
+SCENARIO_DIR = shipped_dir("scenarios")
 _ID_NAMESPACE = uuid.UUID("5c7a1ab0-0000-4000-8000-00000057ac1a")
+DERIVATION_SEED = "stacklab"
 
 
 def list_scenarios(directory=SCENARIO_DIR):
@@ -80,8 +81,15 @@ class _Builder:
         self.d = data
         self.report = report
         self.name = data["name"] or os.path.splitext(os.path.basename(str(src.file)))[0]
+        # What derived ids and MACs are derived from: never the lab's name, so a scenario copied
+        # under another name (as `apply` users and exercises do) has the same ports, taps and MACs.
+        self.seed = DERIVATION_SEED
+        if not data["name"] and naming.lab_name_problem(self.name):
+            report(("name",), "the lab is named after the file, and %s: give it a name: key"
+                   % naming.lab_name_problem(self.name))
         self.sdn = data["sdn"]["type"]
-        self.macs = set()
+        self.macs = set()               # every MAC taken, given or derived
+        self.mac_owners = {}            # given MAC -> the key path of what has it
 
     def build(self):
         from stacklab.scenario import l3, netvirt, octavia
@@ -103,13 +111,15 @@ class _Builder:
                          for n in networks.values() if n.subnet.dhcp and self.sdn != "netvirt"}
         instances = self.instances(nodes, networks, groups, keypairs)
         self.check_agent_options()
+        self.unique_ids()
         scenario = model.Scenario(
             name=self.name, file=str(self.src.file), description=self.d["description"] or "",
             reference=self.d["reference"], agent_release=self.d["agent"]["release"],
             nodes=nodes, networks=networks, security_groups=groups, keypairs=keypairs,
             instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes), sdn=self.sdn,
             sdn_port=self.d["sdn"]["port"], l2_population=self.d["agent"]["l2_population"],
-            arp_responder=self.d["agent"]["arp_responder"], datapath_type=self.d["datapath_type"])
+            arp_responder=self.d["agent"]["arp_responder"], datapath_type=self.d["datapath_type"],
+            restart_daemons=self.d["daemons"]["restart"])
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
@@ -120,6 +130,8 @@ class _Builder:
         if self.sdn == "netvirt":
             netvirt.allocate(self, scenario)
         self.unique_lab_names(scenario)
+        self.interface_names(scenario)
+        self.upstream_routers(scenario)
         self.local_vlans(scenario)
         self.tunnel_paths(scenario)
         scenario.checks = self.checks(scenario)
@@ -161,7 +173,7 @@ class _Builder:
                     if ip in addresses:
                         self.report(npath + ("address",), "%s is already the address of %s" % (ip, addresses[ip]))
                     addresses[ip] = "%s %s" % (name, nic_name)
-                mac = nic["mac"] or derived_mac("%s/%s/%s" % (self.name, name, nic_name), self.macs, "02:5c:1a")
+                mac = nic["mac"] or derived_mac("%s/%s/%s" % (self.seed, name, nic_name), self.macs, "02:5c:1a")
                 if nic["mac"]:
                     self.claim_mac(mac, npath + ("mac",))
                 nics[nic_name] = model.Nic(nic_name, physnet, nic["address"], mac, bridge)
@@ -183,6 +195,31 @@ class _Builder:
                                      dict(n["provider_mappings"]))
         return nodes
 
+    ID_KEYS = ("id", "port_id", "instance_id")
+
+    def unique_ids(self):
+        """Every id the file gives (networks, ports, routers, security groups,
+        instances, load balancers, ...) names one thing: two networks with
+        one id would be one qdhcp- namespace, two ports with one id one tap."""
+        seen = {}
+
+        def visit(value, path):
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if key in self.ID_KEYS and isinstance(item, str):
+                        if item in seen:
+                            self.report(path + (key,), "id %s is also the id of %s"
+                                        % (item, ".".join(map(str, seen[item]))))
+                        else:
+                            seen[item] = path
+                    else:
+                        visit(item, path + (key,))
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    visit(item, path + (index,))
+        for section in ("networks", "security_groups", "instances", "routers", "floating_ips", "load_balancers"):
+            visit(self.d[section], (section,))
+
     def check_agent_options(self):
         agent = self.d["agent"]
         if agent["arp_responder"] and not agent["l2_population"]:
@@ -194,12 +231,15 @@ class _Builder:
                         "programs the switches" % key)
 
     def claim_mac(self, mac, path):
+        """A MAC the file gives: one port's (derived ones steer clear of it)."""
         if mac in self.macs:
-            self.report(path, "MAC %s is used twice" % mac)
+            owner = self.mac_owners.get(mac, ("another port",))
+            self.report(path, "MAC %s is also the MAC of %s" % (mac, ".".join(map(str, owner))))
         self.macs.add(mac)
+        self.mac_owners.setdefault(mac, path[:-1] if path and path[-1] == "mac" else path)
 
     def derived_id(self, kind, name):
-        return derived_id(self.name, kind, name)
+        return derived_id(self.seed, kind, name)
 
     # -- networks --------------------------------------------------------
     def networks(self, nodes):
@@ -251,7 +291,7 @@ class _Builder:
                 if node not in nodes:
                     self.report(path + ("local_vlans", node), "no node named %s" % node)
             subnet = self.subnet(n["subnet"], path + ("subnet",))
-            networks[name] = model.Network(name, n["id"] or derived_id(self.name, "network", name), kind, seg,
+            networks[name] = model.Network(name, n["id"] or derived_id(self.seed, "network", name), kind, seg,
                                            physnet, mtu, subnet, n["external"])
         for node in nodes:
             tags = {}
@@ -301,9 +341,9 @@ class _Builder:
                 rules.append(self.rule(r, ("security_groups", name, "rules", i), names))
             if g["default_egress"]:
                 rules += self._default_egress()
-            groups[name] = model.SecurityGroup(name, g["id"] or derived_id(self.name, "sg", name), rules)
+            groups[name] = model.SecurityGroup(name, g["id"] or derived_id(self.seed, "sg", name), rules)
         if "default" not in groups:
-            groups["default"] = model.SecurityGroup("default", derived_id(self.name, "sg", "default"),
+            groups["default"] = model.SecurityGroup("default", derived_id(self.seed, "sg", "default"),
                                                     self._neutron_default_rules())
         return groups
 
@@ -371,12 +411,11 @@ class _Builder:
         device name (prefix + id[:11]) checked against the node's other
         devices, and its OpenFlow port number."""
         seed = seed or owner
-        port_id = port_id or derived_id(self.name, "port", seed)
-        if port_id in self.port_ids:
-            self.report(path + ("port_id",), "port id %s is also the port of %s" % (port_id, self.port_ids[port_id]))
+        port_id = port_id or derived_id(self.seed, "port", seed)
+        twice = port_id in self.port_ids         # (a given id twice: unique_ids() said so)
         self.port_ids[port_id] = owner
         device = (prefix + port_id)[:naming.DEVICE_NAME_MAX - 1]
-        if (node, device) in self.taps:
+        if (node, device) in self.taps and not twice:
             self.report(path + ("port_id",), "device name %s (from the port id) clashes with %s on %s"
                         % (device, self.taps[(node, device)], node))
         self.taps[(node, device)] = owner
@@ -385,7 +424,7 @@ class _Builder:
                 self.report(path + ("ofport",), "ofport %d on %s is also taken by %s"
                             % (ofport, node, self.ofports[(node, ofport)]))
             self.ofports[(node, ofport)] = owner
-        mac = mac or derived_mac("%s/%s" % (self.name, seed), self.macs)
+        mac = mac or derived_mac("%s/%s" % (self.seed, seed), self.macs)
         ip = ip if ip is not None else self.allocate_ip(net, path, owner)
         return model.Port(port_id, device, net.name, node, mac, ip, device_owner, device_id,
                           list(security_groups), ofport)
@@ -430,7 +469,7 @@ class _Builder:
                             "(no %s entry)" % (node.name, net.physical_network, net.name, self.mappings_key))
             if i["address_mode"] == "dhcp" and not net.subnet.dhcp and self.given(path + ("address_mode",)):
                 self.report(path + ("address_mode",), "network %s has DHCP disabled" % net.name)
-            inst_id = i["id"] or derived_id(self.name, "instance", name)
+            inst_id = i["id"] or derived_id(self.seed, "instance", name)
             port = self.make_port(path, name, node.name, net, i["ip"], i["mac"], i["port_id"], "tap",
                                   "compute:nova", inst_id, i["security_groups"], i["ofport"])
             port.allowed_address_pairs = [(pair["ip_address"], pair["mac_address"] or port.mac)
@@ -459,9 +498,18 @@ class _Builder:
                                                                                  h["address"].network))
             if h["mac"]:
                 self.claim_mac(h["mac"], path + ("mac",))
-            mac = h["mac"] or derived_mac("%s/host/%s" % (self.name, name), self.macs, "52:54:00")
+            mac = h["mac"] or derived_mac("%s/host/%s" % (self.seed, name), self.macs, "52:54:00")
             hosts[name] = model.Host(name, h["physical_network"], h["address"], mac, h["gateway"])
         return hosts
+
+    @staticmethod
+    def upstream_routers(scenario):
+        """A host at an external subnet's gateway address is the cloud's
+        upstream router: it forwards (what the floating IPs of one node reach
+        each other through, on a distributed router of 004's releases)."""
+        gateways = {n.subnet.gateway for n in scenario.networks.values() if n.external}
+        for host in scenario.hosts.values():
+            host.routes = host.address.ip in gateways
 
     def unique_lab_names(self, scenario):
         """Nodes, instances and hosts are all namespaces the CLI names: one name each."""
@@ -473,6 +521,59 @@ class _Builder:
                     self.report((section, name) if name in self.d[section] else where,
                                 "%s is also the name of %s %s" % (name, where[0][:-1], name))
                 seen.setdefault(name, (section, name))
+
+    # Devices every node has whatever the scenario says.
+    RESERVED_DEVICES = {"lo": "the loopback", "ovs-netdev": "Open vSwitch's userspace datapath",
+                        "ovs-system": "Open vSwitch's kernel datapath"}
+
+    def interface_names(self, scenario):
+        """Within one node every device and OVS port name is one thing's: a NIC
+        called br-int, or a tunnel port called eth1, would silently become
+        something else than the scenario says."""
+        for node in scenario.nodes.values():
+            taken = dict(self.RESERVED_DEVICES)
+            path = ("nodes", node.name)
+
+            def claim(name, what, key):
+                if name in taken:
+                    self.report(key, "%s on %s is already %s" % (name, node.name, taken[name]))
+                else:
+                    taken[name] = what
+            # the agent's own names first: what a scenario names is reported at its key
+            for bridge in [naming.INTEGRATION_BRIDGE] + ([naming.TUNNEL_BRIDGE] if self.sdn != "netvirt" else []):
+                claim(bridge, "the agent's bridge %s" % bridge, path)
+            if self.sdn != "netvirt" and node.tunnel_ip is not None:
+                for patch in (naming.PATCH_INT_TO_TUN, naming.PATCH_TUN_TO_INT):
+                    claim(patch, "the agent's patch port %s" % patch, path)
+            for physnet, bridge in node.bridge_mappings.items():
+                if bridge in taken and taken[bridge] == "bridge %s" % bridge:
+                    continue            # (a bridge mapped twice is reported where it is mapped)
+                claim(bridge, "bridge %s" % bridge, path + ("bridge_mappings", physnet))
+                if self.sdn != "netvirt":
+                    for patch in (naming.int_patch_name(bridge), naming.phy_patch_name(bridge)):
+                        claim(patch, "the patch port %s of %s" % (patch, bridge), path + ("bridge_mappings", physnet))
+            for nic in node.nics:
+                claim(nic, "NIC %s" % nic, path + ("nics", nic))
+            for peer, tunnel in node.tunnels.items():
+                claim(tunnel.name, "the tunnel port to %s" % peer, path + ("netvirt", "tunnels", peer, "name")
+                      if peer in (self.d["nodes"][node.name]["netvirt"].get("tunnels") or {}) else path)
+            for port in scenario.ports(node.name):
+                if not taken.get(port.name, "").startswith("port "):     # (ports among themselves: make_port)
+                    claim(port.name, "port %s" % port.name, path)
+            ofports = {}
+            if node.provider_ofport is not None:
+                ofports[node.provider_ofport] = "the provider NIC"
+            for peer, tunnel in node.tunnels.items():
+                if tunnel.ofport is not None:
+                    key = path + ("netvirt", "tunnels", peer, "ofport")
+                    if tunnel.ofport in ofports:
+                        self.report(key, "ofport %d on %s's br-int is already %s" % (tunnel.ofport, node.name,
+                                                                                   ofports[tunnel.ofport]))
+                    ofports[tunnel.ofport] = "the tunnel port to %s" % peer
+            for port in scenario.ports(node.name):
+                if port.ofport is not None and port.ofport in ofports:
+                    self.report(path, "ofport %d on %s's br-int is both %s and port %s"
+                                % (port.ofport, node.name, ofports[port.ofport], port.name))
 
     def given(self, path):
         return tuple(path) in self.src.lines
@@ -500,9 +601,9 @@ class _Builder:
                 self.report(path + ("subnet", "dhcp"), "DHCP needs a controller or network node to run on")
                 continue
             ip = self.dhcp_ips[net.name]
-            port_id = derived_id(self.name, "dhcp-port", net.name)
-            device_id = "dhcp%s-%s" % (derived_id(self.name, "host", node), net.id)
-            mac = derived_mac("%s/dhcp/%s" % (self.name, net.name), self.macs)
+            port_id = derived_id(self.seed, "dhcp-port", net.name)
+            device_id = "dhcp%s-%s" % (derived_id(self.seed, "host", node), net.id)
+            mac = derived_mac("%s/dhcp/%s" % (self.seed, net.name), self.macs)
             if net.physical_network and net.physical_network not in scenario.nodes[node].bridge_mappings:
                 self.report(path + ("physical_network",),
                             "DHCP for %s runs on %s, which does not reach physical network %s"

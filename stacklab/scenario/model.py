@@ -146,6 +146,7 @@ class Host:
     address: ipaddress.IPv4Interface
     mac: str
     gateway: Optional[ipaddress.IPv4Address]
+    routes: bool = False        # it is an external network's gateway: the cloud's upstream router
 
 
 @dataclass
@@ -267,6 +268,7 @@ class Scenario:
     l2_population: bool = False
     arp_responder: bool = False
     datapath_type: str = "netdev"             # or system: the kernel module
+    restart_daemons: bool = True              # the keeper restarts a dead daemon, as systemd would
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property

@@ -67,6 +67,7 @@ def check(b, scenario):
     _switches_reach(b, scenario, ctl)
     for name in b.d["load_balancers"]:
         b.report(("load_balancers", name), "load balancers (Octavia) need sdn: {type: neutron}")
+    _network_types(b, scenario)
     for node in scenario.nodes.values():
         path = ("nodes", node.name, "provider_mappings")
         for physnet, nic in node.provider_mappings.items():
@@ -79,6 +80,34 @@ def check(b, scenario):
             elif owned.bridge is not None:
                 b.report(path + (physnet,), "%s is already in bridge %s" % (nic, owned.bridge))
     return True
+
+
+def _network_types(b, scenario):
+    """What the netvirt pipeline here builds: VXLAN tenant networks, and one
+    flat external network on the provider NIC (floating IPs). A VLAN
+    network, a second external network or instances on a provider network
+    would be tunnelled over VXLAN instead of what the scenario says:
+    refused, not built otherwise."""
+    externals = []
+    for net in scenario.networks.values():
+        path = ("networks", net.name)
+        if net.type == "vlan":
+            b.report(path + ("type",), "VLAN networks are not emulated with sdn: {type: netvirt} (its table 0 "
+                     "would need dl_vlan classification and push_vlan toward the provider NIC): use vxlan, or "
+                     "sdn: {type: neutron}")
+        elif net.type == "flat" and not net.external:
+            b.report(path + ("external",), "with sdn: {type: netvirt} a flat network is the external network of "
+                     "the floating IPs (external: true); instances on provider networks are not emulated")
+        if net.external:
+            externals.append(net.name)
+    for name in externals[1:]:
+        b.report(("networks", name, "external"), "netvirt here has one external network (%s already is)"
+                 % externals[0])
+    for inst, i in b.d["instances"].items():
+        net = scenario.networks.get(i["network"])
+        if net is not None and net.type != "vxlan":
+            b.report(("instances", inst, "network"), "%s is a %s network: with sdn: {type: netvirt} instances "
+                     "are on vxlan networks" % (net.name, net.type))
 
 
 def controller_address(scenario):

@@ -9,6 +9,8 @@ import ipaddress
 import re
 import uuid
 
+from stacklab.naming import NAME_PATTERN     # one pattern for names and lab names
+
 INVALID = object()
 
 
@@ -76,9 +78,6 @@ class Str(Type):
         if self.pattern:
             out["pattern"] = "^(?:%s)$" % self.pattern.pattern
         return out
-
-
-NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_.-]*"
 
 
 class Name(Str):

@@ -76,6 +76,10 @@ def output(port):
     return parser.OFPActionOutput(port, 0)
 
 
+def group_action(group_id):
+    return parser.OFPActionGroup(group_id)
+
+
 def flows_of(service_class, build):
     flows = openflow.FlowSet()
     build(service_class(flows))
@@ -117,6 +121,14 @@ def test_dispatcher_classifies_ports_and_chains_services():
             wm(0xe000410000000000, full), goto(251)]),
         fm(0x8000007, 220, 7, dict(reg6=0xe0004100), actions=[output(2)]),
     }
+
+
+def test_the_provider_nic_is_an_external_interface_with_the_split_horizon_bit():
+    """What 004 does not show: the provider NIC's classifier writes its lport
+    tag and bit 0 (split horizon), as genius does for an external interface."""
+    flows = flows_of(dispatcher.Dispatcher, lambda d: d.classify_provider_port(1, 0x1))
+    assert flows == {fm(0x8000000, 0, 4, dict(in_port=1, vlan_vid=0x0000),
+                        [wm(0x10000000001, 0xffffff0000000001), goto(17)])}
 
 
 def test_acl_permits_the_ports_traffic_both_ways():
@@ -200,20 +212,22 @@ def test_floating_ip_dnat_and_snat_tables():
     fip = FloatingIp("192.168.30.39", "fa:16:3e:03:58:47", "tapA", "ext")
     ext_vpn = 70000
     ext = (ext_vpn << 1, 0xfffffffe)
-    flows = flows_of(nat.Nat, lambda n: (n.floating_ip(fip, "192.168.100.4", VPN_ID, ext_vpn),
+    flows = flows_of(nat.Nat, lambda n: (n.floating_ip(fip, "192.168.100.4", VPN_ID, ext_vpn, 0x1389),
                                          n.default_route(VPN_ID)))
     ip = dict(eth_type=ether_types.ETH_TYPE_IP)
     apply = lambda *a: parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, list(a))  # noqa: E731
     assert flows == {
         fm(0x8000009, 19, 20, dict(metadata=ext, eth_dst=fip.mac), [goto(21)]),
         fm(0x8000003, 21, 42, dict(**ip, metadata=ext, ipv4_dst=fip.address), [goto(25)]),
-        fm(0x8000004, 25, 10, dict(**ip, ipv4_dst=fip.address, eth_dst=fip.mac),
+        # 004's releases: the floating IP alone (no eth_dst), whichever way it came in
+        fm(0x8000004, 25, 10, dict(**ip, ipv4_dst=fip.address),
            [apply(set_field(ipv4_dst="192.168.100.4")), wm(*VRF), goto(27)]),
         fm(0x8000004, 27, 10, dict(**ip, metadata=VRF, ipv4_dst="192.168.100.4"), actions=[resubmit(21)]),
         fm(0x8000004, 26, 10, dict(**ip, metadata=VRF, ipv4_src="192.168.100.4"),
            [apply(set_field(ipv4_src=fip.address)), wm(*ext), goto(28)]),
+        # ... and the external network's group: out to its gateway, even toward a floating IP of this node
         fm(0x8000004, 28, 10, dict(**ip, metadata=ext, ipv4_src=fip.address),
-           actions=[set_field(eth_src=fip.mac), resubmit(21)]),
+           actions=[set_field(eth_src=fip.mac), group_action(200000 + 0x1389)]),
         fm(0x8000006, 21, 9, dict(**ip, metadata=VRF), [goto(26)]),
     }
 
@@ -238,15 +252,16 @@ def test_scenario_pins_004s_ids_and_allocates_the_rest():
 
 
 def _ofports(plan, node):
-    ports = {"compute1": {"tap10e7c9c8-b5": 2, "tapd1bfd3c5-f4": 3, "tap7d173b43-89": 7, "tun4a3b08ef6e9": 6,
+    ports = {"compute1": {"tap27884864-4a": 2, "tapff264b2f-3a": 3, "tap9882552a-cc": 7, "tun4a3b08ef6e9": 6,
                           "eth1": 1},
              "compute2": {"tap277ea1d6-7b": 2, "tapc93414f4-31": 7, "tun843fe0e497d": 5, "eth1": 1}}
     return ports[node]
 
 
-def _names(flow, port):
+def _names(flow, port, fips=()):
     """Whether a flow is about `port`: it matches or writes its lport tag
-    (metadata, reg6), its MAC, address, label; or sends to its group."""
+    (metadata, reg6), its MAC, address, floating IPs (`fips`: (address, MAC)),
+    label; or sends to its group."""
     def lport_in(value, shift):
         return (value >> shift) & 0x1fffff == port.lport_tag
     m = dict(flow.match.items())
@@ -256,6 +271,11 @@ def _names(flow, port):
         return True
     if port.mac in (m.get("eth_src"), m.get("eth_dst")) or port.ip in (m.get("ipv4_dst"), m.get("arp_tpa")):
         return True
+    if fips and port.ip == m.get("ipv4_src"):       # its floating IP's SNAT (table 26)
+        return True
+    for address, mac in fips:
+        if address in (m.get("ipv4_dst"), m.get("ipv4_src"), m.get("arp_tpa")) or mac == m.get("eth_dst"):
+            return True
     if m.get("tunnel_id") in (port.lport_tag, port.label):
         return True
     for inst in flow.instructions():
@@ -283,8 +303,9 @@ def test_a_port_leaving_takes_only_its_own_flows_on_every_node():
         assert not send, "a flow appeared on %s when B left: %s" % (node, send)
         assert delete, "B's flows stayed on %s" % node
         assert sum(_names(f, b) for f in flows) < len(flows) / 2       # (_names tells ports apart)
+        fips = [(f.address, f.mac) for f in plan.floating_ips if f.port == b.name]
         for flow in delete:
-            assert _names(flow, b), "%s lost a flow that is not B's: %r" % (node, flow)
+            assert _names(flow, b, fips), "%s lost a flow that is not B's: %r" % (node, flow)
         added, modified, removed = groups_after.difference(groups)
         assert not added
         assert removed == ([b.group] if node == "compute1" else [])

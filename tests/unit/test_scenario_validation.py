@@ -100,7 +100,7 @@ def test_duplicate_ip_and_mac():
 """
     assert problems(text) == [
         "t.yaml:27: instances.vm2.ip: 192.168.101.19 is also the address of vm1",
-        "t.yaml:28: instances.vm2.mac: MAC fa:16:3e:00:00:01 is used twice",
+        "t.yaml:28: instances.vm2.mac: MAC fa:16:3e:00:00:01 is also the MAC of instances.vm1",
     ]
 
 
@@ -222,7 +222,7 @@ checks:
   - address: {instance: vm1, mtu: big}
 """
     assert problems(text) == [
-        "t.yaml:25: checks.1.bridg: unknown kind (did you mean 'bridge'?); kinds: address, bridge, command, dhcp, flows, lb, ping, port, snat, ssh, tcp, walk",
+        "t.yaml:25: checks.1.bridg: unknown kind (did you mean 'bridge'?); kinds: address, bridge, command, daemons, dhcp, flows, lb, ping, port, snat, ssh, tcp, walk",
         "t.yaml:26: checks.2.address.mtu: expected a whole number, got text",
     ]
 
