@@ -7,8 +7,9 @@ import os
 import re
 
 from stacklab.errors import LabError
+from stacklab.shipped import shipped_dir
 
-REFERENCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "references")
+REFERENCE_DIR = os.path.join(shipped_dir("scenarios"), "references")
 _DOCUMENT = re.compile(r"^# .*, from (\S+)", re.M)
 
 

@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 from stacklab.errors import Problem, ScenarioError
 from stacklab.scenario.schema import INVALID, Field, Int, ListOf, MapOf, Name, OneOfKinds, Record, Str
 from stacklab.scenario.yamlsrc import load_source
+from stacklab.shipped import shipped_dir
 
-EXERCISE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "exercises")
+EXERCISE_DIR = shipped_dir("exercises")
 
 LEVELS = {1: "reading", 2: "fixing", 3: "debugging across services"}
 
