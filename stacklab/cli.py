@@ -7,12 +7,36 @@ import os
 import sys
 
 from stacklab import __version__
-from stacklab.errors import ScenarioError, StacklabError
 from stacklab.datapath import DATAPATH_TYPES
+from stacklab.errors import ScenarioError, StacklabError
+from stacklab.runner import Interrupted, os_error_text
 
 DATAPATH_HELP = ("Open vSwitch's datapath, whatever the scenario says: netdev (userspace) or system "
                  "(the kernel module, as the documents show it)")
-from stacklab.runner import Interrupted
+FORCE_HELP = "build it even when the estimate says the machine has not the memory for it"
+
+
+def _lab_name(args):
+    """The lab a verb is about: --lab NAME or NAME (where the verb takes one),
+    refused unless it is a lab name; None when neither is given."""
+    flag, positional = getattr(args, "lab", None), getattr(args, "name", None)
+    if flag is not None and positional is not None and flag != positional:
+        raise StacklabError("two labs named: %s and --lab %s" % (positional, flag))
+    return flag if flag is not None else positional      # ("" is a name given, and refused)
+
+
+def _pick(args):
+    """The running lab a verb is about: the one named, or the only one up."""
+    from stacklab import runner
+    return runner.pick_lab(_lab_name(args), "name one (NAME or --lab NAME)")
+
+
+def _open(args):
+    """The running lab a verb works on; one still building is waited for."""
+    from stacklab.running import RunningLab
+    name = _pick(args)
+    return RunningLab.open(name, waiting=lambda: print("lab %s is building; waiting until it is up" % name,
+                                                       file=sys.stderr, flush=True))
 
 
 def _need_root():
@@ -36,13 +60,14 @@ def cmd_list(args):
 
 
 def cmd_validate(args):
+    from stacklab.estimate import estimate
     from stacklab.scenario.loader import find_scenario, load_scenario
     failed = 0
     for item in args.files:
         try:
             sc = load_scenario(find_scenario(item))
-            print("%s: ok (%d nodes, %d networks, %d instances, %d checks)"
-                  % (sc.file, len(sc.nodes), len(sc.networks), len(sc.instances), len(sc.checks)))
+            print("%s: ok (%d nodes, %d networks, %d instances, %d checks; %s)"
+                  % (sc.file, len(sc.nodes), len(sc.networks), len(sc.instances), len(sc.checks), estimate(sc)))
         except ScenarioError as e:
             failed += 1
             print(e.render(), file=sys.stderr)
@@ -59,7 +84,7 @@ def cmd_up(args):
     from stacklab import runner
     _need_root()
     scenario = _with_datapath(runner.load(args.scenario), args)
-    state = runner.up(scenario, runner.printer())
+    state = runner.up(scenario, runner.printer(), force=args.force)
     print("lab %s is up; `stacklab cli %s` to look around, `stacklab down %s` to remove it"
           % (state.name, state.name, state.name))
     return 0
@@ -69,28 +94,51 @@ def cmd_down(args):
     from stacklab import runner
     from stacklab.state import running_labs
     _need_root()
-    names = running_labs() if args.all else [runner.pick_lab(args.name)]
+    if args.all and _lab_name(args) is not None:
+        raise StacklabError("give a lab's name or --all, not both")
+    names = running_labs() if args.all else [_pick(args)]
+    failed = []
     for name in names:
-        seconds, lingering = runner.down(name)
+        try:
+            seconds, lingering, unreadable = runner.down(name)
+        except StacklabError as e:
+            if not args.all:
+                raise
+            print("stacklab: %s" % e, file=sys.stderr)
+            failed.append(name)
+            continue
         print("lab %s removed in %.2fs" % (name, seconds))
+        if unreadable:
+            print("  (its record was unreadable, %s; its processes were found by the lab's mark)" % unreadable)
         if lingering:
             print("  (%d ended processes of a killed run wait for init to reap them)" % len(lingering))
     if args.all and not names:
         print("no lab is up")
+    if failed:
+        raise StacklabError("not removed: %s" % ", ".join(failed))
     return 0
 
 
 def cmd_status(args):
+    """Every lab (or NAME's): exit 1 when NAME has a dead process."""
     from stacklab import runner
-    labs = runner.status()
+    name = _lab_name(args)
+    labs = runner.status([runner.pick_lab(name)] if name is not None else None)
     if args.json:
         print(json.dumps(labs, indent=2))
-        return 0
+        return 1 if name is not None and labs[0]["dead"] else 0
     if not labs:
         print("no lab is up")
     for lab in labs:
-        print("%s: %s, %s, keeper %s (%s)" % (lab["name"], lab["phase"], lab["alive"],
-                                             "running" if lab["keeper"] else "none", lab["scenario"]))
+        print("%s: %s, %s, %s, keeper %s (%s)" % (lab["name"], lab["phase"], lab["alive"], lab["processes"],
+                                                 "running" if lab["keeper"] else "none", lab["scenario"]))
+        if lab["unreadable"]:
+            print("  its record is unreadable (%s): `stacklab down %s` finds its processes by their mark"
+                  % (lab["unreadable"], lab["name"]))
+        for line in lab["dead"]:
+            print("  DEAD     " + line)
+        for line in lab["restarted"]:
+            print("  restarts " + line)
         for node, info in sorted(lab["nodes"].items()):
             extra = ["(%s)" % info["runs"]] if info.get("runs") else []
             print("  node %-12s %-10s %s" % (node, info["role"], " ".join(info["bridges"] + extra)))
@@ -99,16 +147,14 @@ def cmd_status(args):
                                                                info["network"], info["tap"]))
         for host, info in sorted(lab.get("hosts", {}).items()):
             print("  host     %-12s on %-10s %s" % (host, info["physical_network"], info["ip"]))
-        for name in lab.get("agent_namespaces", []):
-            print("  netns    %s" % name)
-    return 0
+        for netns in lab.get("agent_namespaces", []):
+            print("  netns    %s" % netns)
+    return 1 if name is not None and labs[0]["dead"] else 0
 
 
 def cmd_exec(args):
-    from stacklab import runner
-    from stacklab.running import RunningLab
     _need_root()
-    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    lab = _open(args)
     argv = args.command
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -117,20 +163,24 @@ def cmd_exec(args):
 
 def cmd_check(args):
     from stacklab import runner
-    from stacklab.running import RunningLab
+    from stacklab.state import LabState
     _need_root()
-    name = runner.pick_lab(args.name)
-    lab = RunningLab.open(name)
+    lab = _open(args)
     scenario = runner.lab_scenario(lab.state)
     results = runner.run_checks(lab, scenario)
-    return runner.emit_report(results, name, args.json, args.junit)
+    try:
+        gone = LabState.load(lab.name).id != lab.state.id
+    except StacklabError:
+        gone = True
+    if gone:    # its results would be what a teardown looks like
+        raise StacklabError("lab %s was removed while its checks ran" % lab.name)
+    return runner.emit_report(results, lab.name, args.json, args.junit)
 
 
 def cmd_flows(args):
     from stacklab import flows, runner
-    from stacklab.running import RunningLab
     _need_root()
-    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    lab = _open(args)
     if args.action == "show":
         style = flows.style_of(runner.lab_scenario(lab.state))
         for flow in flows.dump(lab, args.node, args.bridge, style):
@@ -148,10 +198,9 @@ def cmd_flows(args):
 
 def cmd_walk(args):
     from stacklab import runner
-    from stacklab.running import RunningLab
     from stacklab.walk import Walker, render
     _need_root()
-    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    lab = _open(args)
     lab.scenario = runner.lab_scenario(lab.state)
     proto, port = ("tcp", args.tcp) if args.tcp else ("udp", args.udp) if args.udp else ("icmp", None)
     print(render(Walker(lab).walk(args.src, args.dst, proto, port), tables=not args.brief, trace=args.trace))
@@ -160,10 +209,9 @@ def cmd_walk(args):
 
 def cmd_ssh(args):
     from stacklab import runner
-    from stacklab.running import RunningLab
     from stacklab.ssh import ssh_argv
     _need_root()
-    lab = RunningLab.open(runner.pick_lab(args.lab, "name one with --lab"))
+    lab = _open(args)
     scenario = runner.lab_scenario(lab.state)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     source = None
@@ -181,16 +229,15 @@ def cmd_run(args):
     _need_root()
     scenario = _with_datapath(runner.load(args.scenario), args)
     interactive = False if args.no_cli else None
-    return runner.run(scenario, args.json, args.junit, interactive, runner.printer())
+    return runner.run(scenario, args.json, args.junit, interactive, runner.printer(), force=args.force)
 
 
 def cmd_cli(args):
     from stacklab import runner
     from stacklab.console import AttachedHost, LabCLI
-    from stacklab.running import RunningLab
     _need_root()
-    name = runner.pick_lab(args.name)
-    lab = RunningLab.open(name)
+    lab = _open(args)
+    name = lab.name
     scenario = runner.lab_scenario(lab.state)
     hosts = {}
     try:
@@ -208,7 +255,7 @@ def cmd_apply(args):
     from stacklab.scenario.loader import find_scenario, load_scenario
     _need_root()
     scenario = load_scenario(find_scenario(args.file))
-    name = args.lab or scenario.name
+    name = runner.pick_lab(args.lab if args.lab is not None else scenario.name)
     answer = runner.apply(name, scenario)
     if answer.get("error"):
         raise StacklabError("lab %s: %s" % (name, answer["error"]))
@@ -231,13 +278,16 @@ def cmd_draw(args):
     from stacklab import runner
     from stacklab.draw import render
     from stacklab.state import LabState, running_labs
-    name = args.name
-    if name is None or name in running_labs():
-        name = runner.pick_lab(name, "name one")
+    name = _lab_name(args)
+    if args.lab is not None or name is None or name in running_labs():
+        name = _pick(args)
         scenario = runner.lab_scenario(LabState.load(name))
     else:
         scenario = runner.load(name)
     out = args.output or "%s.svg" % scenario.name
+    where = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(where):
+        raise StacklabError("draw -o %s: there is no directory %s" % (out, where))
     render(scenario, out)
     print(out)
     return 0
@@ -279,7 +329,7 @@ def cmd_exercise(args):
         print(session.solution(ex))
         return 0
     if action == "stop":
-        seconds, _ = session.stop(ex)
+        seconds = session.stop(ex)[0]
         print("exercise %s stopped, its lab removed in %.2fs" % (ex.name, seconds))
         return 0
     raise StacklabError("unknown action %s" % action)
@@ -307,6 +357,11 @@ def cmd_schema(args):
     return 0
 
 
+def _lab_args(s):
+    s.add_argument("name", nargs="?", metavar="NAME", help="the lab (default: the only one up)")
+    s.add_argument("--lab", metavar="NAME", help="the same as NAME")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="stacklab", description="Emulate OpenStack network data planes on one machine.")
     p.add_argument("--version", action="version", version="stacklab " + __version__)
@@ -323,14 +378,20 @@ def parser():
     s = sub.add_parser("up", help="build a lab and leave it running")
     s.add_argument("scenario", metavar="NAME|FILE")
     s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("down", help="remove a lab (also after a crash)")
-    s.add_argument("name", nargs="?", metavar="NAME")
+    _lab_args(s)
     s.add_argument("--all", action="store_true", help="every lab on this machine")
     s.set_defaults(func=cmd_down)
 
-    s = sub.add_parser("status", help="running labs, their nodes and instances")
+    s = sub.add_parser("status", help="running labs, their processes (dead ones named), nodes and instances",
+                       description="Every lab on this machine, or NAME: its namespaces, every process it "
+                                   "started checked by pid and start time (the dead ones named, with the "
+                                   "keeper's restarts), its nodes and instances. With NAME, exit 1 when one "
+                                   "of its processes is dead.")
+    _lab_args(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
@@ -342,7 +403,7 @@ def parser():
     s.set_defaults(func=cmd_exec)
 
     s = sub.add_parser("check", help="run a running lab's checks and report")
-    s.add_argument("name", nargs="?", metavar="NAME")
+    _lab_args(s)
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.set_defaults(func=cmd_check)
@@ -403,6 +464,7 @@ def parser():
     s.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     s.add_argument("--no-cli", action="store_true", help="tear down right after the report")
     s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("apply", help="change a running lab to what an edited scenario file says",
@@ -421,6 +483,7 @@ def parser():
                                    "physical networks, VXLAN tunnels, instances with their addresses, DHCP and "
                                    "router namespaces with floating IPs, load balancers on their amphorae.")
     s.add_argument("name", nargs="?", metavar="NAME|FILE")
+    s.add_argument("--lab", metavar="NAME", help="a running lab (default: NAME, or the only one up)")
     s.add_argument("-o", "--output", metavar="FILE", help="FILE.svg, .png, .pdf or .dot (default: NAME.svg here)")
     s.set_defaults(func=cmd_draw)
 
@@ -452,7 +515,7 @@ def parser():
     e.set_defaults(func=cmd_exercise)
 
     s = sub.add_parser("cli", help="interactive CLI into a running lab")
-    s.add_argument("name", nargs="?", metavar="NAME")
+    _lab_args(s)
     s.set_defaults(func=cmd_cli)
 
     s = sub.add_parser("schema", help="print the scenario format as JSON Schema (or Markdown)")
@@ -477,6 +540,12 @@ def main(argv=None):
     except Interrupted as e:
         print("stacklab: %s; everything the lab created was removed" % e, file=sys.stderr)
         return 143
+    except BrokenPipeError:     # `stacklab list | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:        # a full disk, an unwritable file: one line, not a traceback
+        print("stacklab: %s" % os_error_text(e), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

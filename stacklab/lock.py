@@ -9,14 +9,14 @@ import os
 import time
 
 from stacklab.errors import LabError
-from stacklab.state import RUN_ROOT
+from stacklab.state import RUN_ROOT, check_lab_name
 
 
 class LabLock:
 
     def __init__(self, name):
         self.name = name
-        self.path = os.path.join(RUN_ROOT, ".%s.lock" % name)
+        self.path = os.path.join(RUN_ROOT, ".%s.lock" % check_lab_name(name))
         self.fd = None
 
     def acquire(self, timeout=60.0, waiting=None):
@@ -26,7 +26,10 @@ class LabLock:
         deadline = time.monotonic() + timeout
         told = False
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:        # (a symbolic link planted in its place is not followed)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            except OSError as e:
+                raise LabError("cannot take the lock of lab %s (%s): %s" % (self.name, self.path, e.strerror))
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -80,6 +80,39 @@ def all_pids():
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
+def marked(variable, value):
+    """Processes whose environment holds variable=value (the lab's mark,
+    inherited by everything the lab starts): found without any record."""
+    needle = ("%s=%s" % (variable, value)).encode()
+    found = []
+    for pid in all_pids():
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            proc = Proc(pid, what="marked")
+            if proc.start is not None:
+                found.append(proc)
+    return found
+
+
+def from_pidfile(path, recorded):
+    """The process of pidfile `path` if it is one of `recorded` (Procs the lab
+    started: same pid and start time) and alive; None otherwise. A pidfile
+    alone may name a recycled pid or what somebody wrote into it."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    for proc in recorded:
+        if proc.pid == pid and proc.alive():
+            return proc
+    return None
+
+
 def in_namespaces(pairs):
     """Processes whose (net, mnt) namespaces are one of `pairs`."""
     pairs = set(map(tuple, pairs))
@@ -133,15 +166,52 @@ def wait_gone(procs, timeout=5.0):
     return left
 
 
+# How children reaped here ended (pid -> wait status), the latest few: what
+# the supervisor says of a daemon's death.
+EXITS = {}
+_EXITS_KEPT = 512
+
+
 def reap():
     """Collect any ended children (daemons re-parented to us as subreaper)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        _note_exit(pid, status)
+
+
+def reap_one(pid):
+    """Collect child `pid` if it has ended (and only it: another thread may be waiting for its own)."""
+    try:
+        got, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return
+    if got == pid:
+        _note_exit(pid, status)
+
+
+def _note_exit(pid, status):
+    EXITS[pid] = status
+    while len(EXITS) > _EXITS_KEPT:
+        EXITS.pop(next(iter(EXITS)))
+
+
+def how_it_ended(pid):
+    """'killed by SIGKILL', 'exited with status 1', or '' when not known here."""
+    status = EXITS.get(pid)
+    if status is None:
+        return ""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            return "killed by %s" % signal.Signals(sig).name
+        except ValueError:
+            return "killed by signal %d" % sig
+    return "exited with status %d" % os.WEXITSTATUS(status)
 
 
 def become_subreaper():

@@ -12,12 +12,12 @@ import sys
 import time
 import traceback
 
-from stacklab import datapath, mailbox
+from stacklab import datapath, health, mailbox
 from stacklab.errors import LabError, StacklabError
 from stacklab.lock import LabLock
 from stacklab.procs import Proc, become_subreaper, reap, wait_gone
 from stacklab.running import RunningLab
-from stacklab.state import LabState, lab_dir, running_labs
+from stacklab.state import LAB_MARK, LabState, check_lab_name, lab_dir, running_labs
 from stacklab.teardown import sweep
 
 
@@ -78,11 +78,14 @@ def lab_scenario(state):
     return scenario
 
 
-def build(scenario, progress=None):
+def build(scenario, progress=None, holder=False):
     """Build `scenario` in this process, which then holds the lab (`down`
     signals it) and is the ancestor of every process the lab starts, so it
     reaps them itself. Anything that goes wrong (Ctrl-C included) removes
-    what was built. The lab's lock is held while it builds."""
+    what was built. The lab's lock is held while it builds. Everything the
+    build starts carries the lab's mark in its environment; `holder`: this
+    process keeps it too (a keeper, `stacklab run`), otherwise it is only
+    lent for the build."""
     from topologies.lab import build_lab   # Mininet is imported only when a lab is built
     datapath.require(scenario.datapath_type)
     become_subreaper()
@@ -101,15 +104,27 @@ def build(scenario, progress=None):
     if progress:
         sys.stderr.write("building lab %s (%d nodes, %d instances, %s datapath)\n"
                          % (scenario.name, len(scenario.nodes), len(scenario.instances), scenario.datapath_type))
+    previous = os.environ.get(LAB_MARK)
+    os.environ[LAB_MARK] = state.mark
     try:
         lab = build_lab(scenario, state, progress)
     except BaseException:
         lock.release(remove=not os.path.isdir(state.dir))
         raise
+    finally:
+        if not holder:
+            _restore_env(LAB_MARK, previous)
     lock.release()
     if progress:
         sys.stderr.write("lab %s is up in %.2fs\n" % (scenario.name, time.monotonic() - t0))
     return lab
+
+
+def _restore_env(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def teardown(lab):
@@ -123,10 +138,25 @@ def teardown(lab):
     return time.monotonic() - t0
 
 
-def up(scenario, progress=None):
+def affordable(scenario, force=False, progress=None):
+    """Refuse (LabError) a lab this machine cannot hold, unless `force`; say
+    what a big one will take."""
+    from stacklab import estimate
+    est = estimate.estimate(scenario)
+    available, total = estimate.available_mb()
+    why = estimate.refusal(est, available, total)
+    if why and not force:
+        raise LabError("lab %s: %s" % (scenario.name, why))
+    if progress and (why or est.seconds > 30):
+        sys.stderr.write("lab %s: %s%s\n" % (scenario.name, est, " (more than this machine has: --force)"
+                                              if why else ""))
+
+
+def up(scenario, progress=None, force=False):
     """Build the lab in a child process that then keeps it (the keeper:
     it holds the lab until `down` signals it, and tears it down). This
     process shows the progress and returns once the lab is up."""
+    affordable(scenario, force, progress)
     catch_termination()
     r, w = os.pipe2(os.O_CLOEXEC)       # (not inherited by the lab's daemons: EOF when the keeper is done)
     pid = os.fork()
@@ -151,8 +181,18 @@ def up(scenario, progress=None):
     if kind == "interrupted":
         raise LabError("the build of lab %s was stopped (%s: `stacklab down %s`?); what it had built is removed"
                        % (scenario.name, message or "a signal", scenario.name))
-    raise LabError("the builder of lab %s died before the lab was up: `stacklab down %s` removes what it left%s"
-                   % (scenario.name, scenario.name, ("\n" + message) if message else ""))
+    left = ("`stacklab down %s` removes what it left" % scenario.name if os.path.lexists(lab_dir(scenario.name))
+            else "nothing of it is left")
+    raise LabError("the builder of lab %s died before the lab was up: %s%s"
+                   % (scenario.name, left, ("\n" + message) if message else ""))
+
+
+def os_error_text(e):
+    """An OSError in one line: what, and on which file."""
+    text = e.strerror or str(e)
+    if e.filename:
+        text += ": %s" % e.filename
+    return text
 
 
 def _wait(pid, sig=None):
@@ -165,6 +205,7 @@ def _wait(pid, sig=None):
 
 
 KEEPER_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+SUPERVISE_SECONDS = 1.0     # the keeper looks at its daemons at least this often (and at every SIGCHLD)
 WAKE_SIGNALS = KEEPER_SIGNALS | {signal.SIGCHLD, mailbox.SIGNAL}
 
 
@@ -176,7 +217,7 @@ def _build_and_keep(scenario, progress, ready_w):
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)        # the CLI passes Ctrl-C on as SIGTERM
         catch_termination()
-        lab = build(scenario, progress)
+        lab = build(scenario, progress, holder=True)
         signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)
         os.setsid()                         # no longer the terminal's: a later Ctrl-C there is not ours
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -189,18 +230,22 @@ def _build_and_keep(scenario, progress, ready_w):
         ready_w = None
         serve = requests_server(lab)
         serve()                             # any that came while it was building
+        reap()                              # what ended while it built (its SIGCHLDs came before the mask)
         while True:
-            signo = signal.sigwaitinfo(WAKE_SIGNALS).si_signo
-            if signo in KEEPER_SIGNALS:
+            info = signal.sigtimedwait(WAKE_SIGNALS, SUPERVISE_SECONDS)
+            if info is not None and info.si_signo in KEEPER_SIGNALS:
                 break
-            if signo == mailbox.SIGNAL:
+            if info is not None and info.si_signo == mailbox.SIGNAL:
                 serve()
             reap()
+            lab.supervisor.tick()           # a daemon that died is started again, as systemd would
         code = 0
     except BaseException as e:
         if ready_w is not None:
             if isinstance(e, StacklabError):
                 message = "error\n%s" % e
+            elif isinstance(e, OSError):            # a full disk, a missing program: said in one line
+                message = "error\nthe build failed: %s" % os_error_text(e)
             elif isinstance(e, Interrupted):
                 message = "interrupted\n%s" % e
             else:
@@ -220,7 +265,10 @@ def down(name, wait=30.0):
     reaped, namespaces, links, mounts and files): ask its keeper (or its
     builder, if it is still building) to tear it down and wait for it, then,
     holding the lab's lock, sweep whatever its record still names (all of it
-    if the keeper was killed). Returns (seconds, processes init has yet to reap)."""
+    if the keeper was killed; whatever carries its mark if the record is
+    unreadable). Raises LabError naming what could not be removed. Returns
+    (seconds, processes init has yet to reap, why the record was unreadable
+    or None)."""
     t0 = time.monotonic()
     state = LabState.load(name)
     keeper = state.keeper
@@ -240,10 +288,11 @@ def down(name, wait=30.0):
         except LabError:
             current = None                  # the keeper removed it all
         if current is not None and (current.id is None or state.id is None or current.id == state.id):
+            current.mark_removing()
             lingering = sweep(current)
     finally:
-        lock.release(remove=not os.path.isdir(lab_dir(name)))
-    return time.monotonic() - t0, lingering
+        lock.release(remove=not os.path.lexists(lab_dir(name)))
+    return time.monotonic() - t0, lingering, state.unreadable
 
 
 def requests_server(lab):
@@ -262,16 +311,34 @@ def requests_server(lab):
 
 
 def apply_live(lab, new):
-    """Change `lab` (held by this process) into scenario `new`, live, or say why not."""
+    """Change `lab` (held by this process) into scenario `new`, live, or say
+    why not. Nothing changes while a daemon of the lab is dead (the
+    supervisor gets its chance first); a change that fails midway is undone,
+    and the recorded scenario is the one that runs."""
     from stacklab.scenario.diff import diff
-    from topologies.changes import apply_changes
-    d = diff(lab.scenario, new)
-    if d.refused:
-        return {"refused": d.refused, "planned": d.lines()}
-    done = apply_changes(lab, new, d) if not d.empty else []
-    lab.scenario = new
-    save_snapshot(lab.state, new)
-    return {"changes": done, "planned": d.lines()}
+    from topologies.changes import apply_changes, undo_changes
+    with lab.supervisor.lock:
+        lab.supervisor.tick()
+        dead = health.dead(lab.state)
+        if dead:
+            return {"error": "nothing changed: %s" % "; ".join(health.describe(p, lab.state) for p in dead)}
+        d = diff(lab.scenario, new)
+        if d.refused:
+            return {"refused": d.refused, "planned": d.lines()}
+        old = lab.scenario
+        try:
+            done = apply_changes(lab, new, d) if not d.empty else []
+        except Exception as e:
+            why = str(e) if isinstance(e, StacklabError) else "%s: %s" % (type(e).__name__, e)
+            undone, failed = undo_changes(lab, old, new, d)
+            text = "the change failed midway (%s); undone: %s" % (why, "; ".join(undone) or "nothing to undo")
+            if failed:
+                text += "; not undone: %s (`stacklab status %s` lists what runs; `stacklab down %s` and `up` " \
+                        "rebuild it)" % ("; ".join(failed), lab.state.name, lab.state.name)
+            return {"error": text}
+        lab.scenario = new
+        save_snapshot(lab.state, new)
+        return {"changes": done, "planned": d.lines()}
 
 
 def apply(name, scenario, timeout=300.0):
@@ -283,9 +350,22 @@ def apply(name, scenario, timeout=300.0):
 
 
 def run_checks(running, scenario):
-    from stacklab.checks import run_check
+    """The lab's health first (a row only when a process of the lab is dead:
+    then every failing check names that as its likely cause), then the
+    scenario's checks."""
+    from stacklab.checks import PASS, run_check
+    from stacklab.scenario.model import Check
     running.scenario = scenario         # the probes name things as the scenario does
-    return [run_check(running, c) for c in scenario.checks]
+    health_check = Check("daemons", {"where": None}, -1, None)
+    first = run_check(running, health_check)
+    running.dead = first.data.get("dead", [])
+    results = [] if first.verdict == PASS else [first]
+    for check in scenario.checks:
+        result = run_check(running, check)
+        if running.dead and not result.ok:
+            result.detail = "%s [while %s]" % (result.detail, first.detail)
+        results.append(result)
+    return results
 
 
 def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout):
@@ -300,12 +380,14 @@ def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout)
     return 0 if all(r.ok for r in results) else 1
 
 
-def run(scenario, as_json=False, junit=None, interactive=None, progress=None):
+def run(scenario, as_json=False, junit=None, interactive=None, progress=None, force=False):
     """Up, check, report, (CLI), down. Returns the exit code: 1 if a check failed."""
+    affordable(scenario, force, progress)
     catch_termination()
-    lab = build(scenario, progress)
+    lab = build(scenario, progress, holder=True)
     serve = requests_server(lab)
     signal.signal(mailbox.SIGNAL, lambda *_: serve())        # `stacklab apply` from another terminal
+    lab.supervisor.start_thread()
     try:
         running = RunningLab(lab.state)
         results = run_checks(running, scenario)
@@ -322,16 +404,23 @@ def run(scenario, as_json=False, junit=None, interactive=None, progress=None):
             sys.stderr.write("lab %s torn down in %.2fs\n" % (scenario.name, seconds))
 
 
-def status():
-    """[(name, phase, keeper alive, nodes, instances)] of every lab on this machine."""
+def status(names=None):
+    """What runs of every lab on this machine (or of `names`): phase, keeper,
+    namespaces, every recorded process checked by pid and start time (the
+    dead ones named), restarts, nodes and instances."""
     out = []
-    for name in running_labs():
+    for name in (running_labs() if names is None else names):
         state = LabState.load(name)
         holders_alive = sum(Proc(ns["pid"], ns["start"]).alive() for ns in state.namespaces.values())
+        dead = health.dead(state)
         out.append({
             "name": name, "phase": state.phase,
             "keeper": bool(state.keeper and state.keeper.alive()),
             "alive": "%d/%d namespaces" % (holders_alive, len(state.namespaces)),
+            "processes": "%d/%d processes" % (len(state.processes) - len(dead), len(state.processes)),
+            "dead": [health.describe(p, state) for p in dead],
+            "restarted": health.restarted(state),
+            "unreadable": state.unreadable,
             "scenario": state.scenario_file,
             "nodes": state.nodes, "instances": state.instances, "hosts": state.hosts,
             "agent_namespaces": sorted(n for n, ns in state.namespaces.items() if ns["kind"] in ("dhcp", "router")),
@@ -340,10 +429,11 @@ def status():
 
 
 def pick_lab(name=None, how="give its name"):
-    """The lab a command is about: `name`, or the only one up."""
+    """The lab a command is about: `name` (refused unless it is a lab name,
+    before anything looks at the file system), or the only one up."""
+    if name is not None:
+        return check_lab_name(name)
     labs = running_labs()
-    if name:
-        return name
     if len(labs) == 1:
         return labs[0]
     if not labs:

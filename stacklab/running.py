@@ -4,7 +4,9 @@ and the CLI use). Needs no Mininet objects, so it works from any process."""
 
 import os
 import subprocess
+import time
 
+from stacklab import health
 from stacklab.errors import LabError
 from stacklab.state import LabState
 
@@ -15,6 +17,7 @@ class RunningLab:
         self.name = state.name
         self._prober = None
         self.scenario = None        # set by whoever runs checks against it
+        self.dead = []              # the lab's dead processes ("<where> <daemon>"), as the last health check saw
 
     @property
     def prober(self):
@@ -36,12 +39,30 @@ class RunningLab:
         return self.prober.finish(handle)
 
     @classmethod
-    def open(cls, name):
+    def open(cls, name, waiting=None, patience=900.0):
+        """The running lab `name`. One still building is waited for (`waiting()`
+        is called once: say so); one being removed, or whose builder died, is
+        refused with what to do."""
         state = LabState.load(name)
-        if state.phase != "up":
-            raise LabError("lab %s is not up (it is %s); `stacklab down %s` cleans it up"
-                           % (name, state.phase, name))
-        return cls(state)
+        deadline = time.monotonic() + patience
+        told = False
+        while state.phase == "building" and state.keeper is not None and state.keeper.alive():
+            if not told and waiting is not None:
+                waiting()
+                told = True
+            if time.monotonic() > deadline:
+                raise LabError("lab %s is still building after %.0f s" % (name, patience))
+            time.sleep(0.2)
+            state = LabState.load(name)
+        if state.phase == "up":
+            return cls(state)
+        if state.phase == "removing":
+            raise LabError("lab %s is being removed" % name)
+        if state.unreadable:
+            raise LabError("lab %s has an unreadable record (%s): `stacklab down %s` removes it"
+                           % (name, state.unreadable, name))
+        raise LabError("lab %s is not up (it is %s, and nothing builds it any more): `stacklab down %s` removes "
+                       "what is left" % (name, state.phase, name))
 
     def argv(self, where, argv):
         """The command line that runs `argv` inside node/instance `where`."""
@@ -49,9 +70,15 @@ class RunningLab:
         return ["mnexec", "-a", str(holder.pid)] + list(argv)
 
     def run(self, where, argv, timeout=30, check=False, input=None):
-        """Run `argv` inside `where`; returns CompletedProcess (text)."""
+        """Run `argv` inside `where`; returns CompletedProcess (text). An Open
+        vSwitch command whose daemon is dead there fails at once, naming it
+        (an ovs-vsctl would wait for a dead ovsdb-server until its timeout)."""
         if isinstance(argv, str):
             argv = ["sh", "-c", argv]
+        if self.dead:
+            why = health.blocking(self.dead, where, argv, self.name)
+            if why:
+                raise LabError(why)
         try:
             proc = subprocess.run(self.argv(where, argv), capture_output=True, text=True, timeout=timeout,
                                   input=input)

@@ -15,6 +15,8 @@ from topologies.node import tail
 class AgentHost:
     """The agents' process: its config, log and pid in <lab>/agents/."""
 
+    WHAT = "agents neutron-openvswitch-agent"       # as the lab records it: every node's agent
+
     def __init__(self, workdir):
         self.dir = workdir
 
@@ -32,8 +34,11 @@ class AgentHost:
                 "echo $! > {pid}").format(py=shlex.quote(sys.executable), conf=shlex.quote(self._path("nodes.json")),
                                           log=shlex.quote(self.log_path()), pid=shlex.quote(self._path("agent.pid")))
 
+    def pidfile(self):
+        return self._path("agent.pid")
+
     def pid(self):
-        with open(self._path("agent.pid")) as f:
+        with open(self.pidfile()) as f:
             return int(f.read().split()[0])
 
     def log_path(self):

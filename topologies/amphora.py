@@ -97,6 +97,11 @@ class AmphoraHost(InstanceHost):
                     py=sys.executable, amp=amphora_id, cert=AMPHORA_SERVER_CERT, ca=AMPHORA_CLIENT_CA, ns=NETNS,
                     pid=AGENT_PIDFILE, log=AGENT_LOG)
 
+    @staticmethod
+    def haproxy_start_command(lb_id):
+        """haproxy of `lb_id` started again as its systemd unit would (inside the amphora)."""
+        return "%s -m topologies.amphora_agent start-haproxy %s" % (sys.executable, lb_id)
+
     def agent_pidfile(self):
         return os.path.join(self.octavia_dir, os.path.basename(AGENT_PIDFILE))
 

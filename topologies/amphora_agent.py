@@ -253,7 +253,24 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(200, {"id": lb, "status": "ACTIVE" if pid else "OFFLINE", "haproxy_pid": pid})
 
 
+def start_haproxy(argv):
+    """`start-haproxy LB_ID`: haproxy of load balancer LB_ID started as the
+    amphora's haproxy-<lb id> unit starts it (what restarts it when it died)."""
+    ap = argparse.ArgumentParser(prog="python -m topologies.amphora_agent start-haproxy")
+    ap.add_argument("lb")
+    ap.add_argument("--base", default="/var/lib/octavia")
+    ap.add_argument("--netns", default="amphora-haproxy")
+    args = ap.parse_args(argv)
+    amphora = Amphora(None, args.base, args.netns)
+    if not amphora.start(args.lb):
+        sys.exit("haproxy of %s did not start: %s" % (args.lb, amphora.log_tail(args.lb)))
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["start-haproxy"]:
+        return start_haproxy(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m topologies.amphora_agent", description=__doc__.split("\n\n")[0])
     ap.add_argument("--amphora-id", required=True)
     ap.add_argument("--listen", default="0.0.0.0")

@@ -5,16 +5,15 @@ floating IPs by their router), and the agents get new plans, from which they
 send only the flows that differ, as neutron's agent does after an RPC from
 its server. Connections through the rest of the lab are not touched."""
 
-import os
 import shutil
 import signal
 
 from stacklab import naming
 from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
-from stacklab.procs import Proc, in_namespaces, terminate, wait_gone
+from stacklab.procs import Proc, from_pidfile, in_namespaces, terminate, wait_gone
 from topologies import plumbing
-from topologies.shell import run_parallel, script
+from topologies.shell import script
 
 
 def apply_changes(lab, new, d):
@@ -43,7 +42,7 @@ def apply_changes(lab, new, d):
     done += _update_dhcp_hosts(lab, old, new)
     lab.state.save()
     if added or plans:
-        lab._wait_for_flows()
+        lab.wait_for_flows()
         done.append("agents: new plans for %s, flows confirmed" % ", ".join(plans) if plans else
                     "agents: flows confirmed")
     if added:
@@ -57,11 +56,81 @@ def apply_changes(lab, new, d):
     return done
 
 
+def undo_changes(lab, old, new, d):
+    """Bring a lab whose change to `new` failed midway back to `old`: the
+    instances and DHCP namespaces it added removed, the tunnels, plans, host
+    entries and NAT rules of `old` again. Every part is tried, whatever the
+    others do. Returns (what was undone, what could not be: [why])."""
+    done, failed = [], []
+
+    def attempt(what, step):
+        try:
+            result = step()
+        except Exception as e:      # each part on its own: one failing leaves the others to do
+            failed.append("%s: %s" % (what, e))
+            return
+        if result:
+            done.append(result)
+
+    for name in d.added_instances:
+        if name in lab.instances:
+            attempt("removing instance %s" % name, lambda n=name: remove_instance(lab, n) or
+                    "instance %s removed again" % n)
+    for net in d.added_networks:
+        name = naming.qdhcp_namespace(new.networks[net].id)
+        if name in lab.dhcp:
+            attempt("removing %s" % name, lambda n=name: remove_namespace(lab, n, lab.dhcp.pop(n)) or
+                    "%s removed again" % n)
+    lab.scenario = old
+    attempt("the tunnels", lambda: _update_tunnels(lab, new, old) and "the tunnels of before")
+    attempt("the agents' plans", lambda: _write_plans(lab) and "the agents' plans of before")
+    attempt("the DHCP host entries", lambda: _update_dhcp_hosts(lab, new, old) and "the DHCP entries of before")
+    if d.added_floating_ips:
+        attempt("the floating IPs", lambda: _unadd_floating_ips(lab, old, d.added_floating_ips))
+    attempt("the flows", lambda: lab.wait_for_flows() and None)
+    lab.state.save()
+    return done, failed
+
+
+def _unadd_floating_ips(lab, old, addresses):
+    for host in lab.routers.values():
+        router = old.routers.get(host.router.name)
+        if router is not None and router.gateway is not None:
+            script(host, host.nat_reload_script(old.floating_ips) + "\n" + "\n".join(
+                "ip addr del %s/32 dev %s 2>/dev/null || true" % (a, router.gateway.interface)
+                for a in addresses), "removing floating IPs from %s" % host.name)
+    return "floating IPs %s removed again" % ", ".join(addresses)
+
+
+def remove_namespace(lab, name, host):
+    """End an agent namespace the lab made (a qdhcp-): its processes, its port, its record."""
+    ns = lab.state.namespaces.pop(name)
+    lab.supervisor.forget(name)
+    procs = [p for p in lab.state.processes if p.what.split(" ", 1)[0] == name]
+    procs += in_namespaces({(ns["netns"], ns["mntns"])})
+    port = host.port
+    script(lab.nodes[port.node], "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true\n"
+           "umount /run/netns/%s 2>/dev/null; rm -f /run/netns/%s || true"
+           % (naming.INTEGRATION_BRIDGE, port.name, port.name, name, name), "unplugging %s" % port.name)
+    holder = Proc(ns["pid"], ns["start"], "namespace holder")
+    stubborn = terminate(procs + [holder], kill_now={ns["pid"]})
+    if stubborn:
+        raise LabError("%s: could not end %s" % (name, ", ".join(map(repr, stubborn))))
+    wait_gone(procs)
+    try:
+        host.cleanup()
+    except (OSError, ValueError):
+        pass
+    lab.state.forget_processes(name)
+    lab.state.save()
+
+
 def remove_instance(lab, name):
     """End an instance: its processes, its tap on br-int, its namespace, its files."""
     host = lab.instances.pop(name)
     info = lab.state.instances.pop(name)
     ns = lab.state.namespaces.pop(name)
+    lab.supervisor.forget(name)         # (its processes end now: no restart)
     procs = [p for p in lab.state.processes if p.what.split(" ", 1)[0] == name]
     procs += in_namespaces({(ns["netns"], ns["mntns"])})
     script(lab.nodes[info["node"]], "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true"
@@ -76,7 +145,8 @@ def remove_instance(lab, name):
         host.cleanup()
     except (OSError, ValueError):
         pass
-    lab.state.processes = [p for p in lab.state.processes if p.what.split(" ", 1)[0] != name]
+    lab.state.forget_processes(name)
+    lab.supervisor.forget(name)
     shutil.rmtree(host.workdir, ignore_errors=True)
     lab.state.save()
 
@@ -118,8 +188,11 @@ def _update_dhcp_hosts(lab, old, new):
         if before == sorted((p.mac, str(p.ip)) for p in now) or net not in old.networks:
             continue
         host.write_files(now)
-        with open(host.pidfile()) as f:
-            os.kill(int(f.read().split()[0]), signal.SIGHUP)
+        dnsmasq = from_pidfile(host.pidfile(), lab.state.processes)
+        if dnsmasq is None:         # the pidfile names no dnsmasq of this lab: signal nobody
+            raise LabError("dnsmasq of %s is not running (its pidfile %s names no process the lab started)"
+                           % (net, host.pidfile()))
+        dnsmasq.signal(signal.SIGHUP)
         done.append("dnsmasq of %s: host entries reloaded (%d ports)" % (net, len(now)))
     return done
 

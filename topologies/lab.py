@@ -25,6 +25,7 @@ from topologies.pki import CertificateAuthority
 from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
 from topologies.shell import run_parallel, script
+from topologies.supervisor import Supervisor
 
 
 # What udhcpc runs when it gets a lease: configure the interface as the
@@ -50,10 +51,10 @@ case "$1" in
 esac
 exit 0
 """
-# One interface's DHCP client: 5 DISCOVERs 1 s apart per try, tries until the deadline;
+# One interface's DHCP client: 5 DISCOVERs {timeout} s apart per try, tries until the deadline;
 # on failure what the last try said (not every try's lines).
 DHCP_ASK = ("end=$(( $(date +%s) + {patience} ))\n"
-            "until STYLE={style} busybox udhcpc -i {iface} -f -q -n -t 5 -T 1 -O mtu -s {script} "
+            "until STYLE={style} busybox udhcpc -i {iface} -f -q -n -t 5 -T {timeout} -O mtu -s {script} "
             ">/dev/null 2>/run/udhcpc-{iface}.err; do\n"
             "  if [ $(date +%s) -ge $end ]; then\n"
             "    echo \"no lease on {iface} within {patience} s; udhcpc's last try:\" >&2\n"
@@ -62,6 +63,18 @@ DHCP_ASK = ("end=$(( $(date +%s) + {patience} ))\n"
             "  sleep 0.1\n"
             "done")
 DHCP_PATIENCE_SECONDS = 30
+# How long a DHCP client waits for an answer before it asks again: 1 s where
+# few ask (the first DISCOVER toward a new VXLAN peer is often lost while OVS
+# resolves the peer: a quick retry keeps `up` fast); 3 s, busybox's and
+# cirros's default, where many ask at once: every DISCOVER is flooded to every
+# node, and 200 clients asking again each second while the answers are still
+# on their way kept a 100-node lab's switches busy for 30 s (10 s with 3 s).
+DHCP_FAST_TIMEOUT, DHCP_TIMEOUT, DHCP_FAST_UP_TO = 1, 3, 40
+
+
+def dhcp_timeout(asking):
+    """udhcpc's -T for `asking` clients asking at once."""
+    return DHCP_FAST_TIMEOUT if asking <= DHCP_FAST_UP_TO else DHCP_TIMEOUT
 
 
 def wait_pidfile(path, what, timeout=5.0):
@@ -99,6 +112,7 @@ class Lab:
         self.odl = None         # the netvirt controller (sdn: netvirt), on its node
         self.agents = None      # the OVS agents of every node, one process (sdn: neutron)
         self.script_dir = os.path.join(state.dir, "scripts")
+        self.supervisor = Supervisor(state, enabled=scenario.restart_daemons)
 
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
@@ -119,7 +133,7 @@ class Lab:
         ("web servers", "_start_web_servers"),
         ("dhcp", "_start_dhcp"),
         ("routers", "_start_routers"),
-        ("flows", "_wait_for_flows"),
+        ("flows", "wait_for_flows"),
         ("addresses", "_request_addresses"),
         ("load balancers", "_start_load_balancers"),
     )
@@ -228,10 +242,15 @@ class Lab:
     def _start_ovs(self):
         run_parallel([(host, host.ovs_start_script()) for host in self.nodes.values()], "starting Open vSwitch")
         for host in self.nodes.values():
-            for pidfile in host.pidfiles():
-                with open(pidfile) as f:
-                    self.state.add_process(int(f.read().split()[0]), "%s %s" % (host.name, os.path.basename(pidfile)))
+            for daemon, command in host.OVS_DAEMONS:
+                pidfile = host.pidfile(daemon)
+                self._watch("%s %s" % (host.name, daemon), host.name, command, pidfile)
         return "%d x (ovsdb-server, ovs-vswitchd)" % len(self.nodes)
+
+    def _watch(self, what, where, command, pidfile):
+        """Record daemon `what`, started at `where` by `command` (which the
+        supervisor runs again should it die), from its pidfile."""
+        self.supervisor.watch(what, where, command, pidfile, wait_pidfile(pidfile, what))
 
     def _wire_fabric(self):
         physnets = sorted({nic.physical_network for n in self.scenario.nodes.values() for nic in n.nics.values()})
@@ -283,7 +302,7 @@ class Lab:
         self.agents = AgentHost(os.path.join(self.state.dir, "agents"))
         self.agents.write_config(self.nodes.values())
         script(self.fabric, self.agents.start_script(), "starting the OVS agents")
-        self.state.add_process(self.agents.pid(), "openvswitch-agent (%d nodes)" % len(self.nodes))
+        self._watch(self.agents.WHAT, self.FABRIC, self.agents.start_script(), self.agents.pidfile())
         return "openvswitch-agent for %d nodes" % len(self.nodes)
 
     def _start_netvirt(self):
@@ -292,14 +311,14 @@ class Lab:
         self.odl.write_plan(netvirt_plan(self.scenario))
         ctl = self.scenario.sdn_controller
         host = self.nodes[ctl]
-        script(host, self.odl.start_script(netvirt.controller_address(self.scenario), self.scenario.sdn_port),
-               "starting the netvirt controller")
-        self.state.add_process(self.odl.pid(), "%s netvirt" % ctl)
+        start = self.odl.start_script(netvirt.controller_address(self.scenario), self.scenario.sdn_port)
+        script(host, start, "starting the netvirt controller")
+        self._watch("%s netvirt" % ctl, ctl, start, self.odl.pidfile())
         target = netvirt.controller_target(self.scenario)
         self.state.nodes[ctl]["runs"] = "netvirt, listening on %s" % target.split(":", 1)[1]
         return "netvirt on %s (%s)" % (ctl, target)
 
-    def _wait_for_flows(self, stall=15.0, limit=300.0):
+    def wait_for_flows(self, stall=15.0, limit=300.0):
         """Until every agent (or netvirt) reports every bridge programmed and
         every port of its node bound: `up` means the data plane is ready.
         A big lab takes longer: give up only when nothing has been confirmed
@@ -543,7 +562,7 @@ class Lab:
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
         for host in started:
-            self.state.add_process(wait_pidfile(host.pidfile(), "dnsmasq in " + host.name), "%s dnsmasq" % host.name)
+            self._watch("%s dnsmasq" % host.name, host.name, host.dnsmasq_command(), host.pidfile())
         return "%d x dnsmasq" % len(started)
 
     def _plug_namespaces(self, hosts, ports_of, what):
@@ -596,15 +615,16 @@ class Lab:
         with open(client, "w") as f:
             f.write(UDHCPC_SCRIPT)
         os.chmod(client, 0o755)
-        # as a booting image's DHCP client: quick tries (the first packet toward a new VXLAN
-        # peer is often lost while OVS resolves it), started over until a deadline that grows
+        # as a booting image's DHCP client: tries started over until a deadline that grows
         # with the number of clients (a 100-node lab floods 200 DISCOVERs to every node at
-        # once; twenty nodes under software emulation drop some for tens of seconds)
+        # once; twenty nodes under software emulation drop some for tens of seconds), each
+        # waiting for its answer as long as dhcp_timeout() says
         patience = DHCP_PATIENCE_SECONDS + len(asking)
         jobs = []
         for inst in asking:
             style = self.instances[inst.name].DHCP_STYLE
-            asks = [DHCP_ASK.format(style=style, iface=p.interface, script=INSTANCE_UDHCPC_SCRIPT, patience=patience)
+            asks = [DHCP_ASK.format(style=style, iface=p.interface, script=INSTANCE_UDHCPC_SCRIPT, patience=patience,
+                                    timeout=dhcp_timeout(len(asking)))
                     for p in inst.ports if p.netns is None]
             # udhcpc executes its script, and the lab's directory may be on a noexec /run (systemd
             # mounts it so): the copy lives in the instance's own /run, a tmpfs the lab mounted
@@ -629,13 +649,13 @@ class Lab:
                       for lb in lbs.values()], "starting the amphora agents")
         for lb in lbs.values():
             host = self.instances[lb.amphora]
-            self.state.add_process(wait_pidfile(host.agent_pidfile(), "the amphora agent of " + lb.amphora),
-                                   "%s amphora-agent" % lb.amphora)
+            self._watch("%s amphora-agent" % lb.amphora, lb.amphora, host.agent_start_script(lb.amphora_id),
+                        host.agent_pidfile())
             ctl = octavia_controller(running, self.scenario, lb)
             ctl.wait_ready()
             ctl.deploy(lb)
-            self.state.add_process(wait_pidfile(host.haproxy_pidfile(lb.id), "haproxy in " + lb.amphora),
-                                   "%s haproxy" % lb.amphora)
+            self._watch("%s haproxy" % lb.amphora, lb.amphora, host.haproxy_start_command(lb.id),
+                        host.haproxy_pidfile(lb.id))
         return "%d x amphora (agent, haproxy)" % len(lbs)
 
     # -- tearing down ---------------------------------------------------------
@@ -647,6 +667,9 @@ class Lab:
             self._stop()
 
     def _stop(self):
+        self.supervisor.enabled = False         # what the teardown ends stays ended
+        self.supervisor.stop_thread()
+        self.state.mark_removing()
         try:
             sweep(self.state)
         finally:

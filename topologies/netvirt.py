@@ -102,8 +102,11 @@ class OpenDaylight:
                 "echo $! > {pid}").format(py=shlex.quote(sys.executable), ip=listen, port=port, log=self.LOG,
                                           pid=self.PIDFILE)
 
+    def pidfile(self):
+        return self._outside(self.PIDFILE)
+
     def pid(self):
-        with open(self._outside(self.PIDFILE)) as f:
+        with open(self.pidfile()) as f:
             return int(f.read().split()[0])
 
     def status(self):

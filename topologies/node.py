@@ -207,19 +207,24 @@ class CloudNode(LabHost):
         path = os.path.join(NETNS_DIR, name)
         return "mkdir -p {d} && touch {p} && mount --bind /proc/{pid}/ns/net {p}".format(d=NETNS_DIR, p=path, pid=pid)
 
+    # The daemons' own command lines (the build's and the supervisor's, when one died).
+    OVSDB_SERVER = ("ovsdb-server /etc/openvswitch/conf.db --remote=punix:/var/run/openvswitch/db.sock "
+                    "--remote=db:Open_vSwitch,Open_vSwitch,manager_options "
+                    "--pidfile --detach --no-chdir --log-file -vconsole:off")
+    OVS_VSWITCHD = "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off"
+    OVS_DAEMONS = (("ovsdb-server", OVSDB_SERVER), ("ovs-vswitchd", OVS_VSWITCHD))
+
     def ovs_start_script(self):
         """Start this node's Open vSwitch, as ovs-ctl would but faster: the
         daemons detach only once ready, so the next command can use them."""
         return """
 ip link set lo up
 ovsdb-tool create /etc/openvswitch/conf.db {schema}
-ovsdb-server /etc/openvswitch/conf.db --remote=punix:/var/run/openvswitch/db.sock \\
-    --remote=db:Open_vSwitch,Open_vSwitch,manager_options \\
-    --pidfile --detach --no-chdir --log-file -vconsole:off
+{ovsdb_server}
 ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} \\
     external_ids:hostname={name} ovs_version="$(ovs-vswitchd --version | sed -n '1s/.* //p')"
-ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
-""".format(schema=OVS_SCHEMA, name=self.name)
+{ovs_vswitchd}
+""".format(schema=OVS_SCHEMA, name=self.name, ovsdb_server=self.OVSDB_SERVER, ovs_vswitchd=self.OVS_VSWITCHD)
 
     def controller_log(self, bridge, lines=4):
         """What this node's ovs-vswitchd last logged about `bridge`'s
@@ -227,9 +232,9 @@ ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off
         said = log_lines(os.path.join(self.workdir, "log", "ovs-vswitchd.log"))
         return [line for line in said if "|%s<->" % bridge in line][-lines:]
 
-    def pidfiles(self):
-        run = os.path.join(self.workdir, "run")
-        return [os.path.join(run, f) for f in ("ovsdb-server.pid", "ovs-vswitchd.pid")]
+    def pidfile(self, daemon):
+        """ovsdb-server's or ovs-vswitchd's pidfile, seen from outside."""
+        return os.path.join(self.workdir, "run", daemon + ".pid")
 
     # -- the node's OVS agent (controller/neutron/agent.py, run for all nodes by topologies/agents.py) --
     def _outside(self, inside):
@@ -345,6 +350,9 @@ class ExternalHost(LabHost):
         m = self.model
         lines = ["ip link set lo up", "ethtool -K eth0 tx off >/dev/null", "ip link set eth0 up",
                  "ip addr add %s dev eth0" % m.address.with_prefixlen]
+        if m.routes:        # the upstream router: it forwards, also back out of the port it came in by
+            lines.append("sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 "
+                         "net.ipv4.conf.eth0.send_redirects=0")
         if m.gateway:
             lines.append("ip route add default via %s dev eth0" % m.gateway)
         return "\n".join(lines)

@@ -88,8 +88,12 @@ class DhcpNamespace(LabHost):
             "ethtool -K %s tx off >/dev/null" % p.name,
             "ip link set %s mtu %d up" % (p.name, net.mtu),
             "ip addr add %s/%d dev %s" % (p.ip, prefix, p.name),
-            " ".join(shlex.quote(a) for a in self.dnsmasq_argv(lease_max)),
+            self.dnsmasq_command(lease_max),
         ])
+
+    def dnsmasq_command(self, lease_max=256):
+        """dnsmasq's command line (the build's, and the supervisor's when it died)."""
+        return " ".join(shlex.quote(a) for a in self.dnsmasq_argv(lease_max))
 
     def pidfile(self):
         return os.path.join(self.neutron_dir, "dhcp", self.network.id, "pid")

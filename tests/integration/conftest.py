@@ -3,9 +3,11 @@
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -106,6 +108,14 @@ def snapshot():
     return Snapshot
 
 
+def kill_dead(pid, timeout=5.0):
+    """SIGKILL `pid` and wait until it has died (a zombie counts as dead)."""
+    from stacklab.procs import Proc
+    proc = Proc(pid)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not proc.alive(), timeout), "pid %d did not die" % pid
+
+
 def wait_for(predicate, timeout=10.0):
     """Whether `predicate()` came true within `timeout` seconds (polled)."""
     import time
@@ -128,22 +138,56 @@ def wait_clean(before, timeout=5.0):
         time.sleep(0.1)
 
 
+def renamed(name_or_file, name, directory):
+    """A copy of a scenario under another lab name, in `directory` (what a
+    user does to run a second copy, or an `apply` of their own): it must
+    build the same cloud and pass the same checks."""
+    from stacklab.scenario.loader import find_scenario
+    with open(find_scenario(name_or_file)) as f:
+        text = f.read()
+    copy, n = re.subn(r"^name: .*$", "name: %s" % name, text, count=1, flags=re.M)
+    assert n == 1, "%s has no name: line to change" % name_or_file
+    path = os.path.join(directory, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(copy)
+    return path
+
+
 @contextlib.contextmanager
-def built_lab(name_or_file):
-    """Build a scenario (a name in scenarios/ or a file) and yield
-    (RunningLab with the scenario set, the Lab); then remove it and fail if
-    anything is left behind."""
+def built_lab(name_or_file, rename=None, env=None):
+    """Build a scenario (a name in scenarios/ or a file; under the lab name
+    `rename` if given, from a copy) and yield (RunningLab with the scenario
+    set, the Lab); then remove it and fail if anything is left behind.
+    `env`: environment variables while the lab lives (its daemons keep them,
+    and so does one a test starts again)."""
     from stacklab import runner
     from stacklab.running import RunningLab
     from stacklab.scenario.loader import find_scenario, load_scenario
     before = Snapshot()
-    scenario = load_scenario(find_scenario(name_or_file))
-    lab = runner.build(scenario)
-    try:
-        running = RunningLab(lab.state)
-        running.scenario = scenario
-        yield running, lab
-    finally:
-        runner.teardown(lab)
+    with tempfile.TemporaryDirectory() as tmp, environment(env or {}):
+        path = renamed(name_or_file, rename, tmp) if rename else find_scenario(name_or_file)
+        scenario = load_scenario(path)
+        lab = runner.build(scenario)
+        try:
+            running = RunningLab(lab.state)
+            running.scenario = scenario
+            yield running, lab
+        finally:
+            runner.teardown(lab)
     leaks = wait_clean(before)
     assert not leaks, "teardown left: %s" % leaks
+
+
+@contextlib.contextmanager
+def environment(values):
+    """os.environ with `values` for the block, as it was after it."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

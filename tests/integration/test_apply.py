@@ -3,7 +3,6 @@ flow that was there is still there byte for byte (new flows are all about
 the new instance), an open TCP connection survives; a rule removed closes
 only its port; a change that cannot be live changes nothing."""
 
-import os
 import subprocess
 import sys
 
@@ -155,7 +154,7 @@ def test_apply_adds_a_network_and_a_floating_ip(tmp_path):
     assert "instance04" in text and "172.17.0.99" in text
     path = tmp_path / "lb-grown.yaml"
     path.write_text(text)
-    state = runner.up(runner.load("lb-amphora"))
+    runner.up(runner.load("lb-amphora"))
     try:
         out = stacklab("apply", str(path)).stdout
         assert "network blue added (qdhcp-" in out

@@ -10,7 +10,7 @@ NET = "9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"
 
 @pytest.fixture(scope="module")
 def vxlan():
-    with built_lab("vxlan-instance") as lab:
+    with built_lab("vxlan-instance", rename="it-vxlan-dhcp") as lab:
         yield lab
 
 

@@ -14,7 +14,7 @@ from .conftest import built_lab, wait_for
 
 @pytest.fixture(scope="module")
 def l2pop():
-    with built_lab("l2pop") as (lab, built):
+    with built_lab("l2pop", rename="it-l2pop") as (lab, built):
         yield lab, built
 
 

@@ -17,7 +17,7 @@ from stacklab.state import LabState
 
 from topologies.lab import Lab
 
-from .conftest import STACKLAB, Snapshot, scenario_path, stacklab
+from .conftest import STACKLAB, Snapshot, scenario_path, stacklab, wait_clean
 
 STEPS = [title for title, _ in Lab.STEPS]
 NAME = "it-two-node"
@@ -216,3 +216,96 @@ def test_ctrl_c_or_sigterm_of_up_mid_build_removes_everything(sig, code):
     assert proc.returncode == code, rest
     assert "removed" in rest and "Traceback" not in rest, rest
     assert not leaks_now(before)
+
+
+def test_a_full_disk_mid_build_is_one_line_and_leaves_nothing(tmp_path):
+    """The run directory fills up while the lab is built (a small tmpfs in a
+    mount namespace of the test's own): one line naming the error and the
+    file, no traceback, no advice to remove a lab that is already gone, and
+    nothing left."""
+    before = Snapshot()
+    run = tmp_path / "run"
+    run.mkdir()
+    shell = ("mount -t tmpfs -o size=%dk tmpfs %s && STACKLAB_RUN_DIR=%s %s up %s"
+             % (SMALL_DISK_KB, run, run, " ".join(STACKLAB), scenario_path("two-node")))
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", shell],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert "No space left on device" in last and "Traceback" not in out.stderr, out.stderr
+    assert "stacklab down" not in last, last
+    assert not wait_clean(before)
+
+
+SMALL_DISK_KB = 64
+
+
+def test_up_of_a_scenario_with_an_id_twice_builds_nothing(tmp_path):
+    """Two networks with one id (once: 33 s of a failed build and a leaked
+    dnsmasq per attempt): refused with the key, before anything is built."""
+    before = Snapshot()
+    bad = tmp_path / "dup.yaml"
+    text = open(scenario_path("two-node")).read().replace(
+        "    segmentation_id: 203\n", "    segmentation_id: 203\n    id: 9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1\n").replace(
+        "instances:\n", "  other:\n    type: vxlan\n    id: 9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1\n"
+        "    subnet: {cidr: 10.9.0.0/24}\ninstances:\n")
+    bad.write_text(text)
+    t0 = time.monotonic()
+    out = stacklab("up", str(bad), check=False)
+    assert out.returncode == 2 and "networks.other.id: id 9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1 is also the id " \
+        "of networks.selfservice" in out.stderr, out.stderr
+    assert time.monotonic() - t0 < 10
+    assert not Snapshot().leaks_since(before)
+
+
+def test_a_lab_too_big_for_the_machine_is_refused_with_its_estimate(tmp_path):
+    from stacklab.estimate import available_mb
+    from stacklab.scenario.synth import mesh_scenario
+    available, _ = available_mb()
+    computes = 30
+    while True:         # the smallest mesh this machine cannot hold (node names: at most 10 characters)
+        path = tmp_path / "huge.yaml"
+        path.write_text(mesh_scenario(computes, 2, name="it-huge"))
+        from stacklab.estimate import estimate
+        from stacklab.scenario.loader import load_scenario
+        if estimate(load_scenario(str(path))).memory_mb > available or computes >= 999:
+            break
+        computes = min(999, computes * 2)
+    before = Snapshot()
+    out = stacklab("up", str(path), check=False)
+    assert out.returncode == 2 and "this lab needs" in out.stderr and "--force" in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and not Snapshot().leaks_since(before)
+    assert "of memory and" in stacklab("validate", str(path)).stdout
+
+
+def test_check_waits_for_a_lab_still_building_then_runs():
+    before = Snapshot()
+    env = dict(os.environ, STACKLAB_PAUSE_AFTER="bridges", STACKLAB_PAUSE_SECONDS="3")
+    proc = subprocess.Popen(STACKLAB + ["up", scenario_path("two-node")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        line = ""
+        while "paused after bridges" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "the build ended before the pause"
+        out = stacklab("check", NAME, timeout=120)
+        assert "lab it-two-node is building; waiting until it is up" in out.stderr, out.stderr
+        assert "1 checks: 1 passed" in out.stdout, out.stdout
+        proc.communicate(timeout=60)
+    finally:
+        stacklab("down", NAME, check=False)
+    assert not wait_clean(before)
+
+
+def test_check_while_down_runs_is_one_line():
+    before = Snapshot()
+    stacklab("up", scenario_path("two-node"))
+    check = subprocess.Popen(STACKLAB + ["check", NAME], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    stacklab("down", NAME)
+    out, err = check.communicate(timeout=60)
+    assert "Traceback" not in err and "Error:" not in out, out + err
+    assert check.returncode == 0 or (check.returncode == 2 and err.count("\n") == 1 and (
+        "is being removed" in err or "no lab named it-two-node" in err or "removed while its checks ran" in err)), \
+        (check.returncode, out, err)
+    assert not wait_clean(before)

@@ -6,7 +6,6 @@ ovs-vswitchd restart into the same flows with nothing stale; the walk and
 the ping fail when a flow they need is missing."""
 
 import os
-import signal
 import time
 
 import pytest
@@ -19,15 +18,15 @@ from stacklab.runner import run_checks
 from stacklab.walk import Walker
 from topologies import netvirt
 
-from .conftest import built_lab, wait_for
-from .half_open import assert_watchdog_at
+from .conftest import built_lab, kill_dead, wait_for
+from .half_open import WATCHDOG, assert_watchdog_at
 
 NODES = ("compute1", "compute2")
 
 
 @pytest.fixture(scope="module")
 def dvr():
-    with built_lab("netvirt-dvr") as (lab, built):
+    with built_lab("netvirt-dvr", rename="it-dvr", env=WATCHDOG) as (lab, built):
         yield lab, built
 
 
@@ -46,13 +45,17 @@ def ping(lab, src, dst):
 
 
 def test_netvirt_dvr_reproduces_004(dvr):
-    """Every check of the scenario: 004's flows and groups with their cookies,
-    the five cases' pings and walks, the floating IP both ways."""
+    """Every check of the scenario, built under another lab name: 004's flows
+    and groups with their cookies, the five cases' pings and walks, the
+    floating IP both ways, and A reaching B's floating IP on their own node
+    (out to the external gateway and back, as 004's releases do)."""
     lab, built = dvr
     results = run_checks(lab, built.scenario)
     failed = ["%s: %s" % (r.check.title, r.detail) for r in results if not r.ok]
     assert not failed, "\n".join(failed)
-    assert len(results) == 20 and sum(r.check.kind == "walk" for r in results) == 7
+    assert len(results) == 22 and sum(r.check.kind == "walk" for r in results) == 8
+    hairpin = [r for r in results if r.check.kind == "walk" and r.check.params["to"] == "192.168.30.40"]
+    assert len(hairpin) == 1 and "group:205002" in hairpin[0].detail
     # one controller for both nodes, on the controller node, not one per node
     status = built.odl.status()
     assert sorted(status["nodes"]) == list(NODES)
@@ -71,6 +74,12 @@ def test_gateway_reply_comes_from_the_switch(dvr):
                                                                          "nw_dst=192.168.100.1,icmp_type=8")
 
 
+def test_a_walk_ends_at_a_host_as_it_starts_at_one(dvr):
+    lab, _ = dvr
+    hops = Walker(lab).walk("A", "outside")
+    assert [str(h) for h in hops] == ["compute1: 0 17 40 17 19 21 26 28 group:205002 220 -> output:1 (eth1, ext)"]
+
+
 def test_walk_and_ping_fail_without_the_route(dvr):
     lab, _ = dvr
     route = "table=21,priority=42,ip,metadata=0x222fe/0xfffffffe,nw_dst=192.168.101.4"
@@ -81,7 +90,8 @@ def test_walk_and_ping_fail_without_the_route(dvr):
         assert walk.verdict == FAIL and "compute1: 0 17 40 17 19 21 26 28" in walk.detail, walk.detail
         r = check(lab, PingCheck(), **{"from": "A", "to": "D", "count": 1})
         # without its /32 the packet takes the default route out to SNAT: the ping fails, its walk says where
-        assert r.verdict == FAIL and "walk: compute1: 0 17 40 17 19 21 26 28 21" in r.detail, r.detail
+        assert r.verdict == FAIL and "walk: compute1: 0 17 40 17 19 21 26 28 group:205002 220 -> output:1" \
+            in r.detail, r.detail
     finally:
         lab.run("compute1", ["ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br-int",
                              "cookie=0x8000003," + route + ",actions=write_actions(group:150011)"], check=True)
@@ -90,11 +100,14 @@ def test_walk_and_ping_fail_without_the_route(dvr):
 
 def _marks(scenario, name):
     """How B's flows name it in a dump: lport tag 0x42 (metadata, reg6,
-    tun_id), its MAC, address, ofport, next-hop group and L3 label."""
+    tun_id), its MAC, address, ofport, next-hop group, L3 label and its
+    floating IP (address and MAC)."""
     port = scenario.instances[name].port
+    fips = [f for f in scenario.floating_ips if f.port_id == port.id]
     return [port.mac, "=%s," % port.ip, "=%s " % port.ip, "420000000000", "421388", "reg6=0x4200",
             "reg6=0xe0004200", "0x4200->", "0xe0004200->", "tun_id=0x42 ", "in_port=3 ", "output:3",
-            "group:%d" % port.group, "group_id=%d," % port.group, "tun_id=%s " % hex(port.l3_label)]
+            "group:%d" % port.group, "group_id=%d," % port.group, "tun_id=%s " % hex(port.l3_label)] + \
+        ["=%s," % f.address for f in fips] + ["=%s " % f.address for f in fips] + [f.mac for f in fips]
 
 
 def test_a_tap_that_goes_takes_only_its_flows_and_brings_them_back(dvr):
@@ -128,7 +141,7 @@ def test_controller_restart_resyncs_both_nodes_with_nothing_stale(dvr):
     lab, built = dvr
     before = {n: state(lab, n) for n in NODES}
     old = built.odl.status()
-    os.kill(built.odl.pid(), signal.SIGKILL)
+    kill_dead(built.odl.pid())
     # what nobody should keep: a flow and a group the controller never made, added while it is away
     for node in NODES:
         lab.run(node, ["ovs-ofctl", "-O", "OpenFlow13", "add-group", "br-int",
@@ -137,7 +150,8 @@ def test_controller_restart_resyncs_both_nodes_with_nothing_stale(dvr):
                        "cookie=0x8000003,table=21,priority=42,ip,metadata=0x222fe/0xfffffffe,nw_dst=192.168.100.99,"
                        "actions=write_actions(group:159999)"], check=True)
     assert ping(lab, "A", "E")      # the switches keep forwarding while the controller is away
-    lab.run("controller", built.odl.start_script("10.0.0.10", 6653), check=True)
+    assert built.supervisor.tick() == ["controller netvirt"]       # started again, as systemd would
+    assert built.state.daemons["controller netvirt"]["restarts"] == 1
     assert wait_for(lambda: (built.odl.status() or {}).get("pid") not in (None, old["pid"])
                     and len(built.odl.status()["nodes"]) == 2, 15)
     for node in NODES:
@@ -150,9 +164,8 @@ def test_flows_come_back_after_vswitchd_restart(dvr):
     node = built.nodes["compute2"]
     before = state(lab, "compute2")
     pid = int(open(os.path.join(node.workdir, "run", "ovs-vswitchd.pid")).read().split()[0])
-    os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not os.path.exists("/proc/%d" % pid), 5)
-    lab.run("compute2", "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off", check=True)
+    kill_dead(pid)
+    assert built.supervisor.tick() == ["compute2 ovs-vswitchd"]
     assert wait_for(lambda: state(lab, "compute2") == before, 15), \
         flows.diff(before, state(lab, "compute2")).render()
     assert wait_for(lambda: ping(lab, "E", "A")) and ping(lab, "C", "B")
@@ -160,10 +173,10 @@ def test_flows_come_back_after_vswitchd_restart(dvr):
     assert "compute2 connected again from" in open(built.odl.log_path()).read()
 
 
-def test_a_stalled_handshake_is_closed_and_a_slow_one_is_not(dvr):
+def test_a_stalled_handshake_is_asked_again_then_closed_and_a_slow_one_is_not(dvr):
     """Two fake switches at netvirt, from compute1 where its br-int connects:
-    the one silent after its hello is closed once the line has been quiet for
-    QUIET_SECONDS, with a warning; the one that keeps talking is not."""
+    the one silent after its hello is asked again, then closed once silent
+    past the limit, with a warning; the one that keeps talking is not."""
     lab, built = dvr
     address = str(netvirt.controller_address(built.scenario))
     assert_watchdog_at(lab, "compute1", address, built.scenario.sdn_port, built.odl.log_path())

@@ -16,7 +16,7 @@ from .conftest import built_lab
 
 @pytest.fixture(scope="module")
 def vxlan():
-    with built_lab("vxlan-instance") as lab:
+    with built_lab("vxlan-instance", rename="it-vxlan-probes") as lab:
         yield lab
 
 
@@ -73,6 +73,25 @@ def test_ssh_wrong_output_fails(vxlan):
     assert r.verdict == FAIL
 
 
+def test_walks_to_and_from_a_dhcp_namespace_and_within_a_subnet(vxlan):
+    """A walk ends where it may start: a qdhcp- namespace, or an address of
+    the same subnet (no router needed); an address nothing has is said."""
+    from stacklab.errors import LabError
+    from stacklab.walk import Walker
+    lab, _ = vxlan
+    dhcp = str(lab.scenario.dhcp_ports["selfservice"].ip)
+    for to in ("qdhcp-selfservice", dhcp):
+        hops = Walker(lab).walk("instance02", to)
+        assert [h.node for h in hops] == ["compute1", "controller"], [str(h) for h in hops]
+        assert str(hops[-1]).endswith("(tap%s)" % lab.scenario.dhcp_ports["selfservice"].id[:11]) or \
+            "output:" in str(hops[-1]), [str(h) for h in hops]
+    back = Walker(lab).walk("qdhcp-selfservice", "instance02")
+    assert [h.node for h in back] == ["controller", "compute1"] and str(back[-1]).endswith("(instance02)"), \
+        [str(h) for h in back]
+    with pytest.raises(LabError, match="nothing of the scenario has 192.168.101.250"):
+        Walker(lab).walk("instance02", "192.168.101.250")
+
+
 def test_stopped_dnsmasq_means_no_answer(vxlan):
     lab, built = vxlan
     host = built.dhcp["qdhcp-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"]
@@ -87,3 +106,4 @@ def test_removed_tap_breaks_ping(vxlan):
     lab.run("compute1", ["ovs-vsctl", "del-port", "br-int", "tap8811e933-5c"], check=True)
     r = check(lab, "ping", **{"from": "qdhcp-selfservice", "to": "instance02", "count": 2})
     assert r.verdict == FAIL and "0/2 replies" in r.detail, r.detail
+

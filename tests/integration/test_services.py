@@ -18,7 +18,7 @@ from topologies import haproxy_cfg
 from topologies.amphora import octavia_controller
 from topologies.routers import nat_table
 
-from .conftest import built_lab, scenario_path
+from .conftest import built_lab, kill_dead, scenario_path, wait_for
 
 
 def check(lab, checker, **params):
@@ -31,7 +31,7 @@ def test_lb_amphora_reproduces_003():
     """Every check of the scenario: 003's four bridges, the amphora's
     namespace and haproxy backend, the agent's API, round robin through the
     floating IP, instance02's floating IP, SNAT."""
-    with built_lab("lb-amphora") as (lab, built):
+    with built_lab("lb-amphora", rename="it-lb-amphora") as (lab, built):
         results = run_checks(lab, built.scenario)
         failed = ["%s: %s" % (r.check.title, r.detail) for r in results if not r.ok]
         assert not failed, "\n".join(failed)
@@ -44,11 +44,11 @@ def test_lb_amphora_reproduces_003():
 @pytest.fixture(scope="module")
 def three():
     with built_lab(scenario_path("lb-three")) as (lab, built):
-        yield lab, built.scenario
+        yield lab, built.scenario, built
 
 
 def test_snat_gateway_address_and_floating_ip(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     r = check(lab, SnatCheck(), **{"from": "m1", "to": "outside"})
     assert r.verdict == PASS and "from 172.17.0.60" in r.detail, r.detail       # the router's gateway
     r = check(lab, SnatCheck(), **{"from": "m2", "to": "outside"})
@@ -56,7 +56,7 @@ def test_snat_gateway_address_and_floating_ip(three):
 
 
 def test_dnat_reaches_the_instance_at_its_floating_ip(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     assert lab.run("outside", ["ping", "-c", "2", "-i", "0.2", "-W", "1", "172.17.0.111"]).returncode == 0
     assert lab.probe("outside", probes.tcp_syn, "172.17.0.111", 22)["state"] == "open"
     login = lab.run("outside", ["ssh", "cirros@172.17.0.111", "/sbin/ip", "addr", "show", "eth0"], timeout=20)
@@ -64,7 +64,7 @@ def test_dnat_reaches_the_instance_at_its_floating_ip(three):
 
 
 def test_unbound_floating_ip_is_unreachable(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     r = lab.probe("outside", probes.ping, "172.17.0.122", 2)
     assert r["replies"] == 0
     assert lab.probe("outside", probes.tcp_syn, "172.17.0.122", 22)["state"] == "filtered"
@@ -74,7 +74,7 @@ def test_unbound_floating_ip_is_unreachable(three):
 
 
 def test_snat_check_fails_without_the_snat_rule(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     router = scenario.routers["r1"]
     rule = ["-o", router.gateway.interface, "-j", "SNAT", "--to-source", "172.17.0.60", "--random-fully"]
     listed = lab.run(router.namespace, ["iptables", "-t", "nat", "-S", "neutron-l3-agent-snat"], check=True).stdout
@@ -91,7 +91,7 @@ def test_snat_check_fails_without_the_snat_rule(three):
 
 
 def test_round_robin_over_three_members(three):
-    lab, _ = three
+    lab, _, _ = three
     r = check(lab, LoadBalancerCheck(), load_balancer="lb3", **{"from": "outside"}, to="172.17.0.100",
               connections=6)
     assert r.verdict == PASS, r.detail
@@ -100,7 +100,7 @@ def test_round_robin_over_three_members(three):
 
 
 def test_lb_check_fails_when_a_member_is_down(three):
-    lab, _ = three
+    lab, _, _ = three
     block = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"]
     lab.run("m3", ["iptables", "-A"] + block, check=True)
     try:
@@ -112,7 +112,7 @@ def test_lb_check_fails_when_a_member_is_down(three):
 
 
 def test_lb_check_fails_when_the_algorithm_is_not_round_robin(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     lb = scenario.load_balancers["lb3"]
     source_ip = copy.deepcopy(lb)
     source_ip.pools["members"].algorithm = "SOURCE_IP"
@@ -128,7 +128,7 @@ def test_lb_check_fails_when_the_algorithm_is_not_round_robin(three):
 
 
 def test_member_removed_by_reload_without_refusing_connections(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     lb = scenario.load_balancers["lb3"]
     pidfile = os.path.join(lab.state.dir, "instances", lb.amphora, "octavia", lb.id, lb.id + ".pid")
     master = open(pidfile).read().split()[0]
@@ -157,7 +157,7 @@ def test_member_removed_by_reload_without_refusing_connections(three):
 
 
 def test_rules_and_configuration_as_the_nodes_print_them(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     router = scenario.routers["r1"]
     node = router.node
     out = lab.run(node, ["ip", "netns", "exec", router.namespace, "iptables-save", "-t", "nat"], check=True).stdout
@@ -173,10 +173,31 @@ def test_rules_and_configuration_as_the_nodes_print_them(three):
 
 
 def test_amphora_agent_wants_a_client_certificate(three):
-    lab, scenario = three
+    lab, scenario, _ = three
     lb = scenario.load_balancers["lb3"]
     url = "https://%s:9443/" % scenario.instances[lb.amphora].port.ip
     anonymous = lab.run(lb.controller, ["curl", "-ksS", url])
     assert anonymous.returncode != 0, anonymous.stdout
     signed = lab.run(lb.controller, ["curl", "-ksS", "-E", "/etc/octavia/certs/private/client.cert-and-key.pem", url])
     assert signed.stdout.strip() == '{"api_version":"1.0"}'
+
+
+@pytest.mark.parametrize("daemon", ["haproxy", "amphora-agent"])
+def test_a_killed_haproxy_or_amphora_agent_is_started_again(three, daemon):
+    """As the amphora's systemd units do: haproxy started again with its
+    configuration (the listener serves again), the agent answers again."""
+    lab, scenario, built = three
+    lb = scenario.load_balancers["lb3"]
+    what = "%s %s" % (lb.amphora, daemon)
+    old = next(p for p in built.state.processes if p.what == what)
+    kill_dead(old.pid)
+    # haproxy gone: nothing answers on the VIP; the agent gone: haproxy serves on
+    assert check(lab, LoadBalancerCheck(), load_balancer="lb3", to="172.17.0.100", connections=4,
+                 **{"from": "outside"}).verdict == (FAIL if daemon == "haproxy" else PASS)
+    assert built.supervisor.tick() == [what]
+    new = next(p for p in built.state.processes if p.what == what)
+    assert new.pid != old.pid and new.alive() and built.state.daemons[what]["restarts"] == 1
+    assert wait_for(lambda: check(lab, LoadBalancerCheck(), load_balancer="lb3", to="172.17.0.100",
+                                  connections=4, **{"from": "outside"}).verdict == PASS, 20)
+    ctl = octavia_controller(lab, scenario, lb)
+    assert ctl.call("GET", "/1.0/loadbalancer/%s" % lb.id)[0] == 200

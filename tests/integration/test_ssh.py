@@ -13,13 +13,13 @@ from .conftest import built_lab, stacklab
 
 @pytest.fixture(scope="module")
 def flat():
-    with built_lab("flat-instance") as (lab, built):
+    with built_lab("flat-instance", rename="it-flat") as (lab, built):
         yield lab, built.scenario
 
 
 def test_document_login_prints_the_instances_interfaces(flat):
     # 002: ssh -i demo_rsa cirros@172.16.0.112 /sbin/ip addr
-    out = stacklab("ssh", "--lab", "flat-instance", "instance00", "/sbin/ip", "addr").stdout
+    out = stacklab("ssh", "--lab", "it-flat", "instance00", "/sbin/ip", "addr").stdout
     eth0 = out[out.index("eth0"):]
     assert "link/ether fa:16:3e:55:2a:5d" in eth0 and "inet 172.16.0.112/24" in eth0, out
 

@@ -1,0 +1,177 @@
+"""What systemd does for a real node's daemons: when one dies, start it
+again. The holder of a lab (its keeper, or `stacklab run`) calls tick()
+whenever a child ended and every second; each watched daemon found dead is
+started again by the same command the build used, inside the same
+namespaces (mnexec -a its namespace holder), after RestartSec, at most
+StartLimitBurst times in StartLimitIntervalSec (systemd's defaults), and
+the restart is written to <lab>/daemons.log and to the lab's record, where
+`stacklab status` shows it.
+
+Which daemons: the ones systemd keeps on a node (ovsdb-server,
+ovs-vswitchd, the OVS agents, the netvirt controller, dnsmasq through the
+DHCP agent, haproxy and the agent of an amphora). An instance's own
+processes (its SSH and web servers) are a VM's business: they are reported
+dead, not restarted. A scenario (`daemons: {restart: false}`) or an
+exercise that kills a daemon on purpose turns restarting off."""
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+
+from stacklab.errors import LabError
+from stacklab.procs import EXITS, Proc, exists, how_it_ended, reap_one
+from stacklab.state import LAB_MARK
+
+RESTART_SEC = 0.1           # systemd's RestartSec default
+START_LIMIT_BURST = 5       # ... StartLimitBurst
+START_LIMIT_INTERVAL = 10.0  # ... StartLimitIntervalSec
+START_TIMEOUT = 30.0
+
+
+class Daemon:
+    """One watched daemon: how to start it again and how to find its pid."""
+
+    def __init__(self, what, where, command, pidfile, after=None):
+        self.what = what            # "<where> <daemon>", as recorded
+        self.where = where          # the namespace (node, qdhcp-, amphora, fabric) it runs in
+        self.command = command      # shell text that starts it (detaching, writing the pidfile)
+        self.pidfile = pidfile      # seen from outside
+        self.after = after          # callable run once it is back (e.g. a node's addresses)
+        self.starts = deque()       # when it was restarted (the start limit)
+
+
+def _collect(proc, within=1.0):
+    """Reap `proc` if it is our child (its exit status says how it ended). A
+    multi-threaded daemon is dead to /proc before its last thread is gone:
+    give it a moment."""
+    deadline = time.monotonic() + within
+    while True:
+        reap_one(proc.pid)
+        if proc.pid in EXITS or not exists(proc) or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+
+
+class Supervisor:
+
+    def __init__(self, state, enabled=True):
+        self.state = state
+        self.enabled = enabled
+        self.daemons = {}           # what -> Daemon
+        self.lock = threading.RLock()   # a change (apply) and a restart never interleave
+        self._thread = None
+        self._stop = threading.Event()
+
+    def watch(self, what, where, command, pidfile, pid, after=None):
+        """Record daemon `what` (running as `pid`) and restart it when it dies."""
+        self.daemons[what] = Daemon(what, where, command, pidfile, after)
+        self.state.add_process(pid, what, restart=self.enabled)
+
+    def forget(self, where):
+        """Stop watching what runs at `where` (it is being removed)."""
+        self.daemons = {w: d for w, d in self.daemons.items() if d.where != where}
+
+    def tick(self):
+        """Start again every watched daemon that died; returns what was restarted."""
+        if not self.enabled:
+            return []
+        done = []
+        with self.lock:
+            recorded = {p.what: p for p in self.state.processes}
+            for what, daemon in list(self.daemons.items()):
+                proc = recorded.get(what)
+                if proc is None or proc.alive():
+                    continue
+                _collect(proc)
+                if self._restart(daemon, proc):
+                    done.append(what)
+            if done:
+                self.state.save()
+        return done
+
+    def _restart(self, daemon, old):
+        info = self.state.daemons.setdefault(daemon.what, {"restarts": 0, "restart": True})
+        if info.get("gave_up"):
+            return False
+        now = time.monotonic()
+        while daemon.starts and now - daemon.starts[0] > START_LIMIT_INTERVAL:
+            daemon.starts.popleft()
+        ended = how_it_ended(old.pid) or "ended"
+        EXITS.pop(old.pid, None)
+        if len(daemon.starts) >= START_LIMIT_BURST:
+            info["gave_up"] = "not restarted: %d restarts within %.0f s" % (START_LIMIT_BURST, START_LIMIT_INTERVAL)
+            self._log("%s (pid %d) %s; %s" % (daemon.what, old.pid, ended, info["gave_up"]))
+            return False
+        daemon.starts.append(now)
+        time.sleep(RESTART_SEC)
+        try:
+            pid = self._start(daemon, old.pid)
+        except LabError as e:
+            info["last"] = "%s; restart failed" % ended
+            self._log("%s (pid %d) %s; restart failed: %s" % (daemon.what, old.pid, ended, e))
+            return False
+        self.state.add_process(pid, daemon.what, restart=True)
+        info["restarts"] = info.get("restarts", 0) + 1
+        info["last"] = ended
+        self._log("%s (pid %d) %s; started again as pid %d" % (daemon.what, old.pid, ended, pid))
+        if daemon.after is not None:
+            try:
+                daemon.after()
+            except LabError as e:
+                self._log("%s: after the restart: %s" % (daemon.what, e))
+        return True
+
+    def _start(self, daemon, old_pid):
+        ns = self.state.namespaces.get(daemon.where)
+        holder = Proc(ns["pid"], ns["start"]) if ns else None
+        if holder is None or not holder.alive():
+            raise LabError("%s is gone" % daemon.where)
+        env = dict(os.environ, **{LAB_MARK: self.state.mark})
+        # its words go to a file, not a pipe: a daemon that keeps the pipe open would hold us until the timeout
+        with tempfile.TemporaryFile("w+") as out:
+            try:
+                proc = subprocess.run(["mnexec", "-a", str(holder.pid), "sh", "-c", daemon.command], env=env,
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                      timeout=START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise LabError("its start did not finish within %.0f s" % START_TIMEOUT) from None
+            if proc.returncode != 0:
+                out.seek(0)
+                raise LabError("exit %d: %s" % (proc.returncode, out.read().strip()[-300:]))
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                with open(daemon.pidfile) as f:
+                    pid = int(f.read().split()[0])
+                if pid != old_pid and Proc(pid).alive():
+                    return pid
+            except (OSError, ValueError, IndexError):
+                pass
+            if time.monotonic() > deadline:
+                raise LabError("no new pid in %s" % daemon.pidfile)
+            time.sleep(0.02)
+
+    def _log(self, line):
+        with open(os.path.join(self.state.dir, "daemons.log"), "a") as f:
+            f.write("%s %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), line))
+
+    # -- for a holder that has no loop of its own (stacklab run, with its CLI) --
+    def start_thread(self, every=0.5):
+        def loop():
+            while not self._stop.wait(every):
+                try:
+                    self.tick()
+                except Exception as e:      # a bug here must not kill the lab's holder
+                    self._log("supervisor: %s: %s" % (type(e).__name__, e))
+        self._thread = threading.Thread(target=loop, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def stop_thread(self):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
