@@ -104,14 +104,33 @@ def _unadd_floating_ips(lab, old, addresses):
 
 def remove_namespace(lab, name, host):
     """End an agent namespace the lab made (a qdhcp-): its processes, its port, its record."""
+    port = host.port
+    _end_namespace(lab, name, host, port.node,
+                   "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true\n"
+                   "umount /run/netns/%s 2>/dev/null; rm -f /run/netns/%s || true"
+                   % (naming.INTEGRATION_BRIDGE, port.name, port.name, name, name))
+
+
+def remove_instance(lab, name):
+    """End an instance: its processes, its tap on br-int, its namespace, its files."""
+    host = lab.instances.pop(name)
+    info = lab.state.instances.pop(name)
+    lab.links = [link for link in lab.links if host not in (link.intf1.node, link.intf2.node)]
+    _end_namespace(lab, name, host, info["node"], "ovs-vsctl --if-exists del-port %s %s\nip link del %s "
+                   "2>/dev/null || true" % (naming.INTEGRATION_BRIDGE, info["tap"], info["tap"]))
+    shutil.rmtree(host.workdir, ignore_errors=True)
+    lab.state.save()
+
+
+def _end_namespace(lab, name, host, node, unplug):
+    """End namespace `name` (held by `host`) and everything in it, after
+    `unplug` (shell text) ran on `node`; forget its record. Its daemons
+    are no longer watched first: what ends now is not restarted."""
     ns = lab.state.namespaces.pop(name)
     lab.supervisor.forget(name)
     procs = [p for p in lab.state.processes if p.what.split(" ", 1)[0] == name]
     procs += in_namespaces({(ns["netns"], ns["mntns"])})
-    port = host.port
-    script(lab.nodes[port.node], "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true\n"
-           "umount /run/netns/%s 2>/dev/null; rm -f /run/netns/%s || true"
-           % (naming.INTEGRATION_BRIDGE, port.name, port.name, name, name), "unplugging %s" % port.name)
+    script(lab.nodes[node], unplug, "unplugging %s from %s" % (name, node))
     holder = Proc(ns["pid"], ns["start"], "namespace holder")
     stubborn = terminate(procs + [holder], kill_now={ns["pid"]})
     if stubborn:
@@ -122,32 +141,6 @@ def remove_namespace(lab, name, host):
     except (OSError, ValueError):
         pass
     lab.state.forget_processes(name)
-    lab.state.save()
-
-
-def remove_instance(lab, name):
-    """End an instance: its processes, its tap on br-int, its namespace, its files."""
-    host = lab.instances.pop(name)
-    info = lab.state.instances.pop(name)
-    ns = lab.state.namespaces.pop(name)
-    lab.supervisor.forget(name)         # (its processes end now: no restart)
-    procs = [p for p in lab.state.processes if p.what.split(" ", 1)[0] == name]
-    procs += in_namespaces({(ns["netns"], ns["mntns"])})
-    script(lab.nodes[info["node"]], "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true"
-           % (naming.INTEGRATION_BRIDGE, info["tap"], info["tap"]), "unplugging %s" % info["tap"])
-    lab.links = [link for link in lab.links if host not in (link.intf1.node, link.intf2.node)]
-    holder = Proc(ns["pid"], ns["start"], "namespace holder")
-    stubborn = terminate(procs + [holder], kill_now={ns["pid"]})
-    if stubborn:
-        raise LabError("instance %s: could not end %s" % (name, ", ".join(map(repr, stubborn))))
-    wait_gone(procs)
-    try:
-        host.cleanup()
-    except (OSError, ValueError):
-        pass
-    lab.state.forget_processes(name)
-    lab.supervisor.forget(name)
-    shutil.rmtree(host.workdir, ignore_errors=True)
     lab.state.save()
 
 

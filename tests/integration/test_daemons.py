@@ -7,6 +7,7 @@ scenario's `daemons: {restart: false}`), `status NAME` names it and exits 1,
 A change that fails midway is undone; a pidfile naming somebody else's
 process is never signalled."""
 
+import contextlib
 import json
 import os
 import re
@@ -32,30 +33,29 @@ def scenario(tmp_path, name, restart=True):
     return path
 
 
+@contextlib.contextmanager
+def lab_up(tmp_path, name, restart):
+    before = Snapshot()
+    stacklab("up", scenario(tmp_path, name, restart))
+    try:
+        yield name, os.path.join(str(tmp_path), name + ".yaml")
+    finally:
+        stacklab("down", name, check=False)
+    assert not wait_clean(before)
+
+
 @pytest.fixture(scope="module")
 def kept(tmp_path_factory):
     """A two-node lab kept by its keeper, restarting on."""
-    before = Snapshot()
-    path = scenario(tmp_path_factory.mktemp("kept"), "it-daemons")
-    stacklab("up", path)
-    try:
-        yield "it-daemons", path
-    finally:
-        stacklab("down", "it-daemons", check=False)
-    assert not wait_clean(before)
+    with lab_up(tmp_path_factory.mktemp("kept"), "it-daemons", True) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def unkept(tmp_path_factory):
     """The same with restarting off."""
-    before = Snapshot()
-    path = scenario(tmp_path_factory.mktemp("unkept"), "it-nodaemons", restart=False)
-    stacklab("up", path)
-    try:
-        yield "it-nodaemons", path
-    finally:
-        stacklab("down", "it-nodaemons", check=False)
-    assert not wait_clean(before)
+    with lab_up(tmp_path_factory.mktemp("unkept"), "it-nodaemons", False) as lab:
+        yield lab
 
 
 def record(lab, what):
