@@ -360,9 +360,18 @@ class NeutronOVSAgent(app_manager.OSKenApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.agents = {}
+
+    def start(self):
+        """Listen only now: os-ken hands a connection's messages to its own
+        OpenFlow handler (the hellos, the features) only once every app is
+        registered, and a Datapath made before that has none for good: its
+        switch's hello was dropped and the bridge stayed in the handshake
+        (the bridge "connected, never programmed" of a build now and then)."""
+        thread = super().start()
         for spec in OPTIONS["nodes"]:
             self.serve(spec)
         hub.spawn(self._follow_plans)
+        return thread
 
     def _follow_plans(self):
         """One thread watches every node's plan file (not one per node)."""
@@ -380,6 +389,9 @@ class NeutronOVSAgent(app_manager.OSKenApp):
         self.agents[agent.node] = agent
 
         def connected(sock, address):
+            if app_manager.lookup_service_brick("ofp_event") is None:
+                sock.close()            # (never, once started: the switch would only connect again)
+                return
             watched = handshake.WatchedSocket(sock)
             with contextlib.closing(Datapath(watched, address)) as dp:
                 dp.stacklab_node = agent.node
