@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from stacklab import runner  # noqa: E402
-from stacklab.running import RunningLab  # noqa: E402
+from stacklab.runtime.running import RunningLab  # noqa: E402
 from stacklab.scenario.loader import find_scenario, load_scenario  # noqa: E402
 
 N = 10000

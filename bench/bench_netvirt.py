@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from stacklab import runner  # noqa: E402
-from stacklab.running import RunningLab  # noqa: E402
+from stacklab.runtime.running import RunningLab  # noqa: E402
 from stacklab.scenario.loader import find_scenario, load_scenario  # noqa: E402
 
 VSWITCHD = "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off"
@@ -49,7 +49,7 @@ def wait_programmed(lab, nodes, newer_than, timeout=60):
     """The controller's status once every node reports a full sync after `newer_than`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = lab.odl.status() or {}
+        st = lab.plane.status() or {}
         got = st.get("nodes", {})
         if st.get("time", 0) > newer_than and all(
                 n in got and got[n]["full_sync_seconds"] is not None and got[n].get("connected", 0) > newer_than

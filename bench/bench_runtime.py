@@ -17,9 +17,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from stacklab.runtime.state import LabState  # noqa: E402
+from stacklab.runtime.teardown import lab_processes  # noqa: E402
 from stacklab.scenario.synth import mesh_scenario  # noqa: E402
-from stacklab.state import LabState  # noqa: E402
-from stacklab.teardown import lab_processes  # noqa: E402
 
 STACKLAB = [sys.executable, "-m", "stacklab.cli"]
 

@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stacklab import probes  # noqa: E402
-from stacklab.running import RunningLab  # noqa: E402
+from stacklab.observe import probes  # noqa: E402
+from stacklab.runtime.running import RunningLab  # noqa: E402
 
 STACKLAB = [sys.executable, "-m", "stacklab.cli"]
 SECONDS = 4.0

@@ -33,7 +33,7 @@ def _pick(args):
 
 def _open(args):
     """The running lab a verb works on; one still building is waited for."""
-    from stacklab.running import RunningLab
+    from stacklab.runtime.running import RunningLab
     name = _pick(args)
     return RunningLab.open(name, waiting=lambda: print("lab %s is building; waiting until it is up" % name,
                                                        file=sys.stderr, flush=True))
@@ -60,7 +60,7 @@ def cmd_list(args):
 
 
 def cmd_validate(args):
-    from stacklab.estimate import estimate
+    from stacklab.scenario.estimate import estimate
     from stacklab.scenario.loader import find_scenario, load_scenario
     failed = 0
     for item in args.files:
@@ -92,7 +92,7 @@ def cmd_up(args):
 
 def cmd_down(args):
     from stacklab import runner
-    from stacklab.state import running_labs
+    from stacklab.runtime.state import running_labs
     _need_root()
     if args.all and _lab_name(args) is not None:
         raise StacklabError("give a lab's name or --all, not both")
@@ -163,11 +163,11 @@ def cmd_exec(args):
 
 def cmd_check(args):
     from stacklab import runner
-    from stacklab.state import LabState
+    from stacklab.checks import run_checks
+    from stacklab.runtime.state import LabState
     _need_root()
     lab = _open(args)
-    scenario = runner.lab_scenario(lab.state)
-    results = runner.run_checks(lab, scenario)
+    results = run_checks(lab)
     try:
         gone = LabState.load(lab.name).id != lab.state.id
     except StacklabError:
@@ -178,11 +178,11 @@ def cmd_check(args):
 
 
 def cmd_flows(args):
-    from stacklab import flows, runner
+    from stacklab.observe import flows
     _need_root()
     lab = _open(args)
     if args.action == "show":
-        style = flows.style_of(runner.lab_scenario(lab.state))
+        style = flows.style_of(lab.scenario)
         for flow in flows.dump(lab, args.node, args.bridge, style):
             print(flow)
         if style.cookies:       # netvirt: the groups the flows use
@@ -197,26 +197,23 @@ def cmd_flows(args):
 
 
 def cmd_walk(args):
-    from stacklab import runner
-    from stacklab.walk import Walker, render
+    from stacklab.observe.walk import Walker, render
     _need_root()
     lab = _open(args)
-    lab.scenario = runner.lab_scenario(lab.state)
     proto, port = ("tcp", args.tcp) if args.tcp else ("udp", args.udp) if args.udp else ("icmp", None)
     print(render(Walker(lab).walk(args.src, args.dst, proto, port), tables=not args.brief, trace=args.trace))
     return 0
 
 
 def cmd_ssh(args):
-    from stacklab import runner
-    from stacklab.ssh import ssh_argv
+    from stacklab.observe.ssh import ssh_argv
     _need_root()
     lab = _open(args)
-    scenario = runner.lab_scenario(lab.state)
+    scenario = lab.scenario
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     source = None
     if args.source:
-        from stacklab.checks.endpoints import SOURCES, namespace
+        from stacklab.scenario.endpoints import SOURCES, namespace
         source = namespace(scenario, args.source)
         if source is None:
             raise StacklabError("--from %s: no %s of that name" % (args.source, SOURCES))
@@ -228,22 +225,33 @@ def cmd_run(args):
     from stacklab import runner
     _need_root()
     scenario = _with_datapath(runner.load(args.scenario), args)
-    interactive = False if args.no_cli else None
-    return runner.run(scenario, args.json, args.junit, interactive, runner.printer(), force=args.force)
+    interactive = not args.no_cli and sys.stdin.isatty() and not args.json
+    interact = (lambda hosts, running: _console(hosts, running, teardown_on_exit=True)) if interactive else None
+    return runner.run(scenario, args.json, args.junit, interact, runner.printer(), force=args.force)
+
+
+def _console(hosts, running, teardown_on_exit):
+    """The lab's CLI (the only place that makes one): handed the command line's
+    own main to run stacklab commands, and how to find the lab's exercise."""
+    from stacklab.console import LabCLI
+
+    def exercise():
+        from stacklab.exercises import session
+        from stacklab.exercises.model import find_exercise
+        record = session.running_exercise(running.name)
+        return find_exercise(record["name"]) if record else None
+    LabCLI(hosts, running.name, running, command=main, exercise=exercise, teardown_on_exit=teardown_on_exit)
 
 
 def cmd_cli(args):
-    from stacklab import runner
-    from stacklab.console import AttachedHost, LabCLI
+    from stacklab.console import AttachedHost
     _need_root()
     lab = _open(args)
-    name = lab.name
-    scenario = runner.lab_scenario(lab.state)
     hosts = {}
     try:
         for where in lab.state.reachable():
             hosts[where] = AttachedHost(where, lab.state.holder(where).pid)
-        LabCLI(hosts, name, scenario, lab, teardown_on_exit=False)
+        _console(hosts, lab, teardown_on_exit=False)
     finally:
         for host in hosts.values():
             host.terminate()
@@ -277,11 +285,11 @@ def cmd_apply(args):
 def cmd_draw(args):
     from stacklab import runner
     from stacklab.draw import render
-    from stacklab.state import LabState, running_labs
+    from stacklab.runtime.state import LabState, running_labs
     name = _lab_name(args)
     if args.lab is not None or name is None or name in running_labs():
         name = _pick(args)
-        scenario = runner.lab_scenario(LabState.load(name))
+        scenario = LabState.load(name).scenario()
     else:
         scenario = runner.load(name)
     out = args.output or "%s.svg" % scenario.name

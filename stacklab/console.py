@@ -1,9 +1,11 @@
 """The lab's interactive CLI: Mininet's CLI, where the first word names a node
 or instance (`compute1 ovs-ofctl dump-flows br-int`), plus lab commands."""
 
-from topologies.mn import CLI, Host
-
 from stacklab import report
+from stacklab.checks import run_checks
+from stacklab.errors import StacklabError
+from stacklab.observe.walk import Walker, render
+from topologies.mn import CLI, Host
 
 
 class AttachedHost(Host):
@@ -19,12 +21,19 @@ class AttachedHost(Host):
 
 
 class LabCLI(CLI):
-    """stacklab:LAB> with the lab's nodes and instances, and the lab's own commands."""
+    """stacklab:LAB> with the lab's nodes and instances, and the lab's own
+    commands. It is handed what it needs, as Mininet's CLI is handed the
+    network: the running lab, `command(argv)` that runs a stacklab command
+    (the command line's own main), and `exercise()`, the exercise that runs
+    in this lab or None."""
 
-    def __init__(self, nodes, lab_name, scenario=None, running=None, teardown_on_exit=True, **kwargs):
+    def __init__(self, nodes, lab_name, running, command, exercise=lambda: None, teardown_on_exit=True,
+                 **kwargs):
         self.lab_name = lab_name
-        self.scenario = scenario
         self.running = running
+        self.scenario = running.scenario
+        self.command = command
+        self.exercise = exercise
         self.teardown_on_exit = teardown_on_exit
         self.prompt = "stacklab:%s> " % lab_name
         print(self.examples() + "\nType help for the commands; exit (or Ctrl-D) leaves%s."
@@ -51,24 +60,14 @@ class LabCLI(CLI):
 
     def _scenario(self):
         """What the lab runs now (`stacklab apply` may have changed it since)."""
-        if self.running is None:
-            return self.scenario
-        from stacklab import runner
         try:
-            self.scenario = runner.lab_scenario(self.running.state)
+            self.scenario = self.running.reload_scenario()
         except Exception:       # a lab of an older stacklab: keep what we had
-            pass
+            self.running.scenario = self.scenario
         return self.scenario
 
     def _exercise(self):
-        if self.running is None:
-            return None
-        from stacklab.exercises import session
-        record = session.running_exercise(self.lab_name)
-        if record is None:
-            return None
-        from stacklab.exercises.model import find_exercise
-        return find_exercise(record["name"])
+        return self.exercise()
 
     def do_help(self, line):
         """help [COMMAND]: what you can type here."""
@@ -106,7 +105,7 @@ class LabCLI(CLI):
 
     def do_nodes(self, _line):
         """List the nodes, instances, hosts and agent namespaces."""
-        state = self.running.state if self.running else None
+        state = self.running.state
         for name, node in sorted(self.mn.items()):
             kind = state.namespaces.get(name, {}).get("kind") if state else None
             role = (state.nodes.get(name, {}).get("role") if state else None) or getattr(node, "role", None)
@@ -114,17 +113,12 @@ class LabCLI(CLI):
 
     def do_checks(self, _line):
         """Run the scenario's checks again."""
-        if not (self.scenario and self.running):
-            print("no scenario checks here")
-            return
-        from stacklab.runner import run_checks
         print(report.table(run_checks(self.running, self._scenario()), self.lab_name))
 
     def _stacklab(self, argv):
         """A stacklab command, its errors printed as the command line prints them."""
-        from stacklab.cli import main
         try:
-            main(argv)
+            self.command(argv)
         except SystemExit:      # argparse's usage errors
             pass
 
@@ -187,16 +181,13 @@ class LabCLI(CLI):
         words = line.split()
         brief = "brief" in words
         words = [w for w in words if w != "brief"]
-        if not (self.scenario and self.running) or len(words) not in (2, 4) \
+        if len(words) not in (2, 4) \
                 or (len(words) == 4 and (words[2] not in ("tcp", "udp") or not words[3].isdigit())):
             print("usage: walk FROM TO [tcp|udp PORT] [brief]   e.g. walk A E")
             return
-        from stacklab.errors import StacklabError
-        from stacklab.walk import Walker, render
-        self.running.scenario = self.scenario
         proto, port = (words[2], int(words[3])) if len(words) == 4 else ("icmp", None)
         try:
-            self.running.scenario = self._scenario()
+            self._scenario()
             print(render(Walker(self.running).walk(words[0], words[1], proto, port), tables=not brief))
         except StacklabError as e:
             print(e)

@@ -4,11 +4,13 @@ same names as the documents."""
 import ipaddress
 import re
 
-INTEGRATION_BRIDGE = "br-int"
-TUNNEL_BRIDGE = "br-tun"
-PATCH_INT_TO_TUN = "patch-tun"
-PATCH_TUN_TO_INT = "patch-int"
-DEVICE_NAME_MAX = 15
+# the bridge and patch names the OpenFlow apps use too: defined once, in controller/names.py
+from controller.names import (DEVICE_NAME_MAX, INTEGRATION_BRIDGE, PATCH_INT_TO_TUN, PATCH_TUN_TO_INT,
+                              TUNNEL_BRIDGE, int_patch_name, phy_patch_name)
+
+__all__ = ["DEVICE_NAME_MAX", "INTEGRATION_BRIDGE", "PATCH_INT_TO_TUN", "PATCH_TUN_TO_INT", "TUNNEL_BRIDGE",
+           "int_patch_name", "phy_patch_name", "NAME_PATTERN", "LAB_NAME_MAX", "lab_name_problem", "tap_name",
+           "vxlan_port_name", "qdhcp_namespace", "tap_mac"]
 
 # A lab is named as a scenario's names are: it becomes a directory under the
 # run directory, so nothing that could climb out of it ('.', '..', '/') passes.
@@ -34,16 +36,6 @@ def tap_name(port_id):
 def vxlan_port_name(remote_ip):
     """neutron's tunnel port name: the peer address in hex (172.16.0.11 -> vxlan-ac10000b)."""
     return "vxlan-%08x" % int(ipaddress.IPv4Address(str(remote_ip)))
-
-
-def int_patch_name(bridge):
-    """The br-int side of the patch to a physical bridge: int-br-provider."""
-    return ("int-" + bridge)[:DEVICE_NAME_MAX]
-
-
-def phy_patch_name(bridge):
-    """The physical bridge's side of that patch: phy-br-provider."""
-    return ("phy-" + bridge)[:DEVICE_NAME_MAX]
 
 
 def qdhcp_namespace(network_id):

@@ -12,13 +12,14 @@ import sys
 import time
 import traceback
 
-from stacklab import datapath, health, mailbox
+from stacklab import datapath
 from stacklab.errors import LabError, StacklabError
-from stacklab.lock import LabLock
-from stacklab.procs import Proc, become_subreaper, reap, wait_gone
-from stacklab.running import RunningLab
-from stacklab.state import LAB_MARK, LabState, check_lab_name, lab_dir, running_labs
-from stacklab.teardown import sweep
+from stacklab.runtime import health, mailbox
+from stacklab.runtime.lock import LabLock
+from stacklab.runtime.procs import Proc, become_subreaper, reap, wait_gone
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LAB_MARK, LabState, check_lab_name, lab_dir, running_labs
+from stacklab.runtime.teardown import sweep
 
 
 class Interrupted(BaseException):
@@ -46,38 +47,6 @@ def load(name_or_file):
     return load_scenario(find_scenario(name_or_file))
 
 
-SNAPSHOT = "scenario.yaml"
-
-
-def save_snapshot(state, scenario):
-    """Keep the text the lab was built (or last changed) from: what it runs
-    is that, whatever happens to the file afterwards."""
-    if scenario.text is None:
-        return
-    path = os.path.join(state.dir, SNAPSHOT)
-    with open(path + ".tmp", "w") as f:
-        f.write(scenario.text)
-    os.replace(path + ".tmp", path)
-    state.scenario_file = os.path.abspath(scenario.file)
-    state.save()
-
-
-def lab_scenario(state):
-    """The scenario a running lab runs (its snapshot; the file for a lab of an older stacklab)."""
-    path = os.path.join(state.dir, SNAPSHOT)
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        scenario = load(state.scenario_file)
-    else:
-        from stacklab.scenario.loader import load_scenario
-        scenario = load_scenario(state.scenario_file, text=text)
-    if state.datapath_type:             # what it was built with (`--datapath` may have overridden the file)
-        scenario.datapath_type = state.datapath_type
-    return scenario
-
-
 def build(scenario, progress=None, holder=False):
     """Build `scenario` in this process, which then holds the lab (`down`
     signals it) and is the ancestor of every process the lab starts, so it
@@ -99,7 +68,7 @@ def build(scenario, progress=None, holder=False):
         lock.release()
         raise
     state.datapath_type = scenario.datapath_type
-    save_snapshot(state, scenario)
+    state.save_snapshot(scenario)
     t0 = time.monotonic()
     if progress:
         sys.stderr.write("building lab %s (%d nodes, %d instances, %s datapath)\n"
@@ -141,7 +110,7 @@ def teardown(lab):
 def affordable(scenario, force=False, progress=None):
     """Refuse (LabError) a lab this machine cannot hold, unless `force`; say
     what a big one will take."""
-    from stacklab import estimate
+    from stacklab.scenario import estimate
     est = estimate.estimate(scenario)
     available, total = estimate.available_mb()
     why = estimate.refusal(est, available, total)
@@ -337,7 +306,7 @@ def apply_live(lab, new):
                         "rebuild it)" % ("; ".join(failed), lab.state.name, lab.state.name)
             return {"error": text}
         lab.scenario = new
-        save_snapshot(lab.state, new)
+        lab.state.save_snapshot(new)
         return {"changes": done, "planned": d.lines()}
 
 
@@ -347,25 +316,6 @@ def apply(name, scenario, timeout=300.0):
     state = RunningLab.open(name).state
     return mailbox.send(state, {"kind": "apply", "file": os.path.abspath(scenario.file), "text": scenario.text},
                         timeout)
-
-
-def run_checks(running, scenario):
-    """The lab's health first (a row only when a process of the lab is dead:
-    then every failing check names that as its likely cause), then the
-    scenario's checks."""
-    from stacklab.checks import PASS, run_check
-    from stacklab.scenario.model import Check
-    running.scenario = scenario         # the probes name things as the scenario does
-    health_check = Check("daemons", {"where": None}, -1, None)
-    first = run_check(running, health_check)
-    running.dead = first.data.get("dead", [])
-    results = [] if first.verdict == PASS else [first]
-    for check in scenario.checks:
-        result = run_check(running, check)
-        if running.dead and not result.ok:
-            result.detail = "%s [while %s]" % (result.detail, first.detail)
-        results.append(result)
-    return results
 
 
 def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout):
@@ -380,8 +330,10 @@ def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout)
     return 0 if all(r.ok for r in results) else 1
 
 
-def run(scenario, as_json=False, junit=None, interactive=None, progress=None, force=False):
-    """Up, check, report, (CLI), down. Returns the exit code: 1 if a check failed."""
+def run(scenario, as_json=False, junit=None, interact=None, progress=None, force=False):
+    """Up, check, report, then `interact(hosts, running)` (the CLI, which the
+    caller hands in; None: none), down. Returns the exit code: 1 if a check
+    failed."""
     affordable(scenario, force, progress)
     catch_termination()
     lab = build(scenario, progress, holder=True)
@@ -389,14 +341,12 @@ def run(scenario, as_json=False, junit=None, interactive=None, progress=None, fo
     signal.signal(mailbox.SIGNAL, lambda *_: serve())        # `stacklab apply` from another terminal
     lab.supervisor.start_thread()
     try:
+        from stacklab.checks import run_checks
         running = RunningLab(lab.state)
         results = run_checks(running, scenario)
         code = emit_report(results, scenario.name, as_json, junit)
-        if interactive is None:
-            interactive = sys.stdin.isatty() and not as_json
-        if interactive:
-            from stacklab.console import LabCLI
-            LabCLI(lab.hosts(), scenario.name, scenario, running)
+        if interact is not None:
+            interact(lab.hosts(), running)
         return code
     finally:
         seconds = teardown(lab)

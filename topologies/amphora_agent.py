@@ -28,7 +28,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from stacklab.procs import children
+from stacklab.runtime.procs import children
 
 API_VERSION = "1.0"
 _LB = r"(?P<lb>[0-9a-f-]{36})"

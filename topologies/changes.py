@@ -1,7 +1,7 @@
 """Live changes to a running lab (`stacklab apply`), made by the process that
 holds it: only what the scenario diff names changes, each part by its owner
 (instances by the Lab's instance steps, DHCP entries by their dnsmasq,
-floating IPs by their router), and the agents get new plans, from which they
+floating IPs by their router), and the control plane gets new plans, from which they
 send only the flows that differ, as neutron's agent does after an RPC from
 its server. Connections through the rest of the lab are not touched."""
 
@@ -9,10 +9,8 @@ import shutil
 import signal
 
 from stacklab import naming
-from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
-from stacklab.procs import Proc, from_pidfile, in_namespaces, terminate, wait_gone
-from topologies import plumbing
+from stacklab.runtime.procs import Proc, from_pidfile, in_namespaces, terminate, wait_gone
 from topologies.shell import script
 
 
@@ -27,14 +25,14 @@ def apply_changes(lab, new, d):
     lab.scenario = new
     if d.added_networks:
         with_dhcp = [n for n in d.added_networks if n in new.dhcp_ports]
-        lab._start_dhcp(networks=with_dhcp)
+        lab.start_dhcp(networks=with_dhcp)
         done += ["network %s added%s" % (n, " (qdhcp-%s, dnsmasq)" % new.networks[n].id if n in with_dhcp else "")
                  for n in d.added_networks]
-    done += _update_tunnels(lab, old, new)
+    done += lab.plane.update_tunnels(old, new)
     added = [new.instances[n] for n in d.added_instances]
     if added:
-        lab._create_instances(added)
-    plans = _write_plans(lab)
+        lab.create_instances(added)
+    plans = lab.plane.update_plans()
     if d.groups or d.regrouped_instances:
         done += ["security group %s" % g for g in d.groups]
         done += ["instance %s: security groups %s" % (n, ", ".join(new.instances[n].port.security_groups))
@@ -46,9 +44,9 @@ def apply_changes(lab, new, d):
         done.append("agents: new plans for %s, flows confirmed" % ", ".join(plans) if plans else
                     "agents: flows confirmed")
     if added:
-        lab._start_ssh(added)
-        lab._start_web_servers(added)
-        lab._request_addresses(added)
+        lab.start_ssh(added)
+        lab.start_web_servers(added)
+        lab.request_addresses(added)
         done += ["instance %s added on %s (%s, %s)" % (i.name, i.node, i.port.ip, i.port.name) for i in added]
     if d.added_floating_ips:
         done += _update_routers(lab, old, new)
@@ -82,8 +80,8 @@ def undo_changes(lab, old, new, d):
             attempt("removing %s" % name, lambda n=name: remove_namespace(lab, n, lab.dhcp.pop(n)) or
                     "%s removed again" % n)
     lab.scenario = old
-    attempt("the tunnels", lambda: _update_tunnels(lab, new, old) and "the tunnels of before")
-    attempt("the agents' plans", lambda: _write_plans(lab) and "the agents' plans of before")
+    attempt("the tunnels", lambda: lab.plane.update_tunnels(new, old) and "the tunnels of before")
+    attempt("the agents' plans", lambda: lab.plane.update_plans() and "the agents' plans of before")
     attempt("the DHCP host entries", lambda: _update_dhcp_hosts(lab, new, old) and "the DHCP entries of before")
     if d.added_floating_ips:
         attempt("the floating IPs", lambda: _unadd_floating_ips(lab, old, d.added_floating_ips))
@@ -142,32 +140,6 @@ def _end_namespace(lab, name, host, node, unplug):
         pass
     lab.state.forget_processes(name)
     lab.state.save()
-
-
-def _write_plans(lab):
-    """Every node's agent plan from the scenario; the nodes whose plan changed."""
-    changed = []
-    for name, host in lab.nodes.items():
-        if host.write_agent_plan(node_plan(lab.scenario, name)):
-            changed.append(name)
-    return changed
-
-
-def _update_tunnels(lab, old, new):
-    """With l2population a node has tunnels only to nodes it shares a
-    network with: ports that come or go can add or remove VXLAN ports."""
-    done = []
-    for name, node in new.nodes.items():
-        before, after = set(old.tunnel_peers(name)), set(new.tunnel_peers(name))
-        if before == after:
-            continue
-        lines = [plumbing.tunnel_port_script(node, ip) for ip in sorted(after - before)]
-        lines += ["ovs-vsctl --if-exists del-port %s %s" % (naming.TUNNEL_BRIDGE, naming.vxlan_port_name(ip))
-                  for ip in sorted(before - after)]
-        script(lab.nodes[name], "\n".join(lines), "changing the tunnels of %s" % name)
-        done += ["%s: tunnel to %s added" % (name, ip) for ip in sorted(after - before)]
-        done += ["%s: tunnel to %s removed" % (name, ip) for ip in sorted(before - after)]
-    return done
 
 
 def _update_dhcp_hosts(lab, old, new):

@@ -8,16 +8,13 @@ import time
 from functools import partial
 
 from stacklab import naming
-from stacklab.agent_plan import node_plan
 from stacklab.errors import LabError
-from stacklab.ssh import key_file
-from stacklab.teardown import sweep
-from stacklab.netvirt_plan import netvirt_plan
-from stacklab.procs import signals_deferred
-from topologies import fabric, netvirt, plumbing
-from topologies import amphora
-from topologies.agents import AgentHost
+from stacklab.observe.ssh import key_file
+from stacklab.runtime.procs import signals_deferred
+from stacklab.runtime.teardown import sweep
+from topologies import amphora, fabric, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
+from topologies.controlplanes import control_plane
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
@@ -109,10 +106,9 @@ class Lab:
         self.links = []
         self.keys = {}          # key pair -> private key file
         self.pki = None         # Octavia's CA, when the scenario has load balancers
-        self.odl = None         # the netvirt controller (sdn: netvirt), on its node
-        self.agents = None      # the OVS agents of every node, one process (sdn: neutron)
         self.script_dir = os.path.join(state.dir, "scripts")
         self.supervisor = Supervisor(state, enabled=scenario.restart_daemons)
+        self.plane = control_plane(self)        # what programs the switches (topologies/controlplanes/)
 
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
@@ -126,15 +122,15 @@ class Lab:
         ("physical networks", "_wire_fabric"),
         # the agents before the bridges: a bridge that finds nobody listening retries after 1, 2,
         # 4 s, and starting Python with os-ken takes longer than creating the bridges
-        ("agents", "_start_agents"),
+        ("agents", "_start_control_plane"),
         ("bridges", "_configure_bridges"),
-        ("instances", "_create_instances"),
-        ("ssh servers", "_start_ssh"),
-        ("web servers", "_start_web_servers"),
-        ("dhcp", "_start_dhcp"),
+        ("instances", "create_instances"),
+        ("ssh servers", "start_ssh"),
+        ("web servers", "start_web_servers"),
+        ("dhcp", "start_dhcp"),
         ("routers", "_start_routers"),
         ("flows", "wait_for_flows"),
-        ("addresses", "_request_addresses"),
+        ("addresses", "request_addresses"),
         ("load balancers", "_start_load_balancers"),
     )
 
@@ -164,10 +160,8 @@ class Lab:
     def _create_nodes(self):
         self._make_keys()
         binds = self._make_octavia_pki()
-        if self.scenario.sdn == "netvirt":
-            ctl = self.scenario.sdn_controller
-            self.odl = netvirt.OpenDaylight(os.path.join(self.state.dir, "nodes", ctl))
-            binds.setdefault(ctl, []).extend(self.odl.binds())
+        for node, mounts in self.plane.binds().items():
+            binds.setdefault(node, []).extend(mounts)
         jobs = [(lambda: FabricHost(self.FABRIC, self.script_dir), self._fabric_made)]
         jobs += [(partial(self._new_node, node, binds.get(node.name, ())), partial(self._node_made, node))
                  for node in self.scenario.nodes.values()]
@@ -196,7 +190,7 @@ class Lab:
     def _node_made(self, node, host):
         self.nodes[node.name] = host
         self._record(host, "node")
-        self.state.nodes[node.name] = {"role": node.role, "bridges": self._bridge_names(node)}
+        self.state.nodes[node.name] = {"role": node.role, "bridges": self.plane.bridge_names(node)}
 
     def _new_external_host(self, h):
         workdir = os.path.join(self.state.dir, "hosts", h.name)
@@ -231,23 +225,15 @@ class Lab:
             binds[lb.controller] = [("/etc/octavia", etc)]
         return binds
 
-    def _bridge_names(self, node):
-        if self.scenario.sdn == "netvirt":
-            return netvirt.bridge_names(node)
-        names = [naming.INTEGRATION_BRIDGE]
-        if node.tunnel_ip is not None:
-            names.append(naming.TUNNEL_BRIDGE)
-        return names + node.physical_bridges
-
     def _start_ovs(self):
         run_parallel([(host, host.ovs_start_script()) for host in self.nodes.values()], "starting Open vSwitch")
         for host in self.nodes.values():
             for daemon, command in host.OVS_DAEMONS:
                 pidfile = host.pidfile(daemon)
-                self._watch("%s %s" % (host.name, daemon), host.name, command, pidfile)
+                self.watch("%s %s" % (host.name, daemon), host.name, command, pidfile)
         return "%d x (ovsdb-server, ovs-vswitchd)" % len(self.nodes)
 
-    def _watch(self, what, where, command, pidfile):
+    def watch(self, what, where, command, pidfile):
         """Record daemon `what`, started at `where` by `command` (which the
         supervisor runs again should it die), from its pidfile."""
         self.supervisor.watch(what, where, command, pidfile, wait_pidfile(pidfile, what))
@@ -284,51 +270,24 @@ class Lab:
         return ", ".join(physnets) or "none"
 
     def _configure_bridges(self):
-        jobs = []
-        for node in self.scenario.nodes.values():
-            if self.scenario.sdn == "netvirt":
-                jobs.append((self.nodes[node.name], netvirt.bridges_script(node, self.scenario)))
-                continue
-            peers = self.scenario.tunnel_peers(node.name)
-            jobs.append((self.nodes[node.name], plumbing.bridges_script(node, peers, self.scenario.datapath_type)))
-        run_parallel(jobs, "configuring bridges")
+        run_parallel([(self.nodes[node.name], self.plane.bridges_script(node)) for node in self.scenario.nodes.values()],
+                     "configuring bridges")
         return "%d bridges" % sum(len(v["bridges"]) for v in self.state.nodes.values())
 
-    def _start_agents(self):
-        if self.scenario.sdn == "netvirt":
-            return self._start_netvirt()
-        for name, host in self.nodes.items():
-            host.write_agent_plan(node_plan(self.scenario, name))
-        self.agents = AgentHost(os.path.join(self.state.dir, "agents"))
-        self.agents.write_config(self.nodes.values())
-        script(self.fabric, self.agents.start_script(), "starting the OVS agents")
-        self._watch(self.agents.WHAT, self.FABRIC, self.agents.start_script(), self.agents.pidfile())
-        return "openvswitch-agent for %d nodes" % len(self.nodes)
-
-    def _start_netvirt(self):
-        """One controller for the whole cloud, on the SDN controller node,
-        listening where every br-int's controller points."""
-        self.odl.write_plan(netvirt_plan(self.scenario))
-        ctl = self.scenario.sdn_controller
-        host = self.nodes[ctl]
-        start = self.odl.start_script(netvirt.controller_address(self.scenario), self.scenario.sdn_port)
-        script(host, start, "starting the netvirt controller")
-        self._watch("%s netvirt" % ctl, ctl, start, self.odl.pidfile())
-        target = netvirt.controller_target(self.scenario)
-        self.state.nodes[ctl]["runs"] = "netvirt, listening on %s" % target.split(":", 1)[1]
-        return "netvirt on %s (%s)" % (ctl, target)
+    def _start_control_plane(self):
+        return self.plane.start()
 
     def wait_for_flows(self, stall=15.0, limit=300.0):
-        """Until every agent (or netvirt) reports every bridge programmed and
+        """Until the control plane reports every bridge programmed and
         every port of its node bound: `up` means the data plane is ready.
         A big lab takes longer: give up only when nothing has been confirmed
         for `stall` seconds (or after `limit`)."""
         start = time.monotonic()
         progress, left = start, None
         while True:
-            missing = self.unprogrammed()
+            missing = self.plane.unprogrammed()
             if not missing:
-                return self._programmed_summary()
+                return self.plane.summary()
             now = time.monotonic()
             if left is None or len(missing) < left:
                 progress, left = now, len(missing)
@@ -336,18 +295,15 @@ class Lab:
                 timeout = now - start
                 node, what = missing[0]
                 more = "" if len(missing) == 1 else " (and %s)" % ", ".join("%s of %s" % (w, n) for n, w in missing[1:])
-                controller = self.odl if self.odl is not None else self.agents
-                subject = ("netvirt did not program %s of %s" % (what, node) if self.odl is not None
-                           else "the OVS agent of %s did not program %s" % (node, what))
                 raise LabError("%s%s within %.0f s (its log, %s:\n%s)%s"
-                               % (subject, more, timeout, controller.log_path(), controller.log_tail(15),
-                                  self._controller_connections(missing, controller.log_path())))
+                               % (self.plane.stalled(node, what), more, timeout, self.plane.log_path(),
+                                  self.plane.log_tail(15), self._controller_connections(missing, self.plane.log_path())))
             time.sleep(0.05 + 0.002 * len(self.nodes))     # each look reads every node's status
 
     def _controller_connections(self, missing, controller_log):
         """For each bridge still missing, both sides of its connection: what
         its switch said (did it ever connect?) and what the controller's log
-        (agent or netvirt) says about that node and bridge."""
+        says about that node and bridge."""
         heard = log_lines(controller_log)
         out = []
         for node, what in missing:
@@ -361,48 +317,7 @@ class Lab:
                               "\n".join(about) or "(nothing)"))
         return "".join(out)
 
-    def _programmed_summary(self):
-        if self.odl is not None:
-            nodes = (self.odl.status() or {}).get("nodes", {}).values()
-            return "%d flows, %d groups" % (sum(n["flows"] for n in nodes), sum(n["groups"] for n in nodes))
-        return "%d flows" % sum(b["flows"] for h in self.nodes.values()
-                                for b in (h.agent_status() or {}).get("bridges", {}).values())
-
-    def unprogrammed(self):
-        """[(node, what)] the agents (or netvirt) have not confirmed yet."""
-        if self.odl is not None:
-            return self._unprogrammed_netvirt()
-        out = []
-        for name, host in self.nodes.items():
-            status = host.agent_status() or {}
-            bridges = status.get("bridges", {})
-            plan = host.agent_plan_stamp()
-            for bridge in self.state.nodes[name]["bridges"]:
-                if bridge not in bridges:
-                    out.append((name, bridge))
-                elif bridges[bridge].get("plan") != plan:       # confirmed, but for the plan before
-                    out.append((name, "%s with its new plan" % bridge))
-            bound = set(bridges.get(naming.INTEGRATION_BRIDGE, {}).get("bound", []))
-            for port in self.scenario.ports(name):
-                if port.name not in bound:
-                    out.append((name, "port %s" % port.name))
-        return out
-
-    def _unprogrammed_netvirt(self):
-        full = self.odl.status() or {}
-        status = full.get("nodes", {})
-        out = [] if full.get("settled") else [("every node", "the last changes")]
-        for node in self.scenario.nodes.values():
-            if node.datapath_id is None:
-                continue
-            if node.name not in status:
-                out.append((node.name, naming.INTEGRATION_BRIDGE))
-                continue
-            bound = set(status[node.name]["bound"])
-            out += [(node.name, "port %s" % p.name) for p in self.scenario.ports(node.name) if p.name not in bound]
-        return out
-
-    def _create_instances(self, instances=None):
+    def create_instances(self, instances=None):
         """`instances`: those to create (default: the scenario's; `apply` adds some later)."""
         instances = list(self.scenario.instances.values()) if instances is None else instances
         by_node = {}
@@ -494,7 +409,7 @@ class Lab:
                     lines.append("ip route add default via %s dev %s" % (net.subnet.gateway, port.interface))
         return "\n".join(lines)
 
-    def _start_ssh(self, instances=None):
+    def start_ssh(self, instances=None):
         """dropbear in every instance, the scenario's key pair authorized."""
         instances = list(self.scenario.instances.values()) if instances is None else instances
         hosts = [self.instances[i.name] for i in instances]
@@ -506,7 +421,7 @@ class Lab:
             self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name), "%s dropbear" % host.name)
         return "%d x dropbear, %d key pairs" % (len(hosts), len(keys))
 
-    def _start_web_servers(self, instances=None):
+    def start_web_servers(self, instances=None):
         """busybox httpd on the ports an instance `listen`s on."""
         instances = list(self.scenario.instances.values()) if instances is None else instances
         serving = [i for i in instances if i.listen]
@@ -535,7 +450,7 @@ class Lab:
         with open(path + ".pub") as f:
             return f.read()
 
-    def _start_dhcp(self, networks=None):
+    def start_dhcp(self, networks=None):
         """qdhcp-<network id> on the DHCP node for each network with DHCP:
         its tap on br-int, neutron's files, dnsmasq. `networks`: only these."""
         ports = {n: p for n, p in self.scenario.dhcp_ports.items() if networks is None or n in networks}
@@ -562,7 +477,7 @@ class Lab:
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
         for host in started:
-            self._watch("%s dnsmasq" % host.name, host.name, host.dnsmasq_command(), host.pidfile())
+            self.watch("%s dnsmasq" % host.name, host.name, host.dnsmasq_command(), host.pidfile())
         return "%d x dnsmasq" % len(started)
 
     def _plug_namespaces(self, hosts, ports_of, what):
@@ -582,7 +497,7 @@ class Lab:
         """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses, NAT."""
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
         if not routers:
-            return "distributed (netvirt's flows)" if self.scenario.routers else "none"
+            return "distributed (%s's flows)" % self.plane.NAME if self.scenario.routers else "none"
 
         def new(router):
             return RouterNamespace(router.namespace, self.script_dir, router,
@@ -605,7 +520,7 @@ class Lab:
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
         return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
 
-    def _request_addresses(self, instances=None):
+    def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""
         instances = list(self.scenario.instances.values()) if instances is None else instances
         asking = [i for i in instances if i.address_mode == "dhcp"]
@@ -639,7 +554,7 @@ class Lab:
         lbs = self.scenario.load_balancers
         if not lbs:
             return "none"
-        from stacklab.running import RunningLab
+        from stacklab.runtime.running import RunningLab
         running = RunningLab(self.state)
         for lb in lbs.values():
             host = self.instances[lb.amphora]
@@ -649,12 +564,12 @@ class Lab:
                       for lb in lbs.values()], "starting the amphora agents")
         for lb in lbs.values():
             host = self.instances[lb.amphora]
-            self._watch("%s amphora-agent" % lb.amphora, lb.amphora, host.agent_start_script(lb.amphora_id),
+            self.watch("%s amphora-agent" % lb.amphora, lb.amphora, host.agent_start_script(lb.amphora_id),
                         host.agent_pidfile())
             ctl = octavia_controller(running, self.scenario, lb)
             ctl.wait_ready()
             ctl.deploy(lb)
-            self._watch("%s haproxy" % lb.amphora, lb.amphora, host.haproxy_start_command(lb.id),
+            self.watch("%s haproxy" % lb.amphora, lb.amphora, host.haproxy_start_command(lb.id),
                         host.haproxy_pidfile(lb.id))
         return "%d x amphora (agent, haproxy)" % len(lbs)
 

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from topologies.mn import Host
 
 from controller.appkit import file_stamp
-from controller.neutron import plan as agent_plan
+from controller.neutron.plan import PLAN_FILE as AGENT_PLAN_FILE, STATUS_FILE as AGENT_STATUS_FILE
 from stacklab.errors import LabError
-from stacklab.state import RUN_ROOT
+from stacklab.runtime.state import RUN_ROOT
 
 
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -236,7 +236,7 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
         """ovsdb-server's or ovs-vswitchd's pidfile, seen from outside."""
         return os.path.join(self.workdir, "run", daemon + ".pid")
 
-    # -- the node's OVS agent (controller/neutron/agent.py, run for all nodes by topologies/agents.py) --
+    # -- the node's OVS agent (controller/neutron/agent.py, run for all nodes by topologies/controlplanes/neutron.py) --
     def _outside(self, inside):
         """Where a file of the node's /var/lib/neutron is seen from outside."""
         return os.path.join(self.workdir, "neutron", os.path.relpath(inside, "/var/lib/neutron"))
@@ -244,7 +244,7 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
     def write_agent_plan(self, plan):
         """Write the plan the node's agent follows; True if it changed (an
         unchanged plan is not rewritten: the agent would look at it again)."""
-        path = self._outside(agent_plan.PLAN_FILE)
+        path = self._outside(AGENT_PLAN_FILE)
         text = plan.to_json()
         try:
             with open(path) as f:
@@ -258,7 +258,7 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
     def agent_plan_stamp(self):
         """The plan file as the agent tells it apart ([mtime ns, size, inode],
         what its status says its flows were computed from); None if none."""
-        stamp = file_stamp(self._outside(agent_plan.PLAN_FILE))
+        stamp = file_stamp(self._outside(AGENT_PLAN_FILE))
         return list(stamp) if stamp else None
 
     def agent_spec(self):
@@ -266,12 +266,12 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
         bridges look for it (the node's network namespace), its plan and status
         files, its OVSDB socket."""
         return {"node": self.name, "netns": "/proc/%d/ns/net" % self.pid,
-                "plan": self._outside(agent_plan.PLAN_FILE), "status": self._outside(agent_plan.STATUS_FILE),
+                "plan": self._outside(AGENT_PLAN_FILE), "status": self._outside(AGENT_STATUS_FILE),
                 "ovsdb": os.path.join(self.workdir, "run", "db.sock")}
 
     def agent_status(self):
         """The agent's last word on what the switch holds (None before any)."""
-        return read_json(self._outside(agent_plan.STATUS_FILE))
+        return read_json(self._outside(AGENT_STATUS_FILE))
 
 
 class InstanceHost(LabHost):

@@ -22,8 +22,8 @@ import time
 from collections import deque
 
 from stacklab.errors import LabError
-from stacklab.procs import EXITS, Proc, exists, how_it_ended, reap_one
-from stacklab.state import LAB_MARK
+from stacklab.runtime.procs import EXITS, Proc, exists, how_it_ended, reap_one
+from stacklab.runtime.state import LAB_MARK
 
 RESTART_SEC = 0.1           # systemd's RestartSec default
 START_LIMIT_BURST = 5       # ... StartLimitBurst

@@ -39,11 +39,11 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from controller import handshake, openflow
+from controller import names as naming
 from controller.appkit import PlanFollower, new_lock, serialized, write_status
 from controller.neutron.firewall import ConjunctionIds
 from controller.neutron.pipeline import node_flows
 from controller.neutron.plan import PLAN_FILE, STATUS_FILE, NodePlan
-from stacklab import naming
 
 LOG = logging.getLogger("stacklab.agent")
 OPTIONS = {"nodes": [], "poll": 0.2, "batch": 0.05}

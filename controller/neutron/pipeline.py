@@ -3,11 +3,11 @@ ports the bridges have: the agent's whole flow set in one place. The agent
 diffs it against what it installed and sends only the difference, so a port
 that comes or goes changes only that port's flows."""
 
+from controller import names as naming
 from controller.neutron.br_int import IntegrationBridge
 from controller.neutron.br_phys import PhysicalBridge
 from controller.neutron.br_tun import TunnelBridge
 from controller.neutron.firewall import Firewall, FirewallPort
-from stacklab import naming
 
 
 def node_flows(plan, ofports, cookie, conj_ids=None):

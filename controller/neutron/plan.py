@@ -10,12 +10,15 @@ import json
 from typing import Dict, List, Optional
 
 from controller.appkit import JsonFile
+from controller.neutron.br_int import RATE_LIMIT_TABLE
 
 PLAN_FILE = "/var/lib/neutron/stacklab-agent-plan.json"
 STATUS_FILE = "/var/lib/neutron/stacklab-agent-status.json"
 
-# The agent releases whose flow sets differ where the documents differ.
-RELEASES = ("2023.2", "2024.1")
+# The agent releases whose flow sets differ where the documents differ, oldest first
+# (one list: br_int.py's table map; the scenario format offers these, the last by default).
+RELEASES = tuple(RATE_LIMIT_TABLE)
+DEFAULT_RELEASE = RELEASES[-1]
 
 
 @dataclass

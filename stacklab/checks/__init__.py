@@ -77,6 +77,24 @@ def run_check(lab, check):
     return CheckResult(check, out.verdict, out.detail, time.monotonic() - t0, out.data)
 
 
+def run_checks(running, scenario=None):
+    """The lab's health first (a row only when a process of the lab is dead:
+    then every failing check names that as its likely cause), then the
+    scenario's checks (`scenario`: the one the lab runs, by default)."""
+    from stacklab.scenario.model import Check
+    if scenario is not None:
+        running.scenario = scenario         # the probes name things as the scenario does
+    first = run_check(running, Check("daemons", {"where": None}, -1, None))
+    running.dead = first.data.get("dead", [])
+    results = [] if first.verdict == PASS else [first]
+    for check in running.scenario.checks:
+        result = run_check(running, check)
+        if running.dead and not result.ok:
+            result.detail = "%s [while %s]" % (result.detail, first.detail)
+        results.append(result)
+    return results
+
+
 def require(scenario_names, name, what, path, report):
     if name is not None and name not in scenario_names:
         report(path, "no %s named %s" % (what, name))

@@ -6,9 +6,10 @@ backend block of its haproxy.cfg."""
 import re
 import time
 
-from stacklab import references
-from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register
 from stacklab.errors import LabError
+from stacklab.observe import references
+from stacklab.scenario import endpoints
 from stacklab.scenario.schema import Field, ListOf, Record, Str
 
 # Differences the platform makes, not the cloud: each one named here and in

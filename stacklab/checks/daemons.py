@@ -3,10 +3,10 @@ pid and start time). `stacklab check` runs it before the scenario's checks,
 so that a probe failing beside a dead ovs-vswitchd is blamed on it, not on
 a flow that did not match."""
 
-from stacklab import health
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
+from stacklab.runtime import health
+from stacklab.runtime.state import LabState
 from stacklab.scenario.schema import Field, Name, Record
-from stacklab.state import LabState
 
 
 @register

@@ -6,11 +6,12 @@ pipelines the way the document traces it (walk)."""
 import os
 import re
 
-from stacklab import flows
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
 from stacklab.errors import LabError
-from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
+from stacklab.observe import flows
+from stacklab.observe.walk import Walker
+from stacklab.scenario import endpoints
 from stacklab.scenario.schema import Field, Int, ListOf, Name, Record, Str
-from stacklab.walk import Walker
 
 
 @register

@@ -5,11 +5,12 @@ DHCP namespace; a target may also be an IP address."""
 
 import time
 
-from stacklab import probes, trace
-from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
 from stacklab.errors import LabError
+from stacklab.observe import probes, trace
+from stacklab.observe.walk import Walker
+from stacklab.scenario import endpoints
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
-from stacklab.walk import Walker
 
 
 def _with_trace(lab, outcome, p, proto, port=None):
@@ -174,7 +175,7 @@ class SshCheck(Checker):
             report(("from",), "no %s named %s" % (endpoints.SOURCES, params["from"]))
 
     def run(self, lab, p):
-        from stacklab.ssh import ssh_argv
+        from stacklab.observe.ssh import ssh_argv
         command = p["command"].split()
         source = endpoints.namespace(lab.scenario, p["from"]) if p["from"] else None
         where, argv = ssh_argv(lab.scenario, p["instance"], lab.state.dir, command, source=source,

@@ -7,8 +7,9 @@ import random
 import re
 import time
 
-from stacklab import probes
-from stacklab.checks import FAIL, PASS, Checker, Outcome, endpoints, register, require
+from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
+from stacklab.observe import probes
+from stacklab.scenario import endpoints
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
 
 LB_EXPECT = ("round_robin", "sticky", "spread")
@@ -107,7 +108,7 @@ class LoadBalancerCheck(Checker):
                                                                          ", ".join(_member_names(lb))))
 
     def run(self, lab, p):
-        from stacklab.ssh import login_argv, private_key
+        from stacklab.observe.ssh import login_argv, private_key
         scenario = lab.scenario
         lb = scenario.load_balancers[p["load_balancer"]]
         listener = lb.listeners[p["listener"]] if p["listener"] else next(iter(lb.listeners.values()))

@@ -3,8 +3,8 @@ look like (bridges, ports and their options, addresses)."""
 
 import json
 
-from stacklab import ovsdb
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
+from stacklab.observe import ovsdb
 from stacklab.scenario.schema import Field, Int, IPv4Address, ListOf, MAC, MapOf, Name, Record, Str
 
 

@@ -10,15 +10,15 @@ import time
 
 from stacklab import runner
 from stacklab.checks import FAIL, PASS, CheckResult, run_check
-from stacklab.checks.endpoints import namespace
 from stacklab.errors import LabError
 from stacklab.exercises.faults import FAULTS
 from stacklab.exercises.model import find_exercise, list_exercises
 from stacklab.exercises.progress import Progress, give_to_learner, workdir
-from stacklab.running import RunningLab
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import lab_dir, running_labs
+from stacklab.scenario.endpoints import namespace
 from stacklab.scenario.loader import load_scenario
 from stacklab.scenario.model import Check
-from stacklab.state import LabState, lab_dir, running_labs
 
 MARK = "exercise.json"
 
@@ -50,9 +50,7 @@ def lab_of(ex):
     record = running_exercise(scenario.name)
     if record is None or record["name"] != ex.name:
         raise LabError("exercise %s is not started: `stacklab exercise start %s`" % (ex.name, ex.name))
-    lab = RunningLab.open(scenario.name)
-    lab.scenario = runner.lab_scenario(lab.state)
-    return lab
+    return RunningLab.open(scenario.name)
 
 
 def listing(progress=None):
@@ -278,6 +276,6 @@ def run_steps(ex, steps):
             result = runner.apply(lab.name, new)
             if result.get("error") or result.get("refused"):
                 raise LabError("apply %s: %s" % (step.apply, result.get("error") or result.get("refused")))
-            lab.scenario = runner.lab_scenario(LabState.load(lab.name))
+            lab.reload_scenario()
         else:
             answer(ex, step.value, step.answer)

@@ -1,6 +1,7 @@
 """The scenario format: every key a scenario may have, its type, default and
 an example. The validator and docs/scenario.schema.json are both made from it."""
 
+from controller.neutron.plan import DEFAULT_RELEASE, RELEASES
 from stacklab.datapath import DATAPATH_TYPES
 from stacklab.scenario.schema import (
     Bool, Field, Int, IPv4Address, IPv4Interface, IPv4Network, ListOf, MAC, MapOf,
@@ -9,7 +10,6 @@ from stacklab.scenario.schema import (
 
 ROLES = ("controller", "network", "compute")
 NETWORK_TYPES = ("flat", "vlan", "vxlan")
-AGENT_RELEASES = ("2023.2", "2024.1")
 
 NIC = Record({
     "physical_network": Field(Name(example="provider"), required=True,
@@ -152,7 +152,7 @@ INSTANCE = Record({
 }, doc="An instance: a namespace whose eth0 is on a tap port of its node's br-int.")
 
 AGENT = Record({
-    "release": Field(Str(choices=AGENT_RELEASES, example="2024.1"), default="2024.1",
+    "release": Field(Str(choices=RELEASES, example="2024.1"), default=DEFAULT_RELEASE,
                      doc="The neutron release whose OVS agent flows are reproduced: 2023.2 uses table 59 "
                          "for rate limiting and has no RARP anti-spoofing flow; 2024.1 uses table 58."),
     "l2_population": Field(Bool(example=True), default=False,
@@ -300,7 +300,8 @@ SCENARIO = Record({
     "name": Field(Name(example="vxlan-instance", max_len=24), doc="The lab's name (default: the file's name)."),
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
-    "agent": Field(AGENT, default=lambda: {"release": "2024.1", "l2_population": False, "arp_responder": False}),
+    "agent": Field(AGENT, default=lambda: {"release": DEFAULT_RELEASE, "l2_population": False,
+                                           "arp_responder": False}),
     "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
     "datapath_type": Field(Str(choices=DATAPATH_TYPES, example="system"), default="netdev",
                            doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "

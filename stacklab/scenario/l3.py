@@ -6,6 +6,7 @@ address of the external subnet, bound to a port behind one of the routers.
 Functions here take the loader's builder (`b`), as in octavia.py."""
 
 from stacklab.scenario import model
+from stacklab.scenario.ids import derived_mac
 
 GATEWAY_OWNER = "network:router_gateway"
 INTERFACE_OWNER = "network:router_interface"
@@ -221,5 +222,4 @@ def _serving_router(scenario, inner_net, external_net):
 
 
 def derived_fip_mac(b, address):
-    from stacklab.scenario.loader import derived_mac
     return derived_mac("%s/fip/%s" % (b.seed, address), b.macs)

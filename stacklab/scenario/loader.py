@@ -3,21 +3,18 @@ cannot (references, addresses, duplicates, reachability), fill defaults, and
 return a Scenario. Every problem of a file is reported in one ScenarioError."""
 
 import glob
-import hashlib
 import os
-import uuid
 
 from stacklab import naming
 from stacklab.errors import Problem, ScenarioError
 from stacklab.scenario import model
 from stacklab.scenario.format import SCENARIO
+from stacklab.scenario.ids import DERIVATION_SEED, derived_id, derived_mac
 from stacklab.scenario.schema import INVALID
 from stacklab.scenario.yamlsrc import load_source
 from stacklab.shipped import shipped_dir
 
 SCENARIO_DIR = shipped_dir("scenarios")
-_ID_NAMESPACE = uuid.UUID("5c7a1ab0-0000-4000-8000-00000057ac1a")
-DERIVATION_SEED = "stacklab"
 
 
 def list_scenarios(directory=SCENARIO_DIR):
@@ -56,21 +53,6 @@ def load_scenario(path, text=None):
         raise ScenarioError(problems)
     scenario.text = src.text        # what a lab keeps of the file it was built (or changed) from
     return scenario
-
-
-def derived_id(lab, kind, name):
-    return str(uuid.uuid5(_ID_NAMESPACE, "%s/%s/%s" % (lab, kind, name)))
-
-
-def derived_mac(seed, taken, prefix="fa:16:3e"):
-    digest = hashlib.sha256(seed.encode()).digest()
-    n = int.from_bytes(digest[:3], "big")
-    while True:
-        mac = "%s:%02x:%02x:%02x" % (prefix, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
-        if mac not in taken:
-            taken.add(mac)
-            return mac
-        n = (n + 1) & 0xffffff
 
 
 class _Builder:

@@ -11,8 +11,8 @@ import tempfile
 
 import pytest
 
-from stacklab.procs import all_pids, namespaces, start_time
-from stacklab.state import RUN_ROOT
+from stacklab.runtime.procs import all_pids, namespaces, start_time
+from stacklab.runtime.state import RUN_ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios")
@@ -61,24 +61,49 @@ def _cmdline(pid):
         return ""
 
 
+def _parent(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _someone_elses(pid, existed, me):
+    """Whether root-namespace process `pid` descends from a process that ran
+    before the snapshot and is neither this test nor init: a command someone
+    runs beside the tests (an editor's linter), not something a lab left.
+    What a lab leaves is ours or an orphan (init's, or a new process's)."""
+    seen = set()
+    while pid not in (None, 0, 1, me) and pid not in seen:
+        seen.add(pid)
+        parent = _parent(pid)
+        if parent is not None and parent not in (1, me) and (parent, start_time(parent)) in existed:
+            return True
+        pid = parent
+    return False
+
+
 class Snapshot:
     """What a lab could leave behind: processes outside the root namespaces
     or of the lab's own programs, namespaces, root-namespace links, lab files
     and mounts."""
 
     def __init__(self):
-        root = namespaces(1) or namespaces(os.getpid())
+        self.root = namespaces(1) or namespaces(os.getpid())
         self.procs = set()
         self.netns = set()
+        self.existing = set()       # (pid, start) of every process
         for pid in all_pids():
             ns, st = namespaces(pid), start_time(pid)
             if ns is None or st is None:
                 continue
+            self.existing.add((pid, st))
             self.netns.add(ns[0])
             cmd = _cmdline(pid)
-            if ns != root or any(w in cmd for w in ("stacklab", "mnexec", "ovs", "mininet:", "dnsmasq",
-                                                    "dropbear", "haproxy", "socat", "amphora_agent")):
-                self.procs.add((pid, st, cmd))
+            if ns != self.root or any(w in cmd for w in ("stacklab", "mnexec", "ovs", "mininet:", "dnsmasq",
+                                                         "dropbear", "haproxy", "socat", "amphora_agent")):
+                self.procs.add((pid, st, cmd, ns == self.root))
         self.links = set(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
                          .split("\n"))
         self.links = {line.split(":")[1].strip() for line in self.links if line.strip()}
@@ -93,7 +118,8 @@ class Snapshot:
         a CLI that is still printing its last words)."""
         me = os.getpid()
         leaks = {
-            "processes": sorted(c for p, s, c in self.procs - before.procs if p != me and p not in ignore),
+            "processes": sorted(c for p, s, c, in_root in self.procs - before.procs if p != me and p not in ignore
+                                and not (in_root and _someone_elses(p, before.existing, me))),
             "namespaces": sorted(self.netns - before.netns),
             "links": sorted(self.links - before.links),
             "files": sorted(set(self.files) - set(before.files)),
@@ -110,7 +136,7 @@ def snapshot():
 
 def kill_dead(pid, timeout=5.0):
     """SIGKILL `pid` and wait until it has died (a zombie counts as dead)."""
-    from stacklab.procs import Proc
+    from stacklab.runtime.procs import Proc
     proc = Proc(pid)
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: not proc.alive(), timeout), "pid %d did not die" % pid
@@ -161,7 +187,7 @@ def built_lab(name_or_file, rename=None, env=None):
     `env`: environment variables while the lab lives (its daemons keep them,
     and so does one a test starts again)."""
     from stacklab import runner
-    from stacklab.running import RunningLab
+    from stacklab.runtime.running import RunningLab
     from stacklab.scenario.loader import find_scenario, load_scenario
     before = Snapshot()
     with tempfile.TemporaryDirectory() as tmp, environment(env or {}):

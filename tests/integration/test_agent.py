@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from stacklab import flows
+from stacklab.observe import flows
 
 from .conftest import built_lab, kill_dead, wait_for
 from .half_open import WATCHDOG, assert_watchdog_at
@@ -178,7 +178,7 @@ def test_flows_come_back_after_vswitchd_restart(three):
             "%s after restart:\n%s" % (bridge, flows.diff(flows_before, normalized(lab, "compute1", bridge)).render())
     assert wait_for(lambda: ping(lab, "vm-t1", "192.168.30.12", count=1))
     # the dead process's connections never said goodbye (compute1's address was its port): closed
-    log = open(built.agents.log_path()).read()
+    log = open(built.plane.log_path()).read()
     assert all("compute1 %s connected again from" % bridge in log for bridge in wanted), log[-3000:]
 
 
@@ -188,7 +188,7 @@ def test_agent_restart_resyncs_with_a_new_cookie(three):
     lab, _, built = three
     wanted = {name: normalized(lab, name, "br-int") for name in built.nodes}
     old = {name: node.agent_status()["cookie"] for name, node in built.nodes.items()}
-    kill_dead(built.agents.pid())
+    kill_dead(built.plane.process.pid())
     assert built.supervisor.tick() == ["agents neutron-openvswitch-agent"]
     for name, node in built.nodes.items():
         assert wait_for(lambda: (node.agent_status() or {}).get("cookie") not in (None, old[name])), name
@@ -206,5 +206,5 @@ def test_a_stalled_handshake_is_asked_again_then_closed_and_a_slow_one_is_not(th
     the one that keeps talking is still connected. The node's real bridges
     go on working."""
     lab, _, built = three
-    assert_watchdog_at(lab, "compute1", "127.0.0.1", 6633, built.agents.log_path())
+    assert_watchdog_at(lab, "compute1", "127.0.0.1", 6633, built.plane.log_path())
     assert ping(lab, "vm-t1", "192.168.30.12")

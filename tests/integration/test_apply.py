@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 from stacklab import runner
-from stacklab.running import RunningLab
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LabState
 from stacklab.scenario.loader import find_scenario
-from stacklab.state import LabState
 from tests.integration.conftest import Snapshot, stacklab, wait_clean
 
 BASE = find_scenario("vxlan-instance")
@@ -63,7 +63,6 @@ def test_apply_adds_and_removes_live(tmp_path):
     state = runner.up(runner.load("vxlan-instance"))
     try:
         lab = RunningLab(state)
-        lab.scenario = runner.lab_scenario(state)
         qdhcp = lab.scenario.dhcp_ports["selfservice"]
         dhcp_ns = "qdhcp-" + lab.scenario.networks["selfservice"].id
         assert qdhcp.node == "controller"
@@ -78,7 +77,6 @@ def test_apply_adds_and_removes_live(tmp_path):
         assert "security group default: + ingress tcp 80" in out.stdout
         state = LabState.load("vxlan-instance")
         lab = RunningLab(state)
-        lab.scenario = runner.lab_scenario(state)
         new = lab.scenario.instances["instance03"].port
         flows_after = all_flows(lab)
         gone = flows_before - flows_after
@@ -161,7 +159,6 @@ def test_apply_adds_a_network_and_a_floating_ip(tmp_path):
         assert "floating IP 172.17.0.99 -> 192.168.101.211" in out
         assert "instance instance04 added on compute1 (10.30.0." in out
         lab = RunningLab(LabState.load("lb-amphora"))
-        lab.scenario = runner.lab_scenario(lab.state)
         ip = str(lab.scenario.instances["instance04"].port.ip)
         assert lab.run("instance04", ["ip", "-4", "-o", "addr", "show", "eth0"]).stdout.count(ip + "/24") == 1
         dhcp_ns = "qdhcp-" + lab.scenario.networks["blue"].id

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from stacklab import probes
-from stacklab.procs import Proc
-from stacklab.running import RunningLab
-from stacklab.state import LabState
+from stacklab.observe import probes
+from stacklab.runtime.procs import Proc
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LabState
 
 from .conftest import Snapshot, kill_dead, renamed, scenario_path, stacklab, wait_clean, wait_for
 
@@ -69,9 +69,7 @@ def dnsmasq(lab):
 def answers(lab):
     """vm1's DHCP is served, and it pings its DHCP port across the tunnel
     (the default group lets it send; the answer is a reply)."""
-    from stacklab import runner
     running = RunningLab.open(lab)
-    running.scenario = runner.lab_scenario(running.state)
     server = str(running.scenario.dhcp_ports["selfservice"].ip)
     ping = running.probe("vm1", probes.ping, server, 1, 1.0)["replies"] == 1
     dhcp = running.probe("vm1", probes.dhcp, "eth0", None)["answered"]

@@ -10,8 +10,8 @@ import tempfile
 
 import pytest
 
-from stacklab import ovsdb
 from stacklab.datapath import kernel_module_error
+from stacklab.observe import ovsdb
 from stacklab.scenario.loader import find_scenario
 
 from .conftest import Snapshot, built_lab, stacklab, wait_clean

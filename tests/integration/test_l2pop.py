@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stacklab.runner import run_checks
+from stacklab.checks import run_checks
 
 from .conftest import built_lab, wait_for
 

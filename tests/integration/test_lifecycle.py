@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from stacklab.running import RunningLab
-from stacklab.state import LabState
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LabState
 
 from topologies.lab import Lab
 
@@ -259,14 +259,14 @@ def test_up_of_a_scenario_with_an_id_twice_builds_nothing(tmp_path):
 
 
 def test_a_lab_too_big_for_the_machine_is_refused_with_its_estimate(tmp_path):
-    from stacklab.estimate import available_mb
+    from stacklab.scenario.estimate import available_mb
     from stacklab.scenario.synth import mesh_scenario
     available, _ = available_mb()
     computes = 30
     while True:         # the smallest mesh this machine cannot hold (node names: at most 10 characters)
         path = tmp_path / "huge.yaml"
         path.write_text(mesh_scenario(computes, 2, name="it-huge"))
-        from stacklab.estimate import estimate
+        from stacklab.scenario.estimate import estimate
         from stacklab.scenario.loader import load_scenario
         if estimate(load_scenario(str(path))).memory_mb > available or computes >= 999:
             break

@@ -10,13 +10,14 @@ import time
 
 import pytest
 
-from stacklab import flows, probes
-from stacklab.checks import FAIL, PASS, endpoints
+from stacklab.checks import FAIL, PASS
+from stacklab.checks import run_checks
 from stacklab.checks.flows import WalkCheck
 from stacklab.checks.probes import PingCheck
-from stacklab.runner import run_checks
-from stacklab.walk import Walker
-from topologies import netvirt
+from stacklab.observe import flows, probes
+from stacklab.observe.walk import Walker
+from stacklab.scenario import endpoints
+from stacklab.scenario.netvirt import controller_address
 
 from .conftest import built_lab, kill_dead, wait_for
 from .half_open import WATCHDOG, assert_watchdog_at
@@ -57,7 +58,7 @@ def test_netvirt_dvr_reproduces_004(dvr):
     hairpin = [r for r in results if r.check.kind == "walk" and r.check.params["to"] == "192.168.30.40"]
     assert len(hairpin) == 1 and "group:205002" in hairpin[0].detail
     # one controller for both nodes, on the controller node, not one per node
-    status = built.odl.status()
+    status = built.plane.status()
     assert sorted(status["nodes"]) == list(NODES)
     for node in NODES:
         assert 'Controller "tcp:10.0.0.10:6653"' in lab.run(node, ["ovs-vsctl", "show"]).stdout
@@ -140,8 +141,8 @@ def test_a_tap_that_goes_takes_only_its_flows_and_brings_them_back(dvr):
 def test_controller_restart_resyncs_both_nodes_with_nothing_stale(dvr):
     lab, built = dvr
     before = {n: state(lab, n) for n in NODES}
-    old = built.odl.status()
-    kill_dead(built.odl.pid())
+    old = built.plane.status()
+    kill_dead(built.plane.process.pid())
     # what nobody should keep: a flow and a group the controller never made, added while it is away
     for node in NODES:
         lab.run(node, ["ovs-ofctl", "-O", "OpenFlow13", "add-group", "br-int",
@@ -152,8 +153,8 @@ def test_controller_restart_resyncs_both_nodes_with_nothing_stale(dvr):
     assert ping(lab, "A", "E")      # the switches keep forwarding while the controller is away
     assert built.supervisor.tick() == ["controller netvirt"]       # started again, as systemd would
     assert built.state.daemons["controller netvirt"]["restarts"] == 1
-    assert wait_for(lambda: (built.odl.status() or {}).get("pid") not in (None, old["pid"])
-                    and len(built.odl.status()["nodes"]) == 2, 15)
+    assert wait_for(lambda: (built.plane.status() or {}).get("pid") not in (None, old["pid"])
+                    and len(built.plane.status()["nodes"]) == 2, 15)
     for node in NODES:
         assert wait_for(lambda: state(lab, node) == before[node]), flows.diff(before[node], state(lab, node)).render()
     assert ping(lab, "A", "E") and ping(lab, "outside", "192.168.30.39")
@@ -170,7 +171,7 @@ def test_flows_come_back_after_vswitchd_restart(dvr):
         flows.diff(before, state(lab, "compute2")).render()
     assert wait_for(lambda: ping(lab, "E", "A")) and ping(lab, "C", "B")
     # the dead process's connection never said goodbye (compute2's address was its port): closed
-    assert "compute2 connected again from" in open(built.odl.log_path()).read()
+    assert "compute2 connected again from" in open(built.plane.log_path()).read()
 
 
 def test_a_stalled_handshake_is_asked_again_then_closed_and_a_slow_one_is_not(dvr):
@@ -178,8 +179,8 @@ def test_a_stalled_handshake_is_asked_again_then_closed_and_a_slow_one_is_not(dv
     the one silent after its hello is asked again, then closed once silent
     past the limit, with a warning; the one that keeps talking is not."""
     lab, built = dvr
-    address = str(netvirt.controller_address(built.scenario))
-    assert_watchdog_at(lab, "compute1", address, built.scenario.sdn_port, built.odl.log_path())
+    address = str(controller_address(built.scenario))
+    assert_watchdog_at(lab, "compute1", address, built.scenario.sdn_port, built.plane.log_path())
 
 
 def test_scenario_checks_still_pass_after_all_that(dvr):

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from stacklab import probes
 from stacklab.checks import FAIL, PASS, run_check
+from stacklab.observe import probes
 from stacklab.scenario.model import Check
 
 from .conftest import built_lab
@@ -77,7 +77,7 @@ def test_walks_to_and_from_a_dhcp_namespace_and_within_a_subnet(vxlan):
     """A walk ends where it may start: a qdhcp- namespace, or an address of
     the same subnet (no router needed); an address nothing has is said."""
     from stacklab.errors import LabError
-    from stacklab.walk import Walker
+    from stacklab.observe.walk import Walker
     lab, _ = vxlan
     dhcp = str(lab.scenario.dhcp_ports["selfservice"].ip)
     for to in ("qdhcp-selfservice", dhcp):

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from stacklab import ovsdb, runner
+from stacklab.checks import run_checks
+from stacklab.observe import ovsdb
 
 from .conftest import built_lab, scenario_path, stacklab
 
@@ -85,7 +86,7 @@ def test_stacklab_exec_and_checks(two_node):
     assert out.returncode == 2
     out = stacklab("exec", "--lab", lab.name, "nosuch", "--", "true", check=False)
     assert out.returncode == 2 and "no node, instance or host named nosuch" in out.stderr
-    results = runner.run_checks(lab, scenario)
+    results = run_checks(lab, scenario)
     assert [r.verdict for r in results] == ["pass"]
 
 

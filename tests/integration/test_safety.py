@@ -110,9 +110,9 @@ def test_nothing_of_a_lab_runs_without_its_mark():
     the lab's."""
     stacklab("up", scenario_path("two-node"))
     try:
-        from stacklab.procs import marked
-        from stacklab.state import LabState
-        from stacklab.teardown import lab_processes
+        from stacklab.runtime.procs import marked
+        from stacklab.runtime.state import LabState
+        from stacklab.runtime.teardown import lab_processes
         state = LabState.load("it-two-node")
         found = {p.pid for p in marked("STACKLAB_LAB", state.mark)}
         recorded = {p.pid for p in lab_processes(state)}

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from stacklab import probes
 from stacklab.checks import FAIL, PASS
+from stacklab.checks import run_checks
 from stacklab.checks.services import LoadBalancerCheck, SnatCheck
-from stacklab.runner import run_checks
+from stacklab.observe import probes
 from topologies import haproxy_cfg
 from topologies.amphora import octavia_controller
 from topologies.routers import nat_table

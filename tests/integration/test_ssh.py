@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from stacklab.ssh import ssh_argv
+from stacklab.observe.ssh import ssh_argv
 
 from .conftest import built_lab, stacklab
 

@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 
-from stacklab.procs import children
+from stacklab.runtime.procs import children
 from topologies.amphora_agent import listens
 
 

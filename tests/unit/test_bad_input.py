@@ -11,12 +11,12 @@ import textwrap
 
 import pytest
 
-from stacklab import estimate
 from stacklab.errors import LabError
 from stacklab.exercises.model import find_exercise, list_exercises
+from stacklab.runtime.state import check_lab_name
+from stacklab.scenario import estimate
 from stacklab.scenario.loader import list_scenarios, load_scenario
 from stacklab.scenario.synth import mesh_scenario
-from stacklab.state import check_lab_name
 
 from .test_scenario_validation import BASE, problems
 

@@ -3,7 +3,7 @@
 import glob
 import os
 
-from stacklab import flows
+from stacklab.observe import flows
 
 LINE = (' cookie=0x81e0f7737031ced9, duration=6068.195s, table=10, n_packets=69, n_bytes=8283, priority=1 '
         'actions=learn(table=20,hard_timeout=300,priority=1,cookie=0x81e0f7737031ced9,NXM_OF_VLAN_TCI[0..11],'

@@ -10,9 +10,9 @@ from os_ken.ofproto import ofproto_v1_3 as ofp, ofproto_v1_3_parser as parser
 from controller.neutron.br_tun import TunnelBridge
 from controller.neutron.pipeline import node_flows
 from stacklab import naming
-from stacklab.agent_plan import node_plan
-from stacklab.scenario.loader import load_scenario
 from stacklab.errors import ScenarioError
+from stacklab.scenario.loader import load_scenario
+from topologies.plans import node_plan
 
 from .test_flow_builders import expected, resubmit, sent
 

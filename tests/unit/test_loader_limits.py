@@ -10,8 +10,8 @@ import time
 import pytest
 
 from stacklab.errors import ScenarioError
-from stacklab.scenario.loader import SCENARIO_DIR, list_scenarios, load_scenario
 from stacklab.scenario import yamlsrc
+from stacklab.scenario.loader import SCENARIO_DIR, list_scenarios, load_scenario
 
 
 def problems_of(text=None, path="t.yaml"):

@@ -16,8 +16,8 @@ from controller.netvirt.groups import Groups
 from controller.netvirt.pipeline import node_pipeline
 from controller.netvirt.plan import FloatingIp, Plan
 from stacklab.errors import ScenarioError
-from stacklab.netvirt_plan import netvirt_plan
 from stacklab.scenario.loader import load_scenario
+from topologies.plans import netvirt_plan
 
 from .ofwire import DP, wire
 

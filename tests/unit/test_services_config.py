@@ -5,9 +5,9 @@ the checks that read them (who served, what to ignore)."""
 
 import os
 
-from stacklab import references
 from stacklab.checks.commands import find_block, first_difference, normalize
 from stacklab.checks.services import LoadBalancerCheck
+from stacklab.observe import references
 from stacklab.scenario.loader import SCENARIO_DIR, load_scenario
 from topologies import haproxy_cfg
 from topologies.routers import iptables_rules, nat_table

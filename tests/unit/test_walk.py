@@ -4,7 +4,7 @@ pipelines with conntrack recirculations, patch ports and native tunnels."""
 
 import os
 
-from stacklab.walk import Hop, Output, carried, datapath_outputs, parse_dpif_show, parse_trace
+from stacklab.observe.walk import Hop, Output, carried, datapath_outputs, parse_dpif_show, parse_trace
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from stacklab import references
 from stacklab.errors import LabError
+from stacklab.observe import references
 
 VOLATILE = ("duration", "n_packets", "n_bytes", "idle_age", "hard_age")
 REFERENCE_DIR = references.REFERENCE_DIR

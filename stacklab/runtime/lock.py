@@ -9,7 +9,7 @@ import os
 import time
 
 from stacklab.errors import LabError
-from stacklab.state import RUN_ROOT, check_lab_name
+from stacklab.runtime.state import RUN_ROOT, check_lab_name
 
 
 class LabLock:

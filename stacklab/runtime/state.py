@@ -10,7 +10,7 @@ import uuid
 
 from stacklab.errors import LabError
 from stacklab.naming import lab_name_problem
-from stacklab.procs import Proc
+from stacklab.runtime.procs import Proc
 
 RUN_ROOT = os.environ.get("STACKLAB_RUN_DIR", "/run/stacklab")
 
@@ -49,7 +49,7 @@ class LabState:
         self.phase = "building"
         self.keeper = None            # Proc of the process that holds the lab
         self.namespaces = {}          # name -> {"kind", "pid", "start", "netns", "mntns"}
-        self.processes = []           # [Proc], each named "<where> <daemon>" (stacklab/health.py)
+        self.processes = []           # [Proc], each named "<where> <daemon>" (stacklab/runtime/health.py)
         self.daemons = {}             # "<where> <daemon>" -> {"restart": bool, "restarts": n, "last": why}
         self.nodes = {}               # node name -> {"role", "bridges"}
         self.instances = {}           # instance -> {"node", "ip", "mac", "tap", "network"}
@@ -142,6 +142,34 @@ class LabState:
         except (OSError, ValueError):
             return None
         return Proc(pid, start, what="keeper")
+
+    SNAPSHOT = "scenario.yaml"
+
+    def save_snapshot(self, scenario):
+        """Keep the text the lab was built (or last changed) from: what it
+        runs is that, whatever happens to the file afterwards."""
+        if scenario.text is None:
+            return
+        path = os.path.join(self.dir, self.SNAPSHOT)
+        with open(path + ".tmp", "w") as f:
+            f.write(scenario.text)
+        os.replace(path + ".tmp", path)
+        self.scenario_file = os.path.abspath(scenario.file)
+        self.save()
+
+    def scenario(self):
+        """The scenario the lab runs: its snapshot (the file, for a lab of an
+        older stacklab), with the datapath it was built with (`--datapath`
+        may have overridden the file's)."""
+        from stacklab.scenario.loader import find_scenario, load_scenario    # (down and status need none of it)
+        try:
+            with open(os.path.join(self.dir, self.SNAPSHOT)) as f:
+                scenario = load_scenario(self.scenario_file, text=f.read())
+        except FileNotFoundError:
+            scenario = load_scenario(find_scenario(self.scenario_file))
+        if self.datapath_type:
+            scenario.datapath_type = self.datapath_type
+        return scenario
 
     def mark_removing(self):
         """Say in the record that the lab is being removed (a `check` or

@@ -7,8 +7,8 @@ mark in its environment."""
 import os
 
 from stacklab.errors import LabError
-from stacklab.procs import Proc, in_namespaces, marked, namespaces, terminate, wait_gone
-from stacklab.state import LAB_MARK
+from stacklab.runtime.procs import Proc, in_namespaces, marked, namespaces, terminate, wait_gone
+from stacklab.runtime.state import LAB_MARK
 
 
 def pidfiles(directory):

@@ -2,18 +2,21 @@
 southbound leaves them (one br-int speaking OpenFlow 1.3 to the central
 controller, with its tunnel ports and the provider NIC on it; no br-tun, no
 patch ports) and the controller process (controller/netvirt/app.py), which
-the SDN controller node owns."""
+the SDN controller node owns, behind the lab's ControlPlane."""
 
 import os
 import shlex
 import sys
 
-from controller.netvirt import plan as netvirt_plan
+from controller.netvirt import plan as nv
 from stacklab import naming
-from topologies import plumbing
 from stacklab.scenario.netvirt import controller_address
+from topologies import plumbing
+from topologies.controlplanes.base import ControlPlane
 from topologies.node import read_json, tail
+from topologies.plans import netvirt_plan
 from topologies.plumbing import ovs_owned_script
+from topologies.shell import script
 
 ODL_DIR = "/var/lib/odl"
 PROTOCOLS = "OpenFlow13"
@@ -95,7 +98,7 @@ class OpenDaylight:
 
     def write_plan(self, plan):
         os.makedirs(self.dir, exist_ok=True)
-        plan.write(self._outside(netvirt_plan.PLAN_FILE))
+        plan.write(self._outside(nv.PLAN_FILE))
 
     def start_script(self, listen, port):
         return ("{py} -m controller.netvirt.app --listen {ip} --port {port} --log {log} </dev/null >>{log} 2>&1 &\n"
@@ -111,10 +114,63 @@ class OpenDaylight:
 
     def status(self):
         """The controller's last word on each node (None before any)."""
-        return read_json(self._outside(netvirt_plan.STATUS_FILE))
+        return read_json(self._outside(nv.STATUS_FILE))
 
     def log_path(self):
         return self._outside(self.LOG)
 
     def log_tail(self, lines=5):
         return tail(self.log_path(), lines)
+
+
+class Netvirt(ControlPlane):
+    """OpenDaylight netvirt: one controller on the scenario's SDN controller
+    node programs every node's br-int; routers are its flows (no qrouter-)."""
+
+    NAME = "netvirt"
+
+    def __init__(self, lab):
+        super().__init__(lab)
+        self.node = self.scenario.sdn_controller
+        self.process = OpenDaylight(os.path.join(lab.state.dir, "nodes", self.node))
+
+    def binds(self):
+        return {self.node: self.process.binds()}
+
+    def bridge_names(self, node):
+        return bridge_names(node)
+
+    def bridges_script(self, node):
+        return bridges_script(node, self.scenario)
+
+    def start(self):
+        """One controller for the whole cloud, listening where every br-int's controller points."""
+        self.process.write_plan(netvirt_plan(self.scenario))
+        start = self.process.start_script(controller_address(self.scenario), self.scenario.sdn_port)
+        script(self.lab.nodes[self.node], start, "starting the netvirt controller")
+        self.lab.watch("%s netvirt" % self.node, self.node, start, self.process.pidfile())
+        target = controller_target(self.scenario)
+        self.lab.state.nodes[self.node]["runs"] = "netvirt, listening on %s" % target.split(":", 1)[1]
+        return "netvirt on %s (%s)" % (self.node, target)
+
+    def status(self):
+        """The controller's last word on each node (None before any)."""
+        return self.process.status()
+
+    def unprogrammed(self):
+        full = self.status() or {}
+        status = full.get("nodes", {})
+        out = [] if full.get("settled") else [("every node", "the last changes")]
+        for node in self.scenario.nodes.values():
+            if node.datapath_id is None:
+                continue
+            if node.name not in status:
+                out.append((node.name, naming.INTEGRATION_BRIDGE))
+                continue
+            bound = set(status[node.name]["bound"])
+            out += [(node.name, "port %s" % p.name) for p in self.scenario.ports(node.name) if p.name not in bound]
+        return out
+
+    def summary(self):
+        nodes = (self.status() or {}).get("nodes", {}).values()
+        return "%d flows, %d groups" % (sum(n["flows"] for n in nodes), sum(n["groups"] for n in nodes))

@@ -6,9 +6,9 @@ import os
 import subprocess
 import time
 
-from stacklab import health
 from stacklab.errors import LabError
-from stacklab.state import LabState
+from stacklab.runtime import health
+from stacklab.runtime.state import LabState
 
 
 class RunningLab:
@@ -16,18 +16,35 @@ class RunningLab:
         self.state = state
         self.name = state.name
         self._prober = None
-        self.scenario = None        # set by whoever runs checks against it
+        self._scenario = None
         self.dead = []              # the lab's dead processes ("<where> <daemon>"), as the last health check saw
 
     @property
+    def scenario(self):
+        """The scenario the lab runs (read from its record when first asked;
+        a holder that changes the lab sets the new one)."""
+        if self._scenario is None:
+            self._scenario = self.state.scenario()
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, scenario):
+        self._scenario = scenario
+
+    def reload_scenario(self):
+        """The scenario the lab runs now (`apply` may have changed it since)."""
+        self._scenario = None
+        return self.scenario
+
+    @property
     def prober(self):
-        from stacklab.probes import Prober
+        from stacklab.observe.probes import Prober
         if self._prober is None:
             self._prober = Prober()
         return self._prober
 
     def probe(self, where, func, *args):
-        """Run a probe function of stacklab.probes inside `where`'s network
+        """Run a probe function of stacklab.observe.probes inside `where`'s network
         namespace (scapy is loaded once per RunningLab)."""
         return self.prober.run(self.state.holder(where).pid, func, *args)
 

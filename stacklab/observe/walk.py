@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from stacklab.checks import endpoints
 from stacklab.errors import LabError
+from stacklab.scenario import endpoints
 
 MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
 _TABLE = re.compile(r"^\s*(\d+)\. ")

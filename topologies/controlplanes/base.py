@@ -1,0 +1,54 @@
+"""What every control plane tells the Lab (the list is in __init__.py)."""
+
+from stacklab.errors import LabError
+
+
+class ControlPlane:
+    """Base: what a control plane tells the Lab. `lab` is the Lab it serves
+    (its scenario, state, nodes, fabric, supervisor)."""
+
+    NAME = "the control plane"
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.process = None
+
+    @property
+    def scenario(self):
+        return self.lab.scenario        # a live change gives the lab a new one
+
+    def binds(self):
+        return {}
+
+    def bridge_names(self, node):
+        raise NotImplementedError
+
+    def bridges_script(self, node):
+        raise NotImplementedError
+
+    def start(self):
+        raise NotImplementedError
+
+    def unprogrammed(self):
+        raise NotImplementedError
+
+    def summary(self):
+        raise NotImplementedError
+
+    def stalled(self, node, what):
+        """The subject of the error when `what` of `node` is never confirmed."""
+        return "%s did not program %s of %s" % (self.NAME, what, node)
+
+    def log_path(self):
+        return self.process.log_path()
+
+    def log_tail(self, lines=5):
+        return self.process.log_tail(lines)
+
+    def update_plans(self):
+        """Write every plan again from the lab's scenario; the nodes whose plan changed."""
+        raise LabError("live changes are not made with %s: rebuild the lab" % self.NAME)
+
+    def update_tunnels(self, old, new):
+        """Add and remove tunnel ports for a live change from `old` to `new`; what changed."""
+        raise LabError("live changes are not made with %s: rebuild the lab" % self.NAME)
