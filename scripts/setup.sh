@@ -85,3 +85,11 @@ fi
 # The parts stacklab imports (scapy's probe layers, not scapy.all: ten seconds in an emulated VM).
 "$venv/bin/python" -c "import mininet.node, os_ken.base.app_manager, scapy.layers.dhcp, scapy.sendrecv, yaml, graphviz" \
   || { echo "setup: the virtual environment cannot import mininet/os_ken/scapy/yaml/graphviz" >&2; exit 1; }
+
+# `stacklab` on the PATH (sudo's secure_path has /usr/local/bin), as a package
+# would put it. A stacklab there that is not a link to a checkout's venv that
+# still exists is left alone; stacklab's messages name the command that works.
+link=/usr/local/bin/stacklab
+if [ "$(id -u)" = 0 ] && { [ ! -e "$link" ] || { [ -L "$link" ] && [ ! -e "$(readlink -f "$link")" ]; }; }; then
+  ln -sfn "$venv/bin/stacklab" "$link" && echo "setup: $link -> $venv/bin/stacklab"
+fi

@@ -14,6 +14,8 @@ from stacklab.runner import Interrupted, os_error_text
 DATAPATH_HELP = ("Open vSwitch's datapath, whatever the scenario says: netdev (userspace) or system "
                  "(the kernel module, as the documents show it)")
 FORCE_HELP = "build it even when the estimate says the machine has not the memory for it"
+LAB_AS_HELP = ("the lab's name (default: the scenario's): two labs of one scenario, e.g. a class's, run "
+               "side by side under two names")
 
 
 def _lab_name(args):
@@ -84,7 +86,7 @@ def cmd_up(args):
     from stacklab import runner
     _need_root()
     scenario = _with_datapath(runner.load(args.scenario), args)
-    state = runner.up(scenario, runner.printer(), force=args.force)
+    state = runner.up(scenario, runner.printer(), force=args.force, name=args.lab)
     print("lab %s is up; `stacklab cli %s` to look around, `stacklab down %s` to remove it"
           % (state.name, state.name, state.name))
     return 0
@@ -161,18 +163,30 @@ def cmd_exec(args):
     lab.exec_(args.node, argv or ["bash"])
 
 
+def _not_an_exercise(name):
+    """An exercise's lab is graded by its criteria: the scenario's own checks
+    would name what is broken, and how it should be."""
+    from stacklab.exercises.session import running_exercise
+    record = running_exercise(name)
+    if record is not None:
+        raise StacklabError("lab %s is exercise %s's: `stacklab exercise check %s` grades it (the scenario's own "
+                            "checks would give the answer away)" % (name, record["name"], record["name"][:2]))
+
+
 def cmd_check(args):
     from stacklab import runner
     from stacklab.checks import run_checks
     from stacklab.runtime.state import LabState
     _need_root()
     lab = _open(args)
+    _not_an_exercise(lab.name)
     results = run_checks(lab)
     try:
-        gone = LabState.load(lab.name).id != lab.state.id
+        now = LabState.load(lab.name)
+        gone = now.id != lab.state.id or now.phase == "removing"
     except StacklabError:
         gone = True
-    if gone:    # its results would be what a teardown looks like
+    if gone:    # its results would be what a teardown looks like (down marks the record before it kills)
         raise StacklabError("lab %s was removed while its checks ran" % lab.name)
     return runner.emit_report(results, lab.name, args.json, args.junit)
 
@@ -227,7 +241,7 @@ def cmd_run(args):
     scenario = _with_datapath(runner.load(args.scenario), args)
     interactive = not args.no_cli and sys.stdin.isatty() and not args.json
     interact = (lambda hosts, running: _console(hosts, running, teardown_on_exit=True)) if interactive else None
-    return runner.run(scenario, args.json, args.junit, interact, runner.printer(), force=args.force)
+    return runner.run(scenario, args.json, args.junit, interact, runner.printer(), force=args.force, name=args.lab)
 
 
 def _console(hosts, running, teardown_on_exit):
@@ -284,19 +298,31 @@ def cmd_apply(args):
 
 def cmd_draw(args):
     from stacklab import runner
-    from stacklab.draw import render
-    from stacklab.runtime.state import LabState, running_labs
+    from stacklab.draw import check_format, render, render_running
+    from stacklab.runtime.state import running_labs
     name = _lab_name(args)
+    running = None
     if args.lab is not None or name is None or name in running_labs():
-        name = _pick(args)
-        scenario = LabState.load(name).scenario()
+        running = _open(args)
+        scenario = running.scenario
     else:
         scenario = runner.load(name)
-    out = args.output or "%s.svg" % scenario.name
+    out = args.output or "%s.svg" % (running.name if running else scenario.name)
     where = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(where):
         raise StacklabError("draw -o %s: there is no directory %s" % (out, where))
-    render(scenario, out)
+    check_format(out)
+    if running is None:
+        render(scenario, out)
+    elif os.geteuid() != 0:
+        render(scenario, out)
+        print("(drawn from its scenario: reading what runs in its nodes needs root)", file=sys.stderr)
+    else:
+        from stacklab.exercises.session import running_exercise
+        # a learner's lab: what runs, nothing marked (a mark would point at the fault)
+        differences = render_running(running, out, mark_differences=running_exercise(running.name) is None)
+        for line in differences:
+            print("differs from the scenario: " + line, file=sys.stderr)
     print(out)
     return 0
 
@@ -309,23 +335,30 @@ def cmd_exercise(args):
         rows = session.listing()
         print("%-24s %-30s %-4s %-40s %s" % ("EXERCISE", "LEVEL", "DOC", "TITLE", "STATUS"))
         for name, level, level_name, doc, title, status in rows:
-            print("%-24s %-30s %-4s %-40s %s" % (name, "%d %s" % (level, level_name), doc, title, status))
+            print("%-24s %-30s %-4s %-40s %s" % (name, "%d %s" % (level, level_name), doc or "-", title, status))
         return 0
-    if action in ("start", "reset", "check", "stop"):
+    if action in ("start", "reset", "check", "stop", "report"):
         _need_root()
     if action == "answer":
         return _answer(args.words)
+    if action == "reflect":
+        return _reflect(args.words)
+    if action == "report":
+        rows = session.report()
+        print(json.dumps(rows, indent=1) if args.json else session.report_text(rows))
+        if args.junit:
+            session.report_junit(rows, args.junit)
+        return 0
     ex = find_exercise(args.name) if action in ("start", "reset") else session.current(args.name)
     if action in ("start", "reset"):
         from stacklab import runner
-        text = (session.start if action == "start" else session.reset)(ex, runner.printer())
+        text = (session.start if action == "start" else session.reset)(ex, runner.printer(), args.variant)
         print(text)
         if args.cli:
-            return cmd_cli(argparse.Namespace(name=session.lab_of(ex).name))
+            return cmd_cli(argparse.Namespace(name=session.lab_name(ex), lab=None))
         return 0
     if action == "check":
-        passed, lines = session.check(ex, args.junit)
-        print("\n".join(lines))
+        passed, _ = session.check(ex, args.junit, emit=lambda line: print(line, flush=True))
         return 0 if passed else 1
     if action == "task":
         print(session.task_text(ex))
@@ -341,6 +374,19 @@ def cmd_exercise(args):
         print("exercise %s stopped, its lab removed in %.2fs" % (ex.name, seconds))
         return 0
     raise StacklabError("unknown action %s" % action)
+
+
+def _reflect(words):
+    """reflect [NAME] TEXT: NAME may be left out while one exercise runs."""
+    from stacklab.exercises import session
+    from stacklab.exercises.model import find_exercise, list_exercises
+    known = set(list_exercises()) | {n.split("-", 1)[0] for n in list_exercises()}
+    if len(words) >= 2 and words[0] in known:
+        ex, words = find_exercise(words[0]), words[1:]
+    else:
+        ex = session.current()
+    print(session.reflect(ex, " ".join(words)))
+    return 0
 
 
 def _answer(words):
@@ -387,6 +433,7 @@ def parser():
     s.add_argument("scenario", metavar="NAME|FILE")
     s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
     s.add_argument("--force", action="store_true", help=FORCE_HELP)
+    s.add_argument("--lab", metavar="NAME", help=LAB_AS_HELP)
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("down", help="remove a lab (also after a crash)")
@@ -473,6 +520,7 @@ def parser():
     s.add_argument("--no-cli", action="store_true", help="tear down right after the report")
     s.add_argument("--datapath", choices=DATAPATH_TYPES, help=DATAPATH_HELP)
     s.add_argument("--force", action="store_true", help=FORCE_HELP)
+    s.add_argument("--lab", metavar="NAME", help=LAB_AS_HELP)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("apply", help="change a running lab to what an edited scenario file says",
@@ -486,18 +534,23 @@ def parser():
     s.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("draw", help="a picture of a lab (Graphviz): nodes, bridges, tunnels, instances, ...",
-                       description="Draw a running lab (NAME, or the only one up) or a scenario (a name in "
-                                   "scenarios/ or a file): nodes with their bridges and patch ports, NICs on "
-                                   "physical networks, VXLAN tunnels, instances with their addresses, DHCP and "
-                                   "router namespaces with floating IPs, load balancers on their amphorae.")
+                       description="Draw a running lab (NAME, or the only one up) as it runs now, what "
+                                   "differs from its scenario in red (an exercise's lab: nothing marked), or a "
+                                   "scenario (a name in scenarios/ or a file): nodes with their bridges and patch "
+                                   "ports, NICs on physical networks, tunnel ports over the underlay, instances "
+                                   "with their addresses, MTUs and security groups, local VLANs, DHCP and router "
+                                   "namespaces with floating IPs, load balancers on their amphorae, the networks' "
+                                   "VNIs and VLANs.")
     s.add_argument("name", nargs="?", metavar="NAME|FILE")
     s.add_argument("--lab", metavar="NAME", help="a running lab (default: NAME, or the only one up)")
     s.add_argument("-o", "--output", metavar="FILE", help="FILE.svg, .png, .pdf or .dot (default: NAME.svg here)")
     s.set_defaults(func=cmd_draw)
 
-    s = sub.add_parser("exercise", help="hands-on exercises: list, start, check, hint, solution, answer, reset",
-                       description="Exercises break a lab on purpose; you find and fix the fault with the "
-                                   "documents' commands, and `check` says objectively whether it is fixed.")
+    s = sub.add_parser("exercise", help="hands-on exercises: list, start, check, hint, answer, reflect, solution, "
+                                        "reset, report",
+                       description="Exercises break a lab on purpose; you find and fix the fault with a real "
+                                   "node's commands, and `check` says objectively whether it is fixed. Each "
+                                   "learner's exercise is a lab of its own (exNN-USER).")
     es = s.add_subparsers(dest="action", metavar="ACTION")
     es.required = True
     e = es.add_parser("list", help="the exercises: level, document, title, done or not")
@@ -507,6 +560,8 @@ def parser():
         e = es.add_parser(action, help=text)
         e.add_argument("name", metavar="NAME", help="e.g. 03-security-group (or 03)")
         e.add_argument("--cli", action="store_true", help="then open the lab's CLI")
+        e.add_argument("--variant", type=int, metavar="N",
+                       help="this variant of the fault instead of a random one (instructors, tests)")
         e.set_defaults(func=cmd_exercise)
     e = es.add_parser("check", help="grade: exit 0 once every criterion holds, 1 until then")
     e.add_argument("name", nargs="?", metavar="NAME")
@@ -520,6 +575,15 @@ def parser():
     e = es.add_parser("answer", help="answer the exercise's question: NAME [QUESTION] VALUE",
                       usage="stacklab exercise answer [NAME] [QUESTION] VALUE")
     e.add_argument("words", nargs="+", metavar="[NAME] [QUESTION] VALUE")
+    e.set_defaults(func=cmd_exercise)
+    e = es.add_parser("reflect", help="answer the question asked once an exercise is solved: [NAME] TEXT",
+                      usage="stacklab exercise reflect [NAME] TEXT")
+    e.add_argument("words", nargs="+", metavar="[NAME] TEXT")
+    e.set_defaults(func=cmd_exercise)
+    e = es.add_parser("report", help="every learner of this machine: each exercise, solved or not, checks, "
+                                     "hints, time (for an instructor; run with sudo)")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--junit", metavar="FILE", help="also write it as JUnit XML: a test case per learner and exercise")
     e.set_defaults(func=cmd_exercise)
 
     s = sub.add_parser("cli", help="interactive CLI into a running lab")

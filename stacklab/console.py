@@ -4,6 +4,7 @@ or instance (`compute1 ovs-ofctl dump-flows br-int`), plus lab commands."""
 from stacklab import report
 from stacklab.checks import run_checks
 from stacklab.errors import StacklabError
+from stacklab.naming import host_path
 from stacklab.observe.walk import Walker, render
 from topologies.mn import CLI, Host
 
@@ -16,8 +17,14 @@ class AttachedHost(Host):
         self.target_pid = target_pid
         super().__init__(name, inNamespace=False)
 
-    def startShell(self, mnopts=None):
-        super().startShell(mnopts="-cda%d" % self.target_pid)
+    def _popen(self, cmd, **params):
+        """Its shell in the host's network, mount and UTS namespaces (its
+        hostname), the host's own commands first on PATH."""
+        if self.shell is None and cmd[:1] == ["mnexec"] and "env" in cmd:
+            at = cmd.index("env")
+            cmd = (cmd[:at] + ["nsenter", "-t", str(self.target_pid), "-n", "-m", "-u", "--", "env",
+                               "PATH=" + host_path()] + cmd[at + 1:])
+        return super()._popen(cmd, **params)
 
 
 class LabCLI(CLI):
@@ -36,9 +43,24 @@ class LabCLI(CLI):
         self.exercise = exercise
         self.teardown_on_exit = teardown_on_exit
         self.prompt = "stacklab:%s> " % lab_name
-        print(self.examples() + "\nType help for the commands; exit (or Ctrl-D) leaves%s."
-              % (" and tears the lab down" if teardown_on_exit else ""))
+        print(self.examples() + "\nType help for the commands; exit (or Ctrl-D) leaves %s."
+              % self._on_exit())
         super().__init__(_NodeMap(nodes), **kwargs)
+
+    def _on_exit(self):
+        return ("and tears lab %s down" % self.lab_name if self.teardown_on_exit else
+                "and keeps lab %s running (`stacklab down %s` removes it)" % (self.lab_name, self.lab_name))
+
+    def do_exit(self, _line):
+        """exit: leave the CLI (what happens to the lab, it says)."""
+        print("leaving; %s" % ("lab %s is torn down now" % self.lab_name if self.teardown_on_exit else
+                               "lab %s keeps running: `stacklab down %s` removes it" % (self.lab_name, self.lab_name)))
+        return "exited by user command"
+
+    def do_EOF(self, line):
+        """Ctrl-D: as exit."""
+        print()
+        return self.do_exit(line)
 
     # -- what the lab holds, for examples with its own names --------------------
     def _names(self):
@@ -97,8 +119,7 @@ class LabCLI(CLI):
                      ("hint", "the next hint"),
                      ("check", "grade the exercise: which criteria hold"),
                      ("answer [QUESTION] VALUE", "answer the exercise's question")]
-        rows.append(("exit", "leave%s" % (" and tear the lab down" if self.teardown_on_exit else
-                                         " (the lab keeps running: stacklab down %s)" % self.lab_name)))
+        rows.append(("exit", "leave, " + self._on_exit().replace("tears", "tear").replace("keeps", "keep")))
         print("stacklab lab %s%s" % (self.lab_name, " - exercise %s: %s" % (ex.name, ex.title) if ex else ""))
         for name, text in rows:
             print("  %-30s %s" % (name, text))
@@ -113,6 +134,11 @@ class LabCLI(CLI):
 
     def do_checks(self, _line):
         """Run the scenario's checks again."""
+        ex = self._exercise()
+        if ex is not None:
+            print("this lab is exercise %s's: `check` grades it (the scenario's own checks would give the "
+                  "answer away)" % ex.name)
+            return
         print(report.table(run_checks(self.running, self._scenario()), self.lab_name))
 
     def _stacklab(self, argv):

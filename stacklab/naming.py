@@ -2,6 +2,7 @@
 same names as the documents."""
 
 import ipaddress
+import os
 import re
 
 # the bridge and patch names the OpenFlow apps use too: defined once, in controller/names.py
@@ -10,7 +11,7 @@ from controller.names import (DEVICE_NAME_MAX, INTEGRATION_BRIDGE, PATCH_INT_TO_
 
 __all__ = ["DEVICE_NAME_MAX", "INTEGRATION_BRIDGE", "PATCH_INT_TO_TUN", "PATCH_TUN_TO_INT", "TUNNEL_BRIDGE",
            "int_patch_name", "phy_patch_name", "NAME_PATTERN", "LAB_NAME_MAX", "lab_name_problem", "tap_name",
-           "vxlan_port_name", "qdhcp_namespace", "tap_mac"]
+           "vxlan_port_name", "qdhcp_namespace", "tap_mac", "LAB_BIN", "host_path"]
 
 # A lab is named as a scenario's names are: it becomes a directory under the
 # run directory, so nothing that could climb out of it ('.', '..', '/') passes.
@@ -45,3 +46,29 @@ def qdhcp_namespace(network_id):
 def tap_mac(mac):
     """The host side of an instance's tap carries fe: instead of fa: (as libvirt sets it)."""
     return "fe" + mac[2:]
+
+
+# Commands a lab host has that the machine may not, or has otherwise (a node's
+# `systemctl`, an instance's `udhcpc`): on the host's own /run, first on its PATH.
+LAB_BIN = "/run/lab-bin"
+
+
+def host_path(path=None):
+    """PATH inside a lab host: its own commands first."""
+    return LAB_BIN + ":" + (path or os.environ.get("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def command():
+    """How a user types stacklab: `stacklab` when that is on the PATH and is
+    this one, else this install's script; with sudo where they are not root."""
+    import shutil
+    import sys
+    mine = os.path.join(os.path.dirname(sys.executable), "stacklab")
+    found = shutil.which("stacklab")
+    if found and os.path.exists(mine) and os.path.realpath(found) == os.path.realpath(mine):
+        name = "stacklab"
+    elif os.path.exists(mine):
+        name = os.path.relpath(mine) if not os.path.relpath(mine).startswith("..") else mine
+    else:
+        name = "stacklab"
+    return name if os.environ.get("SUDO_USER") is None and os.geteuid() == 0 else "sudo " + name

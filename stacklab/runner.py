@@ -47,8 +47,8 @@ def load(name_or_file):
     return load_scenario(find_scenario(name_or_file))
 
 
-def build(scenario, progress=None, holder=False):
-    """Build `scenario` in this process, which then holds the lab (`down`
+def build(scenario, progress=None, holder=False, name=None):
+    """Build `scenario` as lab `name` (default: the scenario's name) in this process, which then holds the lab (`down`
     signals it) and is the ancestor of every process the lab starts, so it
     reaps them itself. Anything that goes wrong (Ctrl-C included) removes
     what was built. The lab's lock is held while it builds. Everything the
@@ -59,11 +59,10 @@ def build(scenario, progress=None, holder=False):
     datapath.require(scenario.datapath_type)
     become_subreaper()
     signal.signal(mailbox.SIGNAL, lambda *_: None)      # a request waits in its file until the lab is up
-    lock = LabLock(scenario.name).acquire(
-        waiting=lambda: sys.stderr.write("lab %s is being built or removed; waiting\n" % scenario.name))
+    name = check_lab_name(name or scenario.name)
+    lock = LabLock(name).acquire(waiting=lambda: sys.stderr.write("lab %s is being built or removed; waiting\n" % name))
     try:
-        state = LabState.create(scenario.name, os.path.abspath(scenario.file), keeper=Proc(os.getpid(),
-                                                                                            what="builder"))
+        state = LabState.create(name, os.path.abspath(scenario.file), keeper=Proc(os.getpid(), what="builder"))
     except BaseException:
         lock.release()
         raise
@@ -72,7 +71,7 @@ def build(scenario, progress=None, holder=False):
     t0 = time.monotonic()
     if progress:
         sys.stderr.write("building lab %s (%d nodes, %d instances, %s datapath)\n"
-                         % (scenario.name, len(scenario.nodes), len(scenario.instances), scenario.datapath_type))
+                         % (name, len(scenario.nodes), len(scenario.instances), scenario.datapath_type))
     previous = os.environ.get(LAB_MARK)
     os.environ[LAB_MARK] = state.mark
     try:
@@ -85,7 +84,7 @@ def build(scenario, progress=None, holder=False):
             _restore_env(LAB_MARK, previous)
     lock.release()
     if progress:
-        sys.stderr.write("lab %s is up in %.2fs\n" % (scenario.name, time.monotonic() - t0))
+        sys.stderr.write("lab %s is up in %.2fs\n" % (name, time.monotonic() - t0))
     return lab
 
 
@@ -121,17 +120,18 @@ def affordable(scenario, force=False, progress=None):
                                               if why else ""))
 
 
-def up(scenario, progress=None, force=False):
-    """Build the lab in a child process that then keeps it (the keeper:
+def up(scenario, progress=None, force=False, name=None):
+    """Build the lab (named `name`, default the scenario's) in a child process that then keeps it (the keeper:
     it holds the lab until `down` signals it, and tears it down). This
     process shows the progress and returns once the lab is up."""
+    name = check_lab_name(name or scenario.name)
     affordable(scenario, force, progress)
     catch_termination()
     r, w = os.pipe2(os.O_CLOEXEC)       # (not inherited by the lab's daemons: EOF when the keeper is done)
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _build_and_keep(scenario, progress, w)      # never returns
+        _build_and_keep(scenario, progress, w, name)      # never returns
     os.close(w)
     try:
         with os.fdopen(r, "rb") as f:
@@ -142,18 +142,18 @@ def up(scenario, progress=None, force=False):
         _wait(pid, signal.SIGTERM)
         raise
     if answer == b"ok":
-        return LabState.load(scenario.name)
+        return LabState.load(name)
     os.waitpid(pid, 0)
     kind, _, message = answer.decode(errors="replace").partition("\n")
     if kind == "error":
         raise LabError(message)
     if kind == "interrupted":
         raise LabError("the build of lab %s was stopped (%s: `stacklab down %s`?); what it had built is removed"
-                       % (scenario.name, message or "a signal", scenario.name))
-    left = ("`stacklab down %s` removes what it left" % scenario.name if os.path.lexists(lab_dir(scenario.name))
+                       % (name, message or "a signal", name))
+    left = ("`stacklab down %s` removes what it left" % name if os.path.lexists(lab_dir(name))
             else "nothing of it is left")
     raise LabError("the builder of lab %s died before the lab was up: %s%s"
-                   % (scenario.name, left, ("\n" + message) if message else ""))
+                   % (name, left, ("\n" + message) if message else ""))
 
 
 def os_error_text(e):
@@ -178,7 +178,7 @@ SUPERVISE_SECONDS = 1.0     # the keeper looks at its daemons at least this ofte
 WAKE_SIGNALS = KEEPER_SIGNALS | {signal.SIGCHLD, mailbox.SIGNAL}
 
 
-def _build_and_keep(scenario, progress, ready_w):
+def _build_and_keep(scenario, progress, ready_w, name):
     """The keeper: build, say "ok" (or why not), hold the lab until a
     signal, tear it down. Signals are taken synchronously (sigwaitinfo), so
     none is lost between the lab coming up and the wait starting."""
@@ -186,7 +186,7 @@ def _build_and_keep(scenario, progress, ready_w):
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)        # the CLI passes Ctrl-C on as SIGTERM
         catch_termination()
-        lab = build(scenario, progress, holder=True)
+        lab = build(scenario, progress, holder=True, name=name)
         signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)
         os.setsid()                         # no longer the terminal's: a later Ctrl-C there is not ours
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -265,13 +265,22 @@ def down(name, wait=30.0):
 
 
 def requests_server(lab):
-    """What the holder of `lab` calls on SIGUSR1: answer `stacklab apply`s."""
+    """What the holder of `lab` calls on SIGUSR1: answer `stacklab apply`s, a node's
+    `systemctl` and the grader's request to settle the lab."""
     def handle(request):
-        if request.get("kind") != "apply":
-            return {"error": "unknown request %r" % request.get("kind")}
+        kind = request.get("kind")
         try:
-            from stacklab.scenario.loader import load_scenario
-            return apply_live(lab, load_scenario(request["file"], text=request["text"]))
+            if kind == "apply":
+                from stacklab.scenario.loader import load_scenario
+                return apply_live(lab, load_scenario(request["file"], text=request["text"]))
+            if kind == "service":           # `systemctl` on a node (stacklab/nodectl.py)
+                with lab.supervisor.lock:
+                    code, output = lab.units.run(request["where"], request["unit"], request["action"])
+                return {"code": code, "output": output}
+            if kind == "settle":            # before grading: the agents' next full pass
+                with lab.supervisor.lock:
+                    return {"done": lab.plane.settle()}
+            return {"error": "unknown request %r" % kind}
         except StacklabError as e:
             return {"error": str(e)}
         except Exception:
@@ -318,6 +327,23 @@ def apply(name, scenario, timeout=300.0):
                         timeout)
 
 
+def settle(name, timeout=120.0):
+    """Ask the holder of lab `name` to bring it to what its agents' next full pass leaves."""
+    answer = mailbox.send(RunningLab.open(name).state, {"kind": "settle"}, timeout)
+    if answer.get("error"):
+        raise LabError("lab %s: %s" % (name, answer["error"]))
+    return answer.get("done", [])
+
+
+def service(name, where, unit, action, timeout=120.0):
+    """`systemctl ACTION UNIT` on `where` of lab `name`, done by its holder: (exit code, output)."""
+    answer = mailbox.send(RunningLab.open(name).state, {"kind": "service", "where": where, "unit": unit,
+                                                        "action": action}, timeout)
+    if answer.get("error"):
+        return 1, answer["error"]
+    return answer["code"], answer["output"]
+
+
 def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout):
     from stacklab import report
     if as_json:
@@ -330,13 +356,13 @@ def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout)
     return 0 if all(r.ok for r in results) else 1
 
 
-def run(scenario, as_json=False, junit=None, interact=None, progress=None, force=False):
+def run(scenario, as_json=False, junit=None, interact=None, progress=None, force=False, name=None):
     """Up, check, report, then `interact(hosts, running)` (the CLI, which the
     caller hands in; None: none), down. Returns the exit code: 1 if a check
     failed."""
     affordable(scenario, force, progress)
     catch_termination()
-    lab = build(scenario, progress, holder=True)
+    lab = build(scenario, progress, holder=True, name=name)
     serve = requests_server(lab)
     signal.signal(mailbox.SIGNAL, lambda *_: serve())        # `stacklab apply` from another terminal
     lab.supervisor.start_thread()
@@ -344,14 +370,14 @@ def run(scenario, as_json=False, junit=None, interact=None, progress=None, force
         from stacklab.checks import run_checks
         running = RunningLab(lab.state)
         results = run_checks(running, scenario)
-        code = emit_report(results, scenario.name, as_json, junit)
+        code = emit_report(results, lab.state.name, as_json, junit)
         if interact is not None:
             interact(lab.hosts(), running)
         return code
     finally:
         seconds = teardown(lab)
         if progress:
-            sys.stderr.write("lab %s torn down in %.2fs\n" % (scenario.name, seconds))
+            sys.stderr.write("lab %s torn down in %.2fs\n" % (lab.state.name, seconds))
 
 
 def status(names=None):

@@ -19,7 +19,7 @@ import sys
 
 from stacklab.errors import LabError
 from topologies import haproxy_cfg
-from topologies.node import InstanceHost, bind
+from topologies.node import InstanceHost, bind, systemctl_script
 
 NETNS = "amphora-haproxy"
 AGENT_PORT = 9443
@@ -59,7 +59,9 @@ class AmphoraHost(InstanceHost):
         self.octavia_dir = os.path.join(workdir, "octavia")
         self.etc_octavia = os.path.join(workdir, "etc-octavia")
         mounts = [bind(haproxy_cfg.OCTAVIA_DIR, self.octavia_dir), bind("/etc/octavia", self.etc_octavia)]
-        super().__init__(name, script_dir, model, workdir, mounts=mounts, **params)
+        # an amphora is an Ubuntu VM: systemd runs its agent and haproxy
+        super().__init__(name, script_dir, model, workdir, mounts=mounts, commands={"systemctl": systemctl_script()},
+                         **params)
 
     def install_certs(self, ca, server_cert):
         _copy(ca.cert, os.path.join(self.etc_octavia, "certs", "client_ca.pem"))

@@ -158,7 +158,7 @@ def _update_dhcp_hosts(lab, old, new):
             raise LabError("dnsmasq of %s is not running (its pidfile %s names no process the lab started)"
                            % (net, host.pidfile()))
         dnsmasq.signal(signal.SIGHUP)
-        done.append("dnsmasq of %s: host entries reloaded (%d ports)" % (net, len(now)))
+        done.append("dnsmasq of %s: host entries reloaded (%d port%s)" % (net, len(now), "" if len(now) == 1 else "s"))
     return done
 
 

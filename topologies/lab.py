@@ -23,6 +23,7 @@ from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
 from topologies.shell import run_parallel, script
 from topologies.supervisor import Supervisor
+from topologies.units import Units
 
 
 # What udhcpc runs when it gets a lease: configure the interface as the
@@ -109,6 +110,7 @@ class Lab:
         self.script_dir = os.path.join(state.dir, "scripts")
         self.supervisor = Supervisor(state, enabled=scenario.restart_daemons)
         self.plane = control_plane(self)        # what programs the switches (topologies/controlplanes/)
+        self.units = Units(self)                # what `systemctl` on a node answers
 
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
@@ -400,8 +402,12 @@ class Lab:
             # TX checksum offload off: userspace conntrack marks partial checksums invalid (platform notes).
             # Three router solicitations, as cirros's kernel sends (000's table 71 counts 3): today's
             # kernels go on forever, which a hundred instances flooding every node would feel.
+            # A queue, as a VM's NIC has (cirros: pfifo_fast): a frame too big for the tap beyond is
+            # then lost on the way, as from a VM, and not refused at once with ENOBUFS ("No buffer
+            # space available") as a bare veth refuses it.
             lines += ["ethtool -K %s tx off >/dev/null 2>&1 || true" % port.interface,
                       "sysctl -qw net.ipv6.conf.%s.router_solicitations=3" % port.interface,
+                      "tc qdisc replace dev %s root pfifo_fast" % port.interface,
                       "ip link set %s up" % port.interface]
             if inst.address_mode == "static":
                 lines.append("ip addr add %s/%d dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface))

@@ -2,18 +2,23 @@
 compute) with its own network and mount namespaces and its own Open vSwitch;
 an InstanceHost is a VM's network stack; an ExternalHost a machine outside
 the cloud; the FabricHost holds the switches of the physical networks. Each
-class owns the processes it starts. Every host has its own /run, /var/lib and
+class owns the processes it starts. Every host has its own /run, /var/lib, /tmp and
 /etc (an overlay on the machine's), so nothing it does lands on the machine."""
 
 import json
 import os
+import shlex
+import sys
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from topologies.mn import Host
 
 from controller.appkit import file_stamp
-from controller.neutron.plan import PLAN_FILE as AGENT_PLAN_FILE, STATUS_FILE as AGENT_STATUS_FILE
+from controller.neutron.plan import PLAN_FILE as AGENT_PLAN_FILE
+from controller.neutron.plan import REQUEST_FILE as AGENT_REQUEST_FILE
+from controller.neutron.plan import STATUS_FILE as AGENT_STATUS_FILE
 from stacklab.errors import LabError
+from stacklab.naming import LAB_BIN, host_path
 from stacklab.runtime.state import RUN_ROOT
 
 
@@ -30,6 +35,11 @@ PRIVATE_DIRS = (
 )
 # Where `ip netns` looks: inside every lab host, on the host's own /run.
 NETNS_DIR = "/run/netns"
+
+
+def systemctl_script():
+    """A node's `systemctl`: stacklab/nodectl.py, run by this Python."""
+    return "#!/bin/sh\nexec %s -m stacklab.nodectl \"$@\"\n" % shlex.quote(sys.executable)
 
 
 def tmpfs(target):
@@ -140,17 +150,40 @@ class LabHost(Host):
     # host class; scripts/setup.sh already made sure of both.
     isSetup = True
 
-    def __init__(self, name, script_dir, mounts=(), **params):
+    def __init__(self, name, script_dir, mounts=(), hostname=None, commands=None, **params):
+        """`hostname`: what `hostname` says inside (default: its name; each
+        host has a UTS namespace of its own); `commands`: {name: text} of its
+        own commands (LAB_BIN, on its /run)."""
         self.script_dir = script_dir
         self.mounts = list(mounts)
+        self.hostname = hostname or name
+        self.commands = dict(commands or {})
         super().__init__(name, **params)
 
+    def _popen(self, cmd, **params):
+        """The host's shell in a UTS namespace of its own (`unshare --uts`
+        execs it: the pid stays the one Mininet and the lab record)."""
+        if self.shell is None and cmd[:1] == ["mnexec"] and "bash" in cmd:
+            cmd = cmd[:2] + ["unshare", "--uts"] + cmd[2:]
+        return super()._popen(cmd, **params)
+
     def mountPrivateDirs(self):
-        if self.mounts:
-            out = self.cmd(mount_script(self.mounts) + " && echo __mounted")
-            if "__mounted" not in out:
-                self.terminate()        # nobody will know this host: its shell must not outlive the error
-                raise LabError("%s: could not make its private mounts: %s" % (self.name, out.strip()))
+        lines = [mount_script(self.mounts)] if self.mounts else []
+        lines.append("hostname %s" % shlex.quote(self.hostname))
+        if any(kind == "overlay" and target == "/etc" for kind, target, _ in self.mounts):
+            # as Debian's installer writes it: without it, resolving the host's own
+            # name (Python's HTTPServer does) waits on DNS timeouts
+            lines.append("printf '127.0.1.1\\t%%s\\n' %s >> /etc/hosts" % shlex.quote(self.hostname))
+        if self.commands and any(kind == "tmpfs" and target == "/run" for kind, target, _ in self.mounts):
+            lines.append("mkdir -p %s" % LAB_BIN)
+            for name, text in sorted(self.commands.items()):
+                path = os.path.join(LAB_BIN, name)
+                lines.append("printf %%s %s > %s && chmod 755 %s" % (shlex.quote(text), path, path))
+            lines.append("export PATH=%s" % shlex.quote(host_path()))
+        out = self.cmd(" && ".join(lines) + " && echo __mounted")
+        if "__mounted" not in out:
+            self.terminate()        # nobody will know this host: its shell must not outlive the error
+            raise LabError("%s: could not make its private mounts: %s" % (self.name, out.strip()))
 
     def unmountPrivateDirs(self):
         """Nothing to undo: the mounts live in the host's own mount namespace."""
@@ -195,10 +228,10 @@ class CloudNode(LabHost):
         """`binds`: more private directories, [(inside, outside)] (e.g. /etc/octavia)."""
         self.workdir = workdir
         self.role = role
-        mounts = [tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)]
+        mounts = [tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)]
         mounts += [bind(target, os.path.join(workdir, sub)) for target, sub in PRIVATE_DIRS]
         mounts += [bind(target, source) for target, source in binds]
-        super().__init__(name, script_dir, mounts=mounts, **params)
+        super().__init__(name, script_dir, mounts=mounts, commands={"systemctl": systemctl_script()}, **params)
 
     @staticmethod
     def expose_namespace_script(name, pid):
@@ -264,10 +297,17 @@ ovs-vsctl --no-wait -- init -- set Open_vSwitch . external_ids:system-id={name} 
     def agent_spec(self):
         """What the agents' process needs to be this node's agent: where its
         bridges look for it (the node's network namespace), its plan and status
-        files, its OVSDB socket."""
+        files, the file the node's requests (systemctl) come in, its OVSDB socket."""
         return {"node": self.name, "netns": "/proc/%d/ns/net" % self.pid,
                 "plan": self._outside(AGENT_PLAN_FILE), "status": self._outside(AGENT_STATUS_FILE),
-                "ovsdb": os.path.join(self.workdir, "run", "db.sock")}
+                "requests": self._outside(AGENT_REQUEST_FILE), "ovsdb": os.path.join(self.workdir, "run", "db.sock")}
+
+    def write_agent_request(self, request):
+        """Ask the node's agent something (controller/neutron/plan.py REQUEST_ACTIONS)."""
+        path = self._outside(AGENT_REQUEST_FILE)
+        with open(path + ".tmp", "w") as f:
+            json.dump(request, f)
+        os.replace(path + ".tmp", path)
 
     def agent_status(self):
         """The agent's last word on what the switch holds (None before any)."""
@@ -283,12 +323,15 @@ class InstanceHost(LabHost):
     UID = 1000
     DHCP_STYLE = "cirros"
 
-    def __init__(self, name, script_dir, model, workdir, mounts=(), **params):
+    def __init__(self, name, script_dir, model, workdir, mounts=(), commands=None, **params):
         self.model = model
         self.workdir = workdir
         self.user = model.user
-        mounts = [tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)] + list(mounts)
-        super().__init__(name, script_dir, mounts=mounts, **params)
+        mounts = [tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)] + list(mounts)
+        # cirros has udhcpc as a busybox applet, configuring the interface with the image's script
+        udhcpc = '#!/bin/sh\n[ -x /run/udhcpc-event.sh ] && set -- -s /run/udhcpc-event.sh "$@"\nexec busybox udhcpc "$@"\n'
+        commands = dict({"udhcpc": udhcpc}, **(commands or {}))
+        super().__init__(name, script_dir, mounts=mounts, commands=commands, **params)
 
     def prepare_ssh(self, authorized_key):
         """The user's files, written from outside before the server starts."""
@@ -343,8 +386,8 @@ class ExternalHost(LabHost):
     def __init__(self, name, script_dir, model, workdir, **params):
         self.model = model
         self.workdir = workdir
-        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"), etc_overlay(workdir)],
-                         **params)
+        super().__init__(name, script_dir,
+                         mounts=[tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)], **params)
 
     def network_script(self):
         m = self.model

@@ -91,6 +91,20 @@ def iptables_rules(router, floating_ips):
     return "\n".join(filter_table(router) + mangle_table(router) + nat_table(router, floating_ips)) + "\n"
 
 
+def agent_chains(router, floating_ips):
+    """The agent's own chains only, for `iptables-restore --noflush`: what its
+    iptables manager renders on a full sync. Each chain it declares is
+    emptied and filled again; the built-in chains and any rule someone else
+    put there are left as they are."""
+    out = []
+    for table in (filter_table(router), mangle_table(router), nat_table(router, floating_ips)):
+        own = {line[1:].split(" ", 1)[0] for line in table if line.startswith(":") and " - " in line}
+        out += [line for line in table if line.startswith("*") or line == "COMMIT"
+                or (line.startswith(":") and " - " in line)
+                or (line.startswith("-A ") and line.split(" ", 2)[1] in own)]
+    return "\n".join(out) + "\n"
+
+
 class RouterNamespace(LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
@@ -99,7 +113,7 @@ class RouterNamespace(LabHost):
         self.router = router
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
-        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], **params)
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], hostname=router.node, **params)
 
     def _write_rules(self, floating_ips):
         rules = os.path.join(self.workdir, "iptables.rules")
@@ -110,6 +124,13 @@ class RouterNamespace(LabHost):
     def nat_reload_script(self, floating_ips):
         """Load the router's rules again for a new set of floating IPs."""
         return "iptables-restore < %s" % self._write_rules(floating_ips)
+
+    def agent_sync_script(self, floating_ips):
+        """What the L3 agent's full sync does to the router's iptables: its own chains rendered again."""
+        path = os.path.join(self.workdir, "agent-chains.rules")
+        with open(path, "w") as f:
+            f.write(agent_chains(self.router, floating_ips))
+        return "iptables-restore --noflush < %s" % path
 
     def configure_script(self, networks, floating_ips):
         """Addresses, routes, forwarding and NAT (the L3 agent's work)."""

@@ -50,7 +50,8 @@ class DhcpNamespace(LabHost):
         self.port = port
         self.neutron_dir = neutron_dir            # the DHCP node's /var/lib/neutron, seen from outside
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
-                                                   bind("/var/lib/neutron", neutron_dir)], **params)
+                                                   bind("/var/lib/neutron", neutron_dir)],
+                         hostname=port.node, **params)     # (a netns of its node: the node's hostname)
 
     @property
     def conf_dir(self):

@@ -22,7 +22,7 @@ import time
 from collections import deque
 
 from stacklab.errors import LabError
-from stacklab.runtime.procs import EXITS, Proc, exists, how_it_ended, reap_one
+from stacklab.runtime.procs import EXITS, Proc, exists, how_it_ended, reap_one, terminate
 from stacklab.runtime.state import LAB_MARK
 
 RESTART_SEC = 0.1           # systemd's RestartSec default
@@ -74,6 +74,48 @@ class Supervisor:
         """Stop watching what runs at `where` (it is being removed)."""
         self.daemons = {w: d for w, d in self.daemons.items() if d.where != where}
 
+    # -- systemctl stop / start (topologies/units.py) ----------------------------
+    def stop(self, what, why="stopped"):
+        """End daemon `what` and leave it ended (as `systemctl stop`): the
+        record says so, and tick() does not start it again."""
+        with self.lock:
+            info = self.state.daemons.setdefault(what, {"restarts": 0, "restart": self.enabled})
+            info["stopped"] = why
+            proc = next((p for p in self.state.processes if p.what == what), None)
+            if proc is not None:
+                stubborn = terminate([proc])
+                if stubborn:
+                    raise LabError("%s would not end" % what)
+                _collect(proc)
+                EXITS.pop(proc.pid, None)
+            self.state.save()
+
+    def start(self, what):
+        """Start daemon `what` (as `systemctl start`) unless it runs; its pid."""
+        with self.lock:
+            daemon = self.daemons.get(what)
+            if daemon is None:
+                raise LabError("%s is not a daemon of this lab" % what)
+            info = self.state.daemons.setdefault(what, {"restarts": 0, "restart": self.enabled})
+            proc = next((p for p in self.state.processes if p.what == what), None)
+            if proc is not None and proc.alive():
+                info.pop("stopped", None)
+                return proc.pid
+            pid = self._start(daemon, proc.pid if proc else None)
+            self.state.add_process(pid, what, restart=info.get("restart", self.enabled))
+            info.pop("stopped", None)
+            info.pop("gave_up", None)       # (systemctl start resets the start limit too)
+            daemon.starts.clear()
+            self.state.save()
+        if daemon.after is not None:
+            daemon.after()
+        return pid
+
+    def running(self, what):
+        """The live Proc of daemon `what`, or None."""
+        proc = next((p for p in self.state.processes if p.what == what), None)
+        return proc if proc is not None and proc.alive() else None
+
     def tick(self):
         """Start again every watched daemon that died; returns what was restarted."""
         if not self.enabled:
@@ -83,7 +125,7 @@ class Supervisor:
             recorded = {p.what: p for p in self.state.processes}
             for what, daemon in list(self.daemons.items()):
                 proc = recorded.get(what)
-                if proc is None or proc.alive():
+                if proc is None or proc.alive() or self.state.daemons.get(what, {}).get("stopped"):
                     continue
                 _collect(proc)
                 if self._restart(daemon, proc):

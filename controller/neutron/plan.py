@@ -14,6 +14,10 @@ from controller.neutron.br_int import RATE_LIMIT_TABLE
 
 PLAN_FILE = "/var/lib/neutron/stacklab-agent-plan.json"
 STATUS_FILE = "/var/lib/neutron/stacklab-agent-status.json"
+# What the node asks of its agent, as systemd and an operator would: {"id": n, "action": restart | stop |
+# start | resync}. The agent answers in its status ("handled": n) once it is done.
+REQUEST_FILE = "/var/lib/neutron/stacklab-agent-request.json"
+REQUEST_ACTIONS = ("restart", "stop", "start", "resync")
 
 # The agent releases whose flow sets differ where the documents differ, oldest first
 # (one list: br_int.py's table map; the scenario format offers these, the last by default).

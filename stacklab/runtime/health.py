@@ -36,6 +36,8 @@ def describe(proc, state):
 
 def _restarts(state, what):
     info = state.daemons.get(what) or {}
+    if info.get("stopped"):
+        return " (%s)" % info["stopped"]
     parts = []
     if info.get("restarts"):
         parts.append("restarted %dx" % info["restarts"])

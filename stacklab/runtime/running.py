@@ -7,6 +7,7 @@ import subprocess
 import time
 
 from stacklab.errors import LabError
+from stacklab.naming import host_path
 from stacklab.runtime import health
 from stacklab.runtime.state import LabState
 
@@ -82,9 +83,10 @@ class RunningLab:
                        "what is left" % (name, state.phase, name))
 
     def argv(self, where, argv):
-        """The command line that runs `argv` inside node/instance `where`."""
+        """The command line that runs `argv` inside node/instance `where`: its
+        network, mount and UTS namespaces, its own commands first on PATH."""
         holder = self.state.holder(where)
-        return ["mnexec", "-a", str(holder.pid)] + list(argv)
+        return ["nsenter", "-t", str(holder.pid), "-n", "-m", "-u", "--", "env", "PATH=" + host_path()] + list(argv)
 
     def run(self, where, argv, timeout=30, check=False, input=None):
         """Run `argv` inside `where`; returns CompletedProcess (text). An Open

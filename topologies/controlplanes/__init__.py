@@ -12,6 +12,7 @@ plane, never which one it is:
   summary()             what is programmed, for the progress line
   stalled(node, what)   the subject of the error when `up` waits in vain
   process               its process (pidfile(), pid(), log_path(), log_tail(n))
+  units(where)          its systemd units on a node (`systemctl` there: topologies/units.py)
   update_plans()        a live change: plans written again, the nodes whose changed
   update_tunnels(old, new)  a live change: tunnel ports that come or go
 

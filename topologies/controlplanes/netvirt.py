@@ -17,6 +17,7 @@ from topologies.node import read_json, tail
 from topologies.plans import netvirt_plan
 from topologies.plumbing import ovs_owned_script
 from topologies.shell import script
+from topologies.units import DaemonUnit
 
 ODL_DIR = "/var/lib/odl"
 PROTOCOLS = "OpenFlow13"
@@ -170,6 +171,11 @@ class Netvirt(ControlPlane):
             bound = set(status[node.name]["bound"])
             out += [(node.name, "port %s" % p.name) for p in self.scenario.ports(node.name) if p.name not in bound]
         return out
+
+    def units(self, where):
+        if where != self.node:
+            return []
+        return [DaemonUnit("opendaylight", "OpenDaylight (netvirt)", where, ["%s netvirt" % where])]
 
     def summary(self):
         nodes = (self.status() or {}).get("nodes", {}).values()

@@ -8,13 +8,16 @@ import json
 import os
 import shlex
 import sys
+import time
 
 from stacklab import naming
+from stacklab.errors import LabError
 from topologies import plumbing
 from topologies.controlplanes.base import ControlPlane
 from topologies.node import tail
 from topologies.plans import node_plan
 from topologies.shell import script
+from topologies.units import Unit
 
 
 class AgentHost:
@@ -123,3 +126,91 @@ class NeutronAgents(ControlPlane):
             done += ["%s: tunnel to %s added" % (name, ip) for ip in sorted(after - before)]
             done += ["%s: tunnel to %s removed" % (name, ip) for ip in sorted(before - after)]
         return done
+
+    def settle(self):
+        """Every node's agent deletes the flows that are not its own, as its next resync would."""
+        units = [AgentUnit(name, self) for name in self.lab.nodes]
+        ids = {u.where: u.request(self.lab, "resync") for u in units}
+        for u in units:
+            u.wait(self.lab, ids[u.where], "resync")
+        return ["%s: the agent removed flows that are not its own" % u.where for u in units]
+
+    def units(self, where):
+        if where not in self.lab.nodes:
+            return []
+        return [AgentUnit(where, self)]
+
+
+class AgentUnit(Unit):
+    """neutron-openvswitch-agent on one node. One process serves every
+    node's agent; the node's unit asks it (the node's request file) to do
+    for this node what stopping, starting or restarting the agent does."""
+
+    SERVICE = "neutron-openvswitch-agent"
+    PATIENCE = 30.0
+
+    def __init__(self, where, plane):
+        super().__init__(self.SERVICE, "OpenStack Neutron Open vSwitch agent", where)
+        self.plane = plane
+
+    def _host(self, lab):
+        return lab.nodes[self.where]
+
+    def _status(self, lab):
+        return self._host(lab).agent_status() or {}
+
+    def active(self, lab):
+        return lab.supervisor.running(AgentHost.WHAT) is not None and not self._status(lab).get("stopped")
+
+    def main_pid(self, lab):
+        proc = lab.supervisor.running(AgentHost.WHAT)
+        return proc.pid if proc else None
+
+    def request(self, lab, action):
+        """Ask the node's agent to do `action`; the request's id."""
+        if lab.supervisor.running(AgentHost.WHAT) is None:
+            raise LabError("the agents' process is not running (%s)" % AgentHost.WHAT)
+        rid = time.time_ns()
+        self._host(lab).write_agent_request({"id": rid, "action": action})
+        return rid
+
+    def wait(self, lab, rid, action):
+        deadline = time.monotonic() + self.PATIENCE
+        while (self._status(lab).get("handled") or 0) < rid:
+            if time.monotonic() > deadline:
+                raise LabError("the OVS agent of %s did not %s within %.0f s" % (self.where, action, self.PATIENCE))
+            time.sleep(0.05)
+
+    def ask(self, lab, action):
+        """Have the node's agent do `action`; returns once it says it is done."""
+        self.wait(lab, self.request(lab, action), action)
+
+    def _tunnels(self, lab):
+        """What a starting agent's tunnel sync does: each peer's tunnel port
+        set up again (created if missing, its options set as the server says)."""
+        node = lab.scenario.nodes[self.where]
+        peers = lab.scenario.tunnel_peers(self.where)
+        if node.tunnel_ip is not None and peers:
+            script(lab.nodes[self.where], "\n".join(plumbing.tunnel_port_script(node, ip) for ip in peers),
+                   "the tunnel ports of %s" % self.where)
+
+    def start(self, lab):
+        self._tunnels(lab)
+        self.ask(lab, "start")
+        lab.wait_for_flows()
+
+    def stop(self, lab):
+        self.ask(lab, "stop")
+
+    def restart(self, lab):
+        self._tunnels(lab)
+        self.ask(lab, "restart")
+        lab.wait_for_flows()
+
+    def detail(self, lab):
+        status = self._status(lab)
+        bridges = status.get("bridges", {})
+        return ["   (one process is every node's agent; this node's: cookie %s, %d restarts)"
+                % (status.get("cookie", "?"), max(0, status.get("starts", 1) - 1)),
+                "   bridges programmed: %s" % (", ".join("%s (%d flows)" % (b, i["flows"])
+                                                         for b, i in sorted(bridges.items())) or "none")]
