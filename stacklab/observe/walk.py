@@ -8,7 +8,14 @@ reads: compute1 `0 17 40 17 19 21 -> output:6 tun_id=0x1118f`, then compute2
 
 The walk reads the switches' own answer (no packet is sent): what it shows
 is what the flows installed now do. Where a flow says NORMAL, the port the
-switch chose comes from the datapath actions."""
+switch chose comes from the datapath actions.
+
+Into a qrouter- namespace it goes on through the router: the nat table's
+rules the packet matches (observe/nat.py: DNAT before routing, SNAT after),
+the route it takes, the addresses it leaves with, then on through br-int or
+onto the external network. When the source does not know its destination's
+MAC yet (no ARP entry), the walk is of the ARP exchange first: a packet
+that cannot be addressed goes nowhere, whatever the flows would do with it."""
 
 import ipaddress
 import re
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from stacklab.errors import LabError
+from stacklab.observe import nat
 from stacklab.scenario import endpoints
 
 MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
@@ -65,6 +73,7 @@ class Output:
     tunnel: Optional[dict] = None    # a VXLAN port's options (remote_ip, ...)
     physical_network: Optional[str] = None     # a NIC's
     what: str = ""                   # an instance, a NIC's network, a tunnel's far end
+    router: Optional[object] = None  # a router's port: the model.Router it leads into
 
     def __str__(self):
         text = "output:%d" % self.ofport
@@ -94,6 +103,35 @@ class Hop:
         if any(s.endswith(":") for s in steps):     # it crosses bridges: say where it starts
             steps = [self.bridge + ":"] + steps
         return "%s: %s -> %s" % (self.node, " ".join(steps), ", ".join(map(str, sent)) or "drop")
+
+
+@dataclass
+class RouterHop:
+    """The part of the walk inside a qrouter- namespace: what its nat table
+    and routes did to the packet."""
+    node: str                                   # the namespace
+    bridge: str                                 # "iptables"
+    flow: str                                   # the packet as it came in
+    matched: list = field(default_factory=list)  # (hook, rule) in order
+    outputs: List[Output] = field(default_factory=list)
+    summary: str = ""
+
+    def __str__(self):
+        return "%s: %s" % (self.node, self.summary)
+
+
+@dataclass
+class Note:
+    """A line of the walk that is no switch's: why it walks what it walks."""
+    text: str
+    node: str = ""
+    bridge: str = ""
+    flow: str = ""
+    matched: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+    def __str__(self):
+        return self.text
 
 
 @dataclass
@@ -258,6 +296,15 @@ class Walker:
                 if p.name == port.name and p.node == node:
                     out.what = inst.name
                     return
+        for net, p in self.scenario.dhcp_ports.items():
+            if p.name == port.name and p.node == node:
+                out.what = "qdhcp-%s (DHCP of %s)" % (self.scenario.networks[net].id, net)
+                return
+        for router in self.scenario.routers.values():
+            if router.node == node and any(p.name == port.name for p in router.ports()):
+                out.router = router
+                out.what = "%s (router %s)" % (router.namespace, router.name)
+                return
         nic = self.scenario.nodes[node].nics.get(port.name)
         if nic is not None:
             out.physical_network = nic.physical_network
@@ -342,16 +389,32 @@ class Walker:
 
     def walk(self, src, dst, proto="icmp", port=None):
         """[Hop] of a packet from `src` (an instance, or an external host
-        toward a floating IP) to `dst` (an instance or an address)."""
+        toward a floating IP) to `dst` (an instance or an address); the ARP
+        exchange first when `src` has no ARP entry for the next hop."""
         node, bridge, in_port, flow = self.entry(src, dst, proto, port)
-        hops = []
-        while len(hops) < MAX_NODES:
+        arp = self._arp_first(src, flow)
+        if arp is not None:
+            return arp
+        return self._follow(node, bridge, in_port, flow)
+
+    def _follow(self, node, bridge, in_port, flow, hops=None):
+        hops = hops if hops is not None else []
+        switches = 0
+        while switches < MAX_NODES:
             hop = self.trace(node, bridge, "in_port=%d,%s" % (in_port, flow))
             hops.append(hop)
+            switches += 1
             sent = [o for o in hop.outputs if not o.skipped]
             if len(sent) != 1:
                 break               # dropped, or flooded: the walk ends here
             out = sent[0]
+            if out.router is not None:
+                through = self._through_router(node, out, sent_frame(hop))
+                hops.append(through[0])
+                if through[1] is None:
+                    break
+                node, bridge, in_port, flow = through[1]
+                continue
             if out.tunnel is not None:
                 nxt = self._peer(out)
                 flow = "tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow))
@@ -369,6 +432,151 @@ class Walker:
                 break
             node, bridge, in_port = nxt
         return hops
+
+    # -- through a router ---------------------------------------------------------
+    def _through_router(self, node, out, frame):
+        """(RouterHop, where the packet goes on: (node, bridge, in_port, packet) or None)
+        of a frame that enters router `out.router` by port `out.name`."""
+        router = out.router
+        fields = dict(f.split("=", 1) for f in frame.split(",") if "=" in f)
+        proto = next((f for f in frame.split(",") if f in ("icmp", "tcp", "udp")), "ip")
+        port_in = next(p for p in router.ports() if p.name == out.name)
+        src, dst = fields.get("nw_src"), fields.get("nw_dst")
+        packet = {"src": src, "dst": dst, "in": port_in.interface, "proto": proto,
+                  "dport": fields.get("tp_dst") or fields.get("%s_dst" % proto)}
+        hop = RouterHop(router.namespace, "iptables", "in by %s: %s -> %s" % (port_in.interface, src, dst))
+        proc = self.lab.run(router.namespace, ["iptables-save"])
+        if proc.returncode != 0:
+            raise LabError("iptables-save in %s failed: %s" % (router.namespace, proc.stderr.strip()))
+        chains = nat.parse(proc.stdout)
+        packet["mark"] = nat.mark_of(nat.parse(proc.stdout, "mangle"), packet)
+        pre = nat.traverse(chains, "PREROUTING", packet)
+        hop.matched += [("PREROUTING", rule) for rule in pre.matched]
+        words = []
+        if pre.target == "DNAT":
+            words.append("DNAT %s -> %s" % (dst, pre.address))
+            packet["dst"] = dst = pre.address
+        own = {str(p.ip) for p in router.ports()}
+        if dst in own:
+            hop.summary = ", ".join(words + ["for the router itself (%s is its own address): it answers, "
+                                             "nothing goes further" % dst])
+            hop.matched.append(("", "no DNAT rule matched %s" % dst) if pre.target is None else ("", ""))
+            return hop, None
+        route = self.lab.run(router.namespace, ["ip", "-o", "route", "get", dst])
+        words_route = route.stdout.split()
+        if route.returncode != 0 or "dev" not in words_route:
+            hop.summary = ", ".join(words + ["no route to %s" % dst])
+            return hop, None
+        dev = words_route[words_route.index("dev") + 1]
+        via = words_route[words_route.index("via") + 1] if "via" in words_route else dst
+        hop.matched.append(("route", route.stdout.strip()))
+        packet["out"] = dev
+        post = nat.traverse(chains, "POSTROUTING", packet, dnatted=pre.target == "DNAT")
+        hop.matched += [("POSTROUTING", rule) for rule in post.matched]
+        if post.target == "SNAT":
+            words.append("SNAT %s -> %s" % (src, post.address))
+            src = post.address
+        port_out = next((p for p in router.ports() if p.interface == dev), None)
+        if port_out is None:
+            hop.summary = ", ".join(words + ["out by %s, which is no port of the router's" % dev])
+            return hop, None
+        words.append("out by %s toward %s" % (dev, via))
+        hop.summary = ", ".join(words)
+        mac = self._mac_of(via, port_out.network)
+        if mac is None:
+            hop.summary += " (nothing of the scenario has %s: its ARP would go unanswered)" % via
+            return hop, None
+        out_bridge, out_port = self.ofport(router.node, port_out.name)
+        hop.outputs = [Output(out_port, out_bridge, name=port_out.name, what=port_out.name)]
+        kept = [f for f in carried(frame).split(",") if not f.startswith(("dl_src=", "dl_dst=", "nw_src=", "nw_dst="))]
+        flow = ",".join(kept[:1] + ["dl_src=%s" % port_out.mac, "dl_dst=%s" % mac, "nw_src=%s" % src,
+                                    "nw_dst=%s" % dst] + kept[1:])
+        return hop, (router.node, out_bridge, out_port, flow)
+
+    def _mac_of(self, ip, network):
+        """The MAC that answers ARP for `ip` on `network`: an instance's or
+        DHCP port's, a router's, a host's (the upstream router)."""
+        for p in self.scenario.ports() + [p for r in self.scenario.routers.values() for p in r.ports()]:
+            if str(p.ip) == ip and p.network == network:
+                return p.mac
+        for _, mac in self._pairs(ip, network):
+            return mac
+        net = self.scenario.networks.get(network)
+        for host in self.scenario.hosts.values():
+            if str(host.address.ip) == ip and net is not None and host.physical_network == net.physical_network:
+                return host.mac
+        return None
+
+    # -- ARP first ------------------------------------------------------------------
+    def _arp_first(self, src, flow):
+        """When instance `src` has no ARP entry for the frame's destination
+        MAC's address: the walk of its ARP request (and of the reply, when
+        the request arrives), with a note saying so; None when it has one."""
+        if src not in self.scenario.instances:
+            return None
+        fields = dict(f.split("=", 1) for f in flow.split(",") if "=" in f)
+        inst = self.scenario.instances[src]
+        port = inst.port
+        net = self.scenario.networks[port.network].subnet
+        target = fields["nw_dst"]
+        if ipaddress.IPv4Address(target) not in net.cidr:
+            target = str(net.gateway) if net.gateway else target
+        state = self._neighbour(src, port.interface, target)
+        if state in ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP"):
+            return None
+        hops = [Note("%s has no usable ARP entry for %s (%s): the walk is of its ARP request"
+                     % (src, target, state or "none"))]
+        request = "arp,dl_src=%s,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=%s,arp_tpa=%s,arp_sha=%s" % (
+            port.mac, port.ip, target, port.mac)
+        bridge, in_port = self.ofport(port.node, port.name)
+        self._flood(port.node, bridge, in_port, request, hops)
+        owner = self._owner_of(target, port.network)
+        reached = owner is not None and self._flood_reaches(hops, owner)
+        if not reached:
+            hops.append(Note("the ARP request does not reach %s%s: %s gets no answer, and the packet is never sent"
+                             % (target, " (%s)" % owner.name if owner is not None else "", src)))
+        else:
+            hops.append(Note("the ARP request reaches %s (%s): walk `%s %s` once %s has its answer"
+                             % (target, owner.name, src, fields["nw_dst"], src)))
+        return hops
+
+    def _flood(self, node, bridge, in_port, flow, hops):
+        """A broadcast's walk: every node it is flooded to through a tunnel, once each."""
+        queue, seen = [(node, bridge, in_port, flow)], set()
+        while queue and len(seen) < MAX_NODES * 4:
+            node, bridge, in_port, flow = queue.pop(0)
+            if node in seen:
+                continue
+            seen.add(node)
+            hop = self.trace(node, bridge, "in_port=%d,%s" % (in_port, flow))
+            hops.append(hop)
+            for out in hop.outputs:
+                if out.tunnel is not None and not out.skipped:
+                    nxt = self._peer(out)
+                    if nxt is not None:
+                        queue.append(nxt + ("tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow)),))
+
+    def _flood_reaches(self, hops, owner):
+        """Whether a flooded request's outputs include `owner`'s port (a model.Port) on its node."""
+        for hop in hops:
+            if getattr(hop, "node", None) != owner.node:
+                continue
+            for o in getattr(hop, "outputs", []):
+                if o.name == owner.name and not o.skipped:
+                    return True
+        return False
+
+    def _owner_of(self, ip, network):
+        for p in self.scenario.ports() + [p for r in self.scenario.routers.values() for p in r.ports()]:
+            if str(p.ip) == ip and p.network == network:
+                return p
+        return next((p for p, _ in self._pairs(ip, network)), None)
+
+    def _neighbour(self, src, interface, ip):
+        """`src`'s ARP entry state for `ip` (REACHABLE, STALE, INCOMPLETE, FAILED...), None if none."""
+        proc = self.lab.run(src, ["ip", "neigh", "show", ip, "dev", interface])
+        words = proc.stdout.split()
+        return words[-1] if proc.returncode == 0 and words else None
 
     def entry(self, src, dst, proto, port):
         """(node, bridge, in_port, packet) of what `src` sends toward `dst`."""
@@ -423,7 +631,17 @@ class Walker:
         for p in self.scenario.ports() + routers:
             if str(p.ip) == ip:
                 return ip, p.mac
+        for p, mac in self._pairs(ip):
+            return ip, mac
         return ip, None
+
+    def _pairs(self, ip, network=None):
+        """(port, MAC) of the ports that may use `ip` by an allowed address pair
+        (a load balancer's VIP on its amphora's VRRP port)."""
+        for p in self.scenario.ports():
+            for pair_ip, pair_mac in getattr(p, "allowed_address_pairs", ()):
+                if str(pair_ip) == ip and network in (None, p.network):
+                    yield p, pair_mac or p.mac
 
     def _gateway_mac(self, network, src):
         for router in self.scenario.routers.values():
@@ -463,7 +681,14 @@ def render(hops, tables=True, trace=False):
     (`trace`); then one summary line per node."""
     lines = []
     for hop in hops if (tables or trace) else ():
+        if isinstance(hop, Note):
+            lines += [hop.text, ""]
+            continue
         lines.append("%s %s: %s" % (hop.node, hop.bridge, hop.flow))
+        if isinstance(hop, RouterHop):
+            lines += ["  %11s  %s" % (hook, rule) for hook, rule in hop.matched if rule]
+            lines += ["     -> %s" % hop.summary, ""]
+            continue
         if trace:
             lines += ["    " + line for line in hop.trace.splitlines()]
         else:

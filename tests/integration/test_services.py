@@ -201,3 +201,56 @@ def test_a_killed_haproxy_or_amphora_agent_is_started_again(three, daemon):
                                   connections=4, **{"from": "outside"}).verdict == PASS, 20)
     ctl = octavia_controller(lab, scenario, lb)
     assert ctl.call("GET", "/1.0/loadbalancer/%s" % lb.id)[0] == 200
+
+
+def _walk(lab, src, dst, proto="icmp", port=None):
+    from stacklab.observe.walk import Walker
+    return Walker(lab).walk(src, dst, proto, port)
+
+
+def test_a_walk_goes_through_the_routers_nat(three):
+    """From outside to a floating IP: DNAT in the router, no SNAT (the packet
+    came in by the gateway port, marked 0x2), delivered to m2; from m1 (no
+    floating IP) outward: SNAT to the router's gateway address."""
+    from stacklab.observe.walk import RouterHop
+    lab, scenario, _ = three
+    lab.run("outside", ["ping", "-c", "1", "-W", "1", "172.17.0.111"])       # ARP entries, as a real client has
+    hops = _walk(lab, "outside", "172.17.0.111", "tcp", 22)
+    router = [h for h in hops if isinstance(h, RouterHop)]
+    assert len(router) == 1 and "DNAT 172.17.0.111 -> 192.168.50.12" in router[0].summary, [str(h) for h in hops]
+    assert "SNAT" not in router[0].summary and str(hops[-1]).endswith("(m2)"), [str(h) for h in hops]
+    assert any("neutron-l3-agent-PREROUTING -d 172.17.0.111/32 -j DNAT" in rule for _, rule in router[0].matched)
+    lab.run("m1", ["ping", "-c", "1", "-W", "1", "172.17.0.10"])
+    out = _walk(lab, "m1", "outside")
+    router = [h for h in out if isinstance(h, RouterHop)]
+    assert router and "SNAT 192.168.50.11 -> 172.17.0.60" in router[0].summary, [str(h) for h in out]
+    # without the agent's DNAT rule the floating IP is the router's own address: the walk says so
+    ns = scenario.routers["r1"].namespace
+    rule = ["-d", "172.17.0.111/32", "-j", "DNAT", "--to-destination", "192.168.50.12"]
+    lab.run(ns, ["iptables", "-t", "nat", "-D", "neutron-l3-agent-PREROUTING"] + rule, check=True)
+    try:
+        cut = _walk(lab, "outside", "172.17.0.111", "tcp", 22)
+        hop = [h for h in cut if isinstance(h, RouterHop)][0]
+        assert "DNAT" not in hop.summary and "for the router itself" in hop.summary, hop.summary
+    finally:
+        lab.run(ns, ["iptables", "-t", "nat", "-I", "neutron-l3-agent-PREROUTING"] + rule, check=True)
+
+
+def test_a_walk_without_an_arp_entry_walks_the_arp_request(three):
+    """No neighbour entry for the destination: the walk is of the ARP
+    request (a broadcast flooded to the network's ports), and says so; a
+    destination that never answers ARP is found out this way."""
+    from stacklab.observe.walk import Note
+    lab, scenario, _ = three
+    lab.run("m1", ["ip", "neigh", "flush", "dev", "eth0"], check=True)
+    hops = _walk(lab, "m1", "m2")
+    notes = [h.text for h in hops if isinstance(h, Note)]
+    assert notes and "ARP" in notes[0] and any("reaches 192.168.50.12" in n for n in notes), notes
+    lab.run("m1", ["ping", "-c", "1", "-W", "1", "192.168.50.12"], check=True)
+    direct = _walk(lab, "m1", "m2")
+    assert not [h for h in direct if isinstance(h, Note)] and str(direct[-1]).endswith("(m2)"), \
+        [str(h) for h in direct]
+    # the VIP is the amphora's by an allowed address pair: a walk finds it
+    lab.run("m1", ["ping", "-c", "1", "-W", "1", "192.168.50.100"])
+    vip = _walk(lab, "m1", "192.168.50.100", "tcp", 22)
+    assert str(vip[-1]).endswith("(%s)" % scenario.load_balancers["lb3"].amphora), [str(h) for h in vip]
