@@ -49,15 +49,32 @@ def rule_text(rule):
     return " ".join(w for w in words if w)
 
 
+def _paths(old, new, prefix=""):
+    """Where two model values differ, as key paths (`nics.eth0.mac`)."""
+    if dataclasses.is_dataclass(old) and type(old) is type(new):
+        return [p for f in dataclasses.fields(old) if getattr(old, f.name) != getattr(new, f.name)
+                for p in _paths(getattr(old, f.name), getattr(new, f.name), prefix + f.name + ".")]
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [p for k in sorted(set(old) | set(new), key=str) if old.get(k) != new.get(k)
+                for p in (_paths(old[k], new[k], "%s%s." % (prefix, k)) if k in old and k in new
+                          else ["%s%s" % (prefix, k) + (" added" if k in new else " removed")])]
+    return [prefix.rstrip(".")]
+
+
+def changed_fields(old, new):
+    """What differs between two model objects: `segmentation_id changed, nics.eth0.mac changed`."""
+    return ", ".join(p if p.endswith((" added", " removed")) else p + " changed" for p in _paths(old, new) if p)
+
+
 def _unchanged(kind, old, new, refused):
-    """Things that cannot change live: refuse any difference."""
+    """Things that cannot change live: refuse any difference, naming the field."""
     for name in sorted(set(old) | set(new)):
         if name not in new:
             refused.append("%s %s removed" % (kind, name))
         elif name not in old:
             refused.append("%s %s added" % (kind, name))
         elif old[name] != new[name]:
-            refused.append("%s %s changed" % (kind, name))
+            refused.append("%s %s: %s" % (kind, name, changed_fields(old[name], new[name]) or "changed"))
 
 
 def _without_groups(instance):
@@ -95,7 +112,8 @@ def diff(old, new):
             kept = {k: v for k, v in n.local_vlans.items() if k in o.local_vlans}
             if dataclasses.replace(o, local_vlans={}) != dataclasses.replace(n, local_vlans={}) \
                     or kept != o.local_vlans:
-                d.refused.append("network %s changed" % name)
+                what = changed_fields(dataclasses.replace(o, local_vlans={}), dataclasses.replace(n, local_vlans={}))
+                d.refused.append("network %s: %s" % (name, what or "its local VLANs changed"))
     for net, port in old.dhcp_ports.items():
         if net in new.dhcp_ports and new.dhcp_ports[net] != port:
             d.refused.append("the DHCP port of network %s would change" % net)

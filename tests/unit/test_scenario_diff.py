@@ -43,7 +43,9 @@ def test_changes_that_cannot_be_live_are_named():
     d = diff(load(BASE), load(moved))
     assert d.refused == ["instance instance02 changed (ip): remove it in one apply, add it back in the next"]
     d = diff(load(BASE), load(BASE.replace('mac: "00:15:5d:bf:ba:42"', 'mac: "00:15:5d:bf:ba:43"')))
-    assert d.refused == ["node compute1 changed"]
+    assert d.refused == ["node compute1: nics.eth0.mac changed"]
+    vni = BASE.replace("segmentation_id: 203", "segmentation_id: 204")
+    assert diff(load(BASE), load(vni)).refused == ["network selfservice: segmentation_id changed"]
     d = diff(load(BASE), load(BASE.replace("name: vxlan-instance", "name: other")))
     assert d.refused == ["the file describes scenario other, the lab is vxlan-instance"]
 
