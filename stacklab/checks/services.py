@@ -132,11 +132,15 @@ class LoadBalancerCheck(Checker):
             served.append(self._member(pool, proc.stdout) if proc.returncode == 0 else None)
             outputs.append(proc.stdout[-300:] if proc.returncode == 0 else "exit %d: %s" % (proc.returncode,
                                                                                         proc.stderr.strip()))
+            if served[-1] is None:
+                break       # the verdict is made (and one that hangs costs haproxy's connect timeout)
         names = [m.instance or str(m.address) if m else "nothing" for m in served]
         data = {"served": names, "outputs": outputs, "seconds": time.monotonic() - t0}
         wrong = self._judge(pool, served, p)
         detail = "%d connections from %s to %s:%d served by %s" % (len(served), p["from"], to, listener.port,
                                                                  ", ".join(names))
+        if len(served) < p["connections"]:
+            detail += " (the other %d not tried)" % (p["connections"] - len(served))
         if wrong:
             return Outcome(FAIL, "%s; %s" % (detail, wrong), data)
         return Outcome(PASS, "%s (%s)" % (detail, p["expect"].replace("_", " ")), data)

@@ -21,6 +21,11 @@ class Fault:
         """Break `lab` (a RunningLab); returns what was done, for the instructor's log."""
         raise NotImplementedError
 
+    def giveaways(self, scenario, p):
+        """What would tell the learner the answer if stacklab printed it before
+        the exercise is solved: the broken thing's name, the wrong value, the right one."""
+        return []
+
 
 def _run(lab, where, command):
     lab.run(where, ["sh", "-c", command], check=True)
@@ -47,6 +52,9 @@ class FlowDeleted(Fault):
     def inject(self, lab, scenario, p):
         return _run(lab, p["node"], "ovs-ofctl --strict del-flows %s %s" % (p["bridge"], shlex.quote(p["match"])))
 
+    def giveaways(self, scenario, p):
+        return [p["match"]]
+
 
 class FlowAltered(FlowDeleted):
     kind = "flow_altered"
@@ -56,6 +64,9 @@ class FlowAltered(FlowDeleted):
     def inject(self, lab, scenario, p):
         return _run(lab, p["node"], "ovs-ofctl --strict mod-flows %s %s"
                     % (p["bridge"], shlex.quote("%s,actions=%s" % (p["match"], p["actions"]))))
+
+    def giveaways(self, scenario, p):
+        return [p["match"], p["actions"]]
 
 
 class PortTag(Fault):
@@ -71,6 +82,9 @@ class PortTag(Fault):
     def inject(self, lab, scenario, p):
         inst = scenario.instances[p["instance"]]
         return _run(lab, inst.node, "ovs-vsctl set port %s tag=%d" % (inst.port.name, p["tag"]))
+
+    def giveaways(self, scenario, p):
+        return [str(p["tag"]), scenario.instances[p["instance"]].port.name]
 
 
 class TunnelRemoteIP(Fault):
@@ -92,6 +106,9 @@ class TunnelRemoteIP(Fault):
         port = naming.vxlan_port_name(scenario.nodes[p["peer"]].tunnel_ip)
         return _run(lab, p["node"], "ovs-vsctl set interface %s options:remote_ip=%s" % (port, p["remote_ip"]))
 
+    def giveaways(self, scenario, p):
+        return [str(p["remote_ip"]), naming.vxlan_port_name(scenario.nodes[p["peer"]].tunnel_ip), "remote_ip"]
+
 
 class DhcpHostMissing(Fault):
     kind = "dhcp_host_missing"
@@ -111,6 +128,9 @@ class DhcpHostMissing(Fault):
         conf = "/var/lib/neutron/dhcp/%s" % scenario.networks[port.network].id
         return _run(lab, dhcp.node, "sed -i '/^%s,/d' %s/host && kill -HUP $(cat %s/pid)" % (port.mac, conf, conf))
 
+    def giveaways(self, scenario, p):
+        return ["host-%s" % str(scenario.instances[p["instance"]].port.ip).replace(".", "-"), "dhcp-hostsfile"]
+
 
 class InstanceMTU(Fault):
     kind = "mtu"
@@ -124,6 +144,9 @@ class InstanceMTU(Fault):
 
     def inject(self, lab, scenario, p):
         return _run(lab, p["instance"], "ip link set eth0 mtu %d" % p["mtu"])
+
+    def giveaways(self, scenario, p):
+        return ["MTU", "mtu", str(p["mtu"]), str(scenario.instances[p["instance"]].mtu)]
 
 
 class NatRuleMissing(Fault):
@@ -146,6 +169,9 @@ class NatRuleMissing(Fault):
         return _run(lab, router.namespace, "iptables -t nat -D neutron-l3-agent-PREROUTING -d %s/32 -j DNAT "
                                            "--to-destination %s" % (f.address, f.fixed_ip))
 
+    def giveaways(self, scenario, p):
+        return ["DNAT", "neutron-l3-agent-PREROUTING", "--to-destination"]
+
 
 class LinkDown(Fault):
     kind = "link_down"
@@ -158,6 +184,9 @@ class LinkDown(Fault):
 
     def inject(self, lab, scenario, p):
         return _run(lab, p["instance"], "ip link set eth0 down")
+
+    def giveaways(self, scenario, p):
+        return ["DOWN", "down"]
 
 
 class GroupDeleted(Fault):
@@ -176,6 +205,92 @@ class GroupDeleted(Fault):
             raise LabError("%s br-int has no group %d to delete" % (p["node"], p["group"]))
         return _run(lab, p["node"], "ovs-ofctl -O OpenFlow13 del-groups br-int group_id=%d" % p["group"])
 
+    def giveaways(self, scenario, p):
+        return [str(p["group"]), "group_id"]
+
+
+class InstanceAddress(Fault):
+    kind = "instance_address"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+        "address": Field(IPv4Address(example="192.168.101.50"), required=True,
+                         doc="The address it is given instead of its port's (same subnet)."),
+    }, doc="An instance's address changed by hand inside it (its port in neutron keeps the old one).")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+        inst = scenario.instances.get(p["instance"])
+        if inst is not None and p["address"] not in scenario.networks[inst.port.network].subnet.cidr:
+            report(("address",), "%s is not in %s's subnet" % (p["address"], p["instance"]))
+
+    def inject(self, lab, scenario, p):
+        inst = scenario.instances[p["instance"]]
+        prefix = scenario.networks[inst.port.network].subnet.cidr.prefixlen
+        return _run(lab, p["instance"], "ip addr flush dev eth0 && ip addr add %s/%d dev eth0"
+                    % (p["address"], prefix))
+
+    def giveaways(self, scenario, p):
+        return [str(p["address"])]
+
+
+class NeighboursForgotten(Fault):
+    kind = "neighbours_forgotten"
+    params = Record({
+        "instance": Field(Name(example="vm1"), required=True),
+    }, doc="An instance's ARP cache emptied (as after a reboot): its next packets start with ARP.")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+
+    def inject(self, lab, scenario, p):
+        return _run(lab, p["instance"], "ip neigh flush dev eth0")
+
+
+class ServiceStopped(Fault):
+    kind = "service_stopped"
+    params = Record({
+        "where": Field(Name(example="compute1"), required=True, doc="A node, or an amphora."),
+        "unit": Field(Str(example="openvswitch-switch"), required=True,
+                      doc="The unit, as `systemctl list-units` in `where` names it."),
+    }, doc="A service stopped (as by `systemctl stop UNIT` on the node): the lab does not start it again.")
+
+    def validate(self, scenario, p, report):
+        if p["where"] not in scenario.nodes and p["where"] not in scenario.instances:
+            report(("where",), "no node or instance named %s" % p["where"])
+
+    def inject(self, lab, scenario, p):
+        from stacklab import runner
+        code, output = runner.service(lab.name, p["where"], p["unit"], "stop")
+        if code != 0:
+            raise LabError("%s: systemctl stop %s: %s" % (p["where"], p["unit"], output))
+        return "%s: systemctl stop %s" % (p["where"], p["unit"])
+
+    def giveaways(self, scenario, p):
+        return [p["unit"], p["unit"] + ".service"]
+
+
+class NatRuleDeleted(Fault):
+    kind = "nat_rule_deleted"
+    params = Record({
+        "router": Field(Name(example="router"), required=True),
+        "chain": Field(Str(example="neutron-l3-agent-snat"), required=True),
+        "rule": Field(Str(example="-o qg-8897f45f-d0 -j SNAT --to-source 172.17.0.101 --random-fully"), required=True,
+                      doc="The rule as `iptables-save -t nat` prints it after `-A CHAIN`."),
+    }, doc="A rule of the router's nat table deleted (as by `iptables -t nat -D CHAIN RULE`).")
+
+    def validate(self, scenario, p, report):
+        router = scenario.routers.get(p["router"])
+        if router is None or router.node is None:
+            report(("router",), "no router named %s with a namespace" % p["router"])
+
+    def inject(self, lab, scenario, p):
+        router = scenario.routers[p["router"]]
+        return _run(lab, router.namespace, "iptables -t nat -D %s %s" % (shlex.quote(p["chain"]), p["rule"]))
+
+    def giveaways(self, scenario, p):
+        return [p["rule"], "--to-source"]
+
 
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
-                                      InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted)}
+                                      InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
+                                      NatRuleDeleted, InstanceAddress, NeighboursForgotten)}

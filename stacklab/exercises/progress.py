@@ -32,10 +32,24 @@ def give_to_learner(path):
         pass
 
 
+PROGRESS_FILE = os.path.join(".local", "state", "stacklab", "exercises.json")
+
+
+def all_progress_files():
+    """{user: progress file} of every user of this machine who has one (the instructor's report)."""
+    if os.environ.get("STACKLAB_PROGRESS"):
+        return {learner()[0]: os.environ["STACKLAB_PROGRESS"]}
+    out = {}
+    for entry in pwd.getpwall():
+        path = os.path.join(entry.pw_dir, PROGRESS_FILE)
+        if entry.pw_dir not in ("", "/") and os.path.isfile(path):
+            out.setdefault(entry.pw_name, path)
+    return out
+
+
 class Progress:
     def __init__(self, path=None):
-        self.path = path or os.environ.get("STACKLAB_PROGRESS") or os.path.join(
-            learner()[3], ".local", "state", "stacklab", "exercises.json")
+        self.path = path or os.environ.get("STACKLAB_PROGRESS") or os.path.join(learner()[3], PROGRESS_FILE)
         try:
             with open(self.path) as f:
                 self.data = json.load(f)

@@ -128,12 +128,19 @@ class NeutronAgents(ControlPlane):
         return done
 
     def settle(self):
-        """Every node's agent deletes the flows that are not its own, as its next resync would."""
+        """Every node's agent deletes the flows that are not its own, as its
+        next resync would; an agent that is stopped, or whose switch is, does
+        nothing (as on a node)."""
         units = [AgentUnit(name, self) for name in self.lab.nodes]
+        units = [u for u in units if u.active(self.lab) and self._switch_runs(u.where)]
         ids = {u.where: u.request(self.lab, "resync") for u in units}
         for u in units:
             u.wait(self.lab, ids[u.where], "resync")
         return ["%s: the agent removed flows that are not its own" % u.where for u in units]
+
+    def _switch_runs(self, node):
+        host = self.lab.nodes[node]
+        return all(self.lab.supervisor.running("%s %s" % (node, d)) is not None for d, _ in host.OVS_DAEMONS)
 
     def units(self, where):
         if where not in self.lab.nodes:
