@@ -116,6 +116,11 @@ class RouterHop:
     outputs: List[Output] = field(default_factory=list)
     summary: str = ""
 
+    @property
+    def trace(self):
+        """What ofproto/trace is to a bridge: the rules and routes, in order."""
+        return "\n".join("%s %s" % (hook, rule) for hook, rule in self.matched if rule)
+
     def __str__(self):
         return "%s: %s" % (self.node, self.summary)
 
@@ -129,6 +134,7 @@ class Note:
     flow: str = ""
     matched: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    trace: str = ""
 
     def __str__(self):
         return self.text
@@ -316,6 +322,21 @@ class Walker:
         return next((nic.bridge for nic in n.nics.values()
                      if nic.address is not None and nic.address.ip == n.tunnel_ip), None)
 
+    def _copy_toward_owner(self, node, sent, hop, hops):
+        """Of a flooded frame (its MAC not learned yet), the copy that goes by a
+        tunnel to the node holding the port with its destination MAC, noted."""
+        mac = re.search(r"dl_dst=([0-9a-f:]{17})", hop.final_flow or hop.flow)
+        owner = next((p for p in self.scenario.ports() if mac and p.mac == mac.group(1)), None)
+        if owner is None or owner.node == node:
+            return None
+        for out in sent:
+            if out.tunnel is not None and (self._peer(out) or ("",))[0] == owner.node:
+                who = next((name for name, i in self.scenario.instances.items() if owner in i.ports), owner.name)
+                hops.append(Note("%s floods the frame (no bridge has learned %s yet); the walk follows its copy "
+                                 "toward %s, where %s is" % (node, mac.group(1), owner.node, who)))
+                return out
+        return None
+
     def _peer(self, out):
         """(node, bridge, ofport) where a VXLAN output comes in."""
         remote, local = out.tunnel.get("remote_ip"), out.tunnel.get("local_ip")
@@ -405,9 +426,11 @@ class Walker:
             hops.append(hop)
             switches += 1
             sent = [o for o in hop.outputs if not o.skipped]
-            if len(sent) != 1:
-                break               # dropped, or flooded: the walk ends here
-            out = sent[0]
+            if not sent:
+                break               # dropped
+            out = sent[0] if len(sent) == 1 else self._copy_toward_owner(node, sent, hop, hops)
+            if out is None:
+                break               # flooded, and the owner of its MAC is here or nowhere
             if out.router is not None:
                 through = self._through_router(node, out, sent_frame(hop))
                 hops.append(through[0])
@@ -470,6 +493,10 @@ class Walker:
         dev = words_route[words_route.index("dev") + 1]
         via = words_route[words_route.index("via") + 1] if "via" in words_route else dst
         hop.matched.append(("route", route.stdout.strip()))
+        if words_route[:1] == ["local"]:        # a floating IP without its DNAT: the address on the qg- port
+            hop.summary = ", ".join(words + ["for the router itself (%s is an address of its own, which no "
+                                             "rule translates): it answers, nothing goes further" % dst])
+            return hop, None
         packet["out"] = dev
         post = nat.traverse(chains, "POSTROUTING", packet, dnatted=pre.target == "DNAT")
         hop.matched += [("POSTROUTING", rule) for rule in post.matched]

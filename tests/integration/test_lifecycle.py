@@ -82,10 +82,11 @@ def test_two_labs_at_once(tmp_path):
     assert not leaks_now(before)
 
 
-def test_leak_20_up_down_cycles():
+def test_leak_five_up_down_cycles():
+    """A few cycles here; test_scale.py's hundred in `make test-scale`."""
     before = Snapshot()
     path = scenario_path("two-node")
-    for i in range(20):
+    for i in range(5):
         stacklab("up", path)
         stacklab("down", "it-two-node")
         assert not leaks_now(before), "after cycle %d: %s" % (i + 1, leaks_now(before))
@@ -258,6 +259,7 @@ def test_up_of_a_scenario_with_an_id_twice_builds_nothing(tmp_path):
     assert not Snapshot().leaks_since(before)
 
 
+@pytest.mark.scale
 def test_a_lab_too_big_for_the_machine_is_refused_with_its_estimate(tmp_path):
     from stacklab.scenario.estimate import available_mb
     from stacklab.scenario.synth import mesh_scenario
@@ -311,6 +313,7 @@ def test_check_while_down_runs_is_one_line():
     assert not wait_clean(before)
 
 
+@pytest.mark.scale
 def test_every_bridge_of_a_ten_compute_mesh_is_programmed_three_builds_in_a_row(tmp_path):
     """Bridges connect the moment they exist, often while the agents'
     process is still starting: a connection accepted before os-ken had
