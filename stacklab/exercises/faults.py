@@ -37,6 +37,13 @@ def _need(names, name, what, path, report):
         report(path, "no %s named %s" % (what, name))
 
 
+class InstanceFault(Fault):
+    """A fault inside one instance, named by its `instance` parameter."""
+
+    def validate(self, scenario, p, report):
+        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+
+
 class FlowDeleted(Fault):
     kind = "flow_deleted"
     params = Record({
@@ -69,15 +76,12 @@ class FlowAltered(FlowDeleted):
         return [p["match"], p["actions"]]
 
 
-class PortTag(Fault):
+class PortTag(InstanceFault):
     kind = "port_tag"
     params = Record({
         "instance": Field(Name(example="instance03"), required=True, doc="Whose tap port."),
         "tag": Field(Int(min=1, max=4095, example=4095), required=True),
     }, doc="The VLAN tag of an instance's tap port on br-int changed (4095: the agent's dead VLAN).")
-
-    def validate(self, scenario, p, report):
-        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
 
     def inject(self, lab, scenario, p):
         inst = scenario.instances[p["instance"]]
@@ -132,15 +136,12 @@ class DhcpHostMissing(Fault):
         return ["host-%s" % str(scenario.instances[p["instance"]].port.ip).replace(".", "-"), "dhcp-hostsfile"]
 
 
-class InstanceMTU(Fault):
+class InstanceMTU(InstanceFault):
     kind = "mtu"
     params = Record({
         "instance": Field(Name(example="instance02"), required=True),
         "mtu": Field(Int(min=68, max=9000, example=1500), required=True),
     }, doc="An instance's eth0 MTU set by hand (as an image that ignores DHCP's MTU option).")
-
-    def validate(self, scenario, p, report):
-        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
 
     def inject(self, lab, scenario, p):
         return _run(lab, p["instance"], "ip link set eth0 mtu %d" % p["mtu"])
@@ -173,14 +174,11 @@ class NatRuleMissing(Fault):
         return ["DNAT", "neutron-l3-agent-PREROUTING", "--to-destination"]
 
 
-class LinkDown(Fault):
+class LinkDown(InstanceFault):
     kind = "link_down"
     params = Record({
         "instance": Field(Name(example="instance03"), required=True),
     }, doc="An instance's eth0 down (an instance that lost its network).")
-
-    def validate(self, scenario, p, report):
-        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
 
     def inject(self, lab, scenario, p):
         return _run(lab, p["instance"], "ip link set eth0 down")
@@ -209,7 +207,7 @@ class GroupDeleted(Fault):
         return [str(p["group"]), "group_id"]
 
 
-class InstanceAddress(Fault):
+class InstanceAddress(InstanceFault):
     kind = "instance_address"
     params = Record({
         "instance": Field(Name(example="instance02"), required=True),
@@ -218,7 +216,7 @@ class InstanceAddress(Fault):
     }, doc="An instance's address changed by hand inside it (its port in neutron keeps the old one).")
 
     def validate(self, scenario, p, report):
-        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
+        super().validate(scenario, p, report)
         inst = scenario.instances.get(p["instance"])
         if inst is not None and p["address"] not in scenario.networks[inst.port.network].subnet.cidr:
             report(("address",), "%s is not in %s's subnet" % (p["address"], p["instance"]))
@@ -233,14 +231,11 @@ class InstanceAddress(Fault):
         return [str(p["address"])]
 
 
-class NeighboursForgotten(Fault):
+class NeighboursForgotten(InstanceFault):
     kind = "neighbours_forgotten"
     params = Record({
         "instance": Field(Name(example="vm1"), required=True),
     }, doc="An instance's ARP cache emptied (as after a reboot): its next packets start with ARP.")
-
-    def validate(self, scenario, p, report):
-        _need(scenario.instances, p["instance"], "instance", ("instance",), report)
 
     def inject(self, lab, scenario, p):
         return _run(lab, p["instance"], "ip neigh flush dev eth0")

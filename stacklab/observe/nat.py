@@ -108,51 +108,15 @@ def _match(rule, packet, dnatted):
     return True
 
 
-def mark_of(mangle, packet):
-    """The mark the mangle table's PREROUTING (`mangle`: parse(text, "mangle"))
-    gives `packet`: its MARK --set-xmark rules, followed through the jumps."""
-    mark = packet.get("mark", 0)
-
-    def walk(chain, depth):
-        nonlocal mark
-        for rule in mangle.get(chain, []):
-            if not _match(rule, dict(packet, mark=mark), False):
-                continue
-            if rule.target == "MARK":
-                value, _, mask = (rule.target_args.get("--set-xmark") or rule.target_args.get("--set-mark", "0")
-                                  ).partition("/")
-                mask = int(mask, 0) if mask else 0xffffffff
-                mark = (mark & ~mask) ^ int(value, 0)
-            elif rule.target in ("ACCEPT", "DROP"):
-                return True
-            elif rule.target == "RETURN":
-                return False
-            elif rule.target in mangle and depth < 16 and walk(rule.target, depth + 1):
-                return True
-        return False
-
-    walk("PREROUTING", 0)
-    return mark
-
-
-def traverse(chains, hook, packet, dnatted=False):
-    """The Verdict of `packet` ({src, dst, in, out, proto, dport}) through `hook`."""
-    verdict = Verdict()
-
+def _through(chains, hook, match, act):
+    """Follow `hook` rule by rule through the jumps, as the kernel does:
+    act(chain, rule) of each rule that matches says "stop" (a final
+    target) or None (go on: jump, or the next rule)."""
     def walk(chain, depth):
         for rule in chains.get(chain, []):
-            if not _match(rule, packet, dnatted):
+            if not match(rule):
                 continue
-            verdict.matched.append("-A %s %s" % (chain, rule.text))
-            if rule.target in ("DNAT", "SNAT"):
-                verdict.target = rule.target
-                key = "--to-destination" if rule.target == "DNAT" else "--to-source"
-                verdict.address = rule.target_args.get(key, "").split(":")[0]
-                return True
-            if rule.target == "MASQUERADE":
-                verdict.target = "MASQUERADE"
-                return True
-            if rule.target in ("ACCEPT", "DROP"):
+            if act(chain, rule) == "stop" or rule.target in ("ACCEPT", "DROP"):
                 return True
             if rule.target == "RETURN":
                 return False
@@ -161,4 +125,39 @@ def traverse(chains, hook, packet, dnatted=False):
         return False
 
     walk(hook, 0)
+
+
+def mark_of(mangle, packet):
+    """The mark the mangle table's PREROUTING (`mangle`: parse(text, "mangle"))
+    gives `packet`: its MARK --set-xmark rules, followed through the jumps."""
+    mark = [packet.get("mark", 0)]
+
+    def act(chain, rule):
+        if rule.target == "MARK":
+            value, _, mask = (rule.target_args.get("--set-xmark") or rule.target_args.get("--set-mark", "0")
+                              ).partition("/")
+            mask = int(mask, 0) if mask else 0xffffffff
+            mark[0] = (mark[0] & ~mask) ^ int(value, 0)
+
+    _through(mangle, "PREROUTING", lambda rule: _match(rule, dict(packet, mark=mark[0]), False), act)
+    return mark[0]
+
+
+def traverse(chains, hook, packet, dnatted=False):
+    """The Verdict of `packet` ({src, dst, in, out, proto, dport, mark}) through `hook`."""
+    verdict = Verdict()
+
+    def act(chain, rule):
+        verdict.matched.append("-A %s %s" % (chain, rule.text))
+        if rule.target in ("DNAT", "SNAT"):
+            verdict.target = rule.target
+            key = "--to-destination" if rule.target == "DNAT" else "--to-source"
+            verdict.address = rule.target_args.get(key, "").split(":")[0]
+            return "stop"
+        if rule.target == "MASQUERADE":
+            verdict.target = "MASQUERADE"
+            return "stop"
+        return None
+
+    _through(chains, hook, lambda rule: _match(rule, packet, dnatted), act)
     return verdict
