@@ -56,21 +56,35 @@ def etc_overlay(workdir):
     return ("overlay", "/etc", workdir)
 
 
+def kept_paths():
+    """What must stay visible in every host over its private tmpfs mounts:
+    the labs' run directory, and this stacklab's own code and Python (a
+    checkout or venv under /tmp or /var/lib would otherwise vanish inside)."""
+    code = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return (RUN_ROOT, code, sys.prefix)
+
+
 def mount_script(mounts, keep=None):
     """Shell text that makes `mounts` inside a host's own mount namespace.
     Mount points are made only inside a tmpfs or the /etc overlay, never on
-    the machine's own filesystem. `keep` (the lab's run directory) stays
-    visible when a tmpfs covers it: it is parked on /mnt meanwhile."""
-    keep = keep or RUN_ROOT
+    the machine's own filesystem. What `keep` names (default: kept_paths())
+    stays visible where a tmpfs covers it: the covered tree is parked on
+    /mnt while the tmpfs is mounted, and the kept paths bound back from it."""
+    keep = [keep] if isinstance(keep, str) else list(keep or kept_paths())
     lines, bound = [], []
     for kind, target, source in mounts:
         if kind == "tmpfs":
-            covered = os.path.commonpath([keep, target]) == target
+            covered = [k for k in keep if os.path.commonpath([k, target]) == target]
+            covered = sorted(k for k in covered if not any(o != k and os.path.commonpath([o, k]) == o
+                                                           for o in covered))
             if covered:
-                lines.append("mount -n --bind %s /mnt" % keep)
+                lines.append("mount -n --rbind %s /mnt" % target)
             lines.append("mount -n -t tmpfs -o mode=755 tmpfs %s" % target)
+            for k in covered:
+                lines.append("mkdir -p %s && mount -n --rbind %s %s"
+                             % (k, os.path.join("/mnt", os.path.relpath(k, target)), k))
             if covered:
-                lines.append("mkdir -p %s && mount -n --bind /mnt %s && umount -n /mnt" % (keep, keep))
+                lines.append("umount -n -l /mnt")
         elif kind == "overlay":
             upper, work = etc_upper(source), os.path.join(source, "etc-work")
             os.makedirs(upper, exist_ok=True)
