@@ -7,9 +7,11 @@ question -> stop leaves nothing behind. Plus the commands a learner types,
 and two learners side by side."""
 
 import json
+import multiprocessing
 import os
 import re
 import time
+import traceback
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -56,12 +58,41 @@ def leaked(ex, text):
     return sorted(s for s in giveaways(ex) if s in tokens(text))
 
 
-@pytest.mark.parametrize("name", list_exercises())
-def test_exercise(name, learner):
+# Three exercises at a time, each in a process of its own (its own learner
+# files): most of a cycle is waiting on probes that must fail, and one at a
+# time the twenty took half of `make test`.
+WORKERS = 3
+
+
+def _cycle_in_a_process(args):
+    """One exercise's cycle in a worker forked before the pool started a thread: (name, None) or
+    (name, what failed)."""
+    name, home = args
+    os.environ.update(STACKLAB_PROGRESS=os.path.join(home, "progress.json"),
+                      STACKLAB_WORKDIR=os.path.join(home, "work"), SUDO_USER="student")
+    try:
+        cycle(name)
+        return name, None
+    except Exception:       # the worker reports; the test fails with every exercise's story
+        return name, traceback.format_exc(limit=4)
+
+
+def test_every_exercise_from_start_to_solution(tmp_path):
+    names = list_exercises()
+    before = Snapshot()
+    jobs = [(name, str(tmp_path / name)) for name in names]
+    with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+        results = pool.map(_cycle_in_a_process, jobs, chunksize=1)
+    failed = ["%s:\n%s" % (name, why) for name, why in results if why]
+    leaks = wait_clean(before)
+    assert not failed, "\n\n".join(failed)
+    assert not leaks, "the exercises left: %s" % leaks
+
+
+def cycle(name):
     ex = find_exercise(name)
     variant = len(ex.variants) - 1 if ex.variants else 0
     this = ex.of_variant(variant)
-    before = Snapshot()
     text = session.start(ex, variant=variant)
     try:
         assert ex.title in text or ex.readme().splitlines()[0] in text
@@ -105,8 +136,6 @@ def test_exercise(name, learner):
         assert [a["passed"] for a in record["attempts"]][-1] is True
     finally:
         session.stop(ex)
-    leaks = wait_clean(before)
-    assert not leaks, "exercise %s left: %s" % (name, leaks)
 
 
 def test_learner_commands(learner, tmp_path):
