@@ -333,9 +333,10 @@ def cmd_exercise(args):
     action = args.action
     if action == "list":
         rows = session.listing()
-        print("%-24s %-30s %-4s %-40s %s" % ("EXERCISE", "LEVEL", "DOC", "TITLE", "STATUS"))
+        line = "%%-%ds %%-30s %%-4s %%-%ds %%s" % (max(len(r[0]) for r in rows), max(len(r[4]) for r in rows))
+        print((line % ("EXERCISE", "LEVEL", "DOC", "TITLE", "STATUS")).rstrip())
         for name, level, level_name, doc, title, status in rows:
-            print("%-24s %-30s %-4s %-40s %s" % (name, "%d %s" % (level, level_name), doc or "-", title, status))
+            print((line % (name, "%d %s" % (level, level_name), doc or "-", title, status)).rstrip())
         return 0
     if action in ("start", "reset", "check", "stop", "report"):
         _need_root()
