@@ -2,6 +2,7 @@
 exercises started and passed, hints seen, answers given. Only a record of
 what happened: grading always looks at the lab itself."""
 
+import fcntl
 import json
 import os
 import pwd
@@ -48,18 +49,28 @@ def all_progress_files():
 
 
 class Progress:
+    """One learner's progress file. Several of their exercises may run at
+    once (two terminals): save() writes back only the exercises this object
+    touched, over what the file holds now, under a lock."""
+
     def __init__(self, path=None):
         self.path = path or os.environ.get("STACKLAB_PROGRESS") or os.path.join(learner()[3], PROGRESS_FILE)
+        self.data = self._read()
+        self.touched = set()
+
+    def _read(self):
         try:
             with open(self.path) as f:
-                self.data = json.load(f)
+                return json.load(f)
         except (OSError, ValueError):
-            self.data = {}
+            return {}
 
     def of(self, exercise):
+        self.touched.add(exercise)
         return self.data.setdefault(exercise, {"hints": 0, "answers": {}, "checks": 0})
 
     def forget(self, exercise):
+        self.touched.add(exercise)
         self.data.pop(exercise, None)
 
     def mark(self, exercise, key, value=None):
@@ -69,10 +80,20 @@ class Progress:
         directory = os.path.dirname(self.path)
         fresh = not os.path.isdir(directory)
         os.makedirs(directory, exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        with open(self.path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            now = self._read()
+            for name in self.touched:
+                if name in self.data:
+                    now[name] = self.data[name]
+                else:
+                    now.pop(name, None)
+            self.data = now
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        give_to_learner(self.path + ".lock")
         give_to_learner(self.path)
         if fresh:
             give_to_learner(directory)
