@@ -113,7 +113,7 @@ def running_view(scenario, live, mark):
         tunnels = []
         for b, info in bridges_now.items():
             for port, p in info["ports"].items():
-                if p["type"] in ("vxlan", "geneve", "gre", "stt"):
+                if p["type"] in naming.TUNNEL_TYPES:
                     t = Tunnel(b, port, p["options"].get("local_ip"), p["options"].get("remote_ip"), p["type"])
                     w = want.pop(port, None)
                     if w is None:

@@ -51,6 +51,8 @@ def tap_mac(mac):
 # Commands a lab host has that the machine may not, or has otherwise (a node's
 # `systemctl`, an instance's `udhcpc`): on the host's own /run, first on its PATH.
 LAB_BIN = "/run/lab-bin"
+# Open vSwitch interface types that are tunnel ports
+TUNNEL_TYPES = ("vxlan", "geneve", "gre", "stt")
 
 
 def host_path(path=None):

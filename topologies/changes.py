@@ -148,8 +148,8 @@ def _update_dhcp_hosts(lab, old, new):
     done = []
     for host in lab.dhcp.values():
         net = host.network.name
-        before = sorted((p.mac, str(p.ip)) for p in old.instance_ports() if p.network == net)
-        now = [p for p in new.instance_ports() if p.network == net]
+        before = sorted((p.mac, str(p.ip)) for p in host.ports_of(old))
+        now = host.ports_of(new)
         if before == sorted((p.mac, str(p.ip)) for p in now) or net not in old.networks:
             continue
         host.write_files(now)

@@ -478,7 +478,7 @@ class Lab:
         for host in started:
             node, port = self.nodes[host.port.node], host.port
             veths.append((host, node, port.name, port.name, port.mac, None, host.network.mtu))
-            host.write_files([p for p in self.scenario.instance_ports() if p.network == port.network])
+            host.write_files(host.ports_of(self.scenario))
         self._make_veths(veths, "creating the DHCP ports")
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")

@@ -57,6 +57,10 @@ class DhcpNamespace(LabHost):
     def conf_dir(self):
         return os.path.join(DHCP_DIR, self.network.id)
 
+    def ports_of(self, scenario):
+        """The instance ports of `scenario` on this namespace's network: what its files list."""
+        return [p for p in scenario.instance_ports() if p.network == self.network.name]
+
     def write_files(self, ports):
         """neutron's files for `ports` (the network's instance ports)."""
         outside = os.path.join(self.neutron_dir, "dhcp", self.network.id)

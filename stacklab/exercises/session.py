@@ -156,25 +156,20 @@ def _learner_copy(ex, scenario):
     return path
 
 
-def _invocation():
-    """How the learner types stacklab's commands."""
-    return command()
-
-
 def task_text(ex, picture=None, copy=None, seconds=None, lab=None):
     lines = [ex.task().rstrip(), ""]
     if seconds is not None:
         lines.append("The lab is up (%.1f s), and something in it is broken." % seconds if ex.faults or ex.variants
                      else "The lab is up (%.1f s)." % seconds)
     if lab:
-        lines.append("Your lab is %s: `%s cli %s` to look around inside its nodes." % (lab, _invocation(), lab))
+        lines.append("Your lab is %s: `%s cli %s` to look around inside its nodes." % (lab, command(), lab))
     if picture:
         lines.append("A picture of the lab: %s" % picture)
     if copy:
         lines.append("The lab's scenario, yours to edit and `%s apply %s --lab %s`: %s"
-                     % (_invocation(), os.path.basename(copy), lab or lab_name(ex), copy))
+                     % (command(), os.path.basename(copy), lab or lab_name(ex), copy))
     lines.append("When you think you are done: `%s exercise check %s` (or `check` in the CLI); "
-                 "stuck: `hint`." % (_invocation(), ex.number))
+                 "stuck: `hint`." % (command(), ex.number))
     return "\n".join(lines)
 
 
@@ -249,7 +244,7 @@ def check(ex, junit=None, emit=None):
             say("")
             say("A question to think about: %s" % ex.reflection["ask"])
             say("(`%s exercise reflect %s \"your answer\"` records your answer and shows ours)"
-                % (_invocation(), ex.number))
+                % (command(), ex.number))
     if junit:
         write_junit(ex, results, junit)
     return passed, lines

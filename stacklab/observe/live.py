@@ -9,8 +9,6 @@ import json
 from stacklab.errors import StacklabError
 from stacklab.observe import ovsdb
 
-TUNNEL_TYPES = ("vxlan", "geneve", "gre", "stt")
-
 
 def node_view(lab, node):
     """{bridge: {"controller": [targets], "connected": bool|None, "ports": {port: {"tag", "type",

@@ -479,12 +479,6 @@ class Walker:
         if pre.target == "DNAT":
             words.append("DNAT %s -> %s" % (dst, pre.address))
             packet["dst"] = dst = pre.address
-        own = {str(p.ip) for p in router.ports()}
-        if dst in own:
-            hop.summary = ", ".join(words + ["for the router itself (%s is its own address): it answers, "
-                                             "nothing goes further" % dst])
-            hop.matched.append(("", "no DNAT rule matched %s" % dst) if pre.target is None else ("", ""))
-            return hop, None
         route = self.lab.run(router.namespace, ["ip", "-o", "route", "get", dst])
         words_route = route.stdout.split()
         if route.returncode != 0 or "dev" not in words_route:
@@ -493,9 +487,11 @@ class Walker:
         dev = words_route[words_route.index("dev") + 1]
         via = words_route[words_route.index("via") + 1] if "via" in words_route else dst
         hop.matched.append(("route", route.stdout.strip()))
-        if words_route[:1] == ["local"]:        # a floating IP without its DNAT: the address on the qg- port
-            hop.summary = ", ".join(words + ["for the router itself (%s is an address of its own, which no "
-                                             "rule translates): it answers, nothing goes further" % dst])
+        if words_route[:1] == ["local"]:        # one of its ports' addresses, or a floating IP left without DNAT
+            hop.summary = ", ".join(words + ["for the router itself (%s is an address of its own): it answers, "
+                                             "nothing goes further" % dst])
+            if pre.target is None:
+                hop.matched.append(("", "no DNAT rule matched %s" % dst))
             return hop, None
         packet["out"] = dev
         post = nat.traverse(chains, "POSTROUTING", packet, dnatted=pre.target == "DNAT")
@@ -523,10 +519,8 @@ class Walker:
     def _mac_of(self, ip, network):
         """The MAC that answers ARP for `ip` on `network`: an instance's or
         DHCP port's, a router's, a host's (the upstream router)."""
-        for p in self.scenario.ports() + [p for r in self.scenario.routers.values() for p in r.ports()]:
-            if str(p.ip) == ip and p.network == network:
-                return p.mac
-        for _, mac in self._pairs(ip, network):
+        mac = self._answerer(ip, network)[1]
+        if mac is not None:
             return mac
         net = self.scenario.networks.get(network)
         for host in self.scenario.hosts.values():
@@ -594,10 +588,17 @@ class Walker:
         return False
 
     def _owner_of(self, ip, network):
-        for p in self.scenario.ports() + [p for r in self.scenario.routers.values() for p in r.ports()]:
-            if str(p.ip) == ip and p.network == network:
-                return p
-        return next((p for p, _ in self._pairs(ip, network)), None)
+        return self._answerer(ip, network)[0]
+
+    def _answerer(self, ip, network=None):
+        """(port, MAC) that answers ARP for `ip` (on `network`, or on any):
+        the port with that fixed IP, else one holding it by an allowed
+        address pair (a load balancer's VIP); (None, None) if none."""
+        routers = [p for r in self.scenario.routers.values() for p in r.ports()]
+        for p in self.scenario.ports() + routers:
+            if str(p.ip) == ip and network in (None, p.network):
+                return p, p.mac
+        return next(self._pairs(ip, network), (None, None))
 
     def _neighbour(self, src, interface, ip):
         """`src`'s ARP entry state for `ip` (REACHABLE, STALE, INCOMPLETE, FAILED...), None if none."""
@@ -654,13 +655,7 @@ class Walker:
         owner = endpoints.endpoint(self.scenario, dst)
         if owner is not None and owner[2] is not None and owner[1] == ip:
             return ip, owner[2]
-        routers = [p for r in self.scenario.routers.values() for p in r.ports()]
-        for p in self.scenario.ports() + routers:
-            if str(p.ip) == ip:
-                return ip, p.mac
-        for p, mac in self._pairs(ip):
-            return ip, mac
-        return ip, None
+        return ip, self._answerer(ip)[1]
 
     def _pairs(self, ip, network=None):
         """(port, MAC) of the ports that may use `ip` by an allowed address pair
