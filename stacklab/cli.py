@@ -9,6 +9,7 @@ import sys
 from stacklab import __version__
 from stacklab.datapath import DATAPATH_TYPES
 from stacklab.errors import ScenarioError, StacklabError
+from stacklab.naming import invocation
 from stacklab.runner import Interrupted, os_error_text
 
 DATAPATH_HELP = ("Open vSwitch's datapath, whatever the scenario says: netdev (userspace) or system "
@@ -56,7 +57,7 @@ def cmd_list(args):
             if sc.reference:
                 line += " [%s]" % sc.reference
         except ScenarioError as e:
-            line = "%-22s INVALID: %d problem(s), see `stacklab validate %s`" % (name, len(e.problems), name)
+            line = "%-22s INVALID: %d problem(s), see %s" % (name, len(e.problems), invocation("validate " + name))
         print(line)
     return 0
 
@@ -87,8 +88,8 @@ def cmd_up(args):
     _need_root()
     scenario = _with_datapath(runner.load(args.scenario), args)
     state = runner.up(scenario, runner.printer(), force=args.force, name=args.lab)
-    print("lab %s is up; `stacklab cli %s` to look around, `stacklab down %s` to remove it"
-          % (state.name, state.name, state.name))
+    print("lab %s is up; %s to look around, %s to remove it"
+          % (state.name, invocation("cli " + state.name), invocation("down " + state.name)))
     return 0
 
 
@@ -135,8 +136,8 @@ def cmd_status(args):
         print("%s: %s, %s, %s, keeper %s (%s)" % (lab["name"], lab["phase"], lab["alive"], lab["processes"],
                                                  "running" if lab["keeper"] else "none", lab["scenario"]))
         if lab["unreadable"]:
-            print("  its record is unreadable (%s): `stacklab down %s` finds its processes by their mark"
-                  % (lab["unreadable"], lab["name"]))
+            print("  its record is unreadable (%s): %s finds its processes by their mark"
+                  % (lab["unreadable"], invocation("down " + lab["name"])))
         for line in lab["dead"]:
             print("  DEAD     " + line)
         for line in lab["restarted"]:
@@ -169,8 +170,8 @@ def _not_an_exercise(name):
     from stacklab.exercises.session import running_exercise
     record = running_exercise(name)
     if record is not None:
-        raise StacklabError("lab %s is exercise %s's: `stacklab exercise check %s` grades it (the scenario's own "
-                            "checks would give the answer away)" % (name, record["name"], record["name"][:2]))
+        raise StacklabError("lab %s is exercise %s's: %s grades it (the scenario's own checks would give "
+                            "the answer away)" % (name, record["name"], invocation("exercise check " + record["name"][:2])))
 
 
 def cmd_check(args):
@@ -285,7 +286,7 @@ def cmd_apply(args):
         print("lab %s: nothing changed; these changes cannot be made to a running lab:" % name, file=sys.stderr)
         for line in answer["refused"]:
             print("  " + line, file=sys.stderr)
-        print("(rebuild it: `stacklab down %s && stacklab up %s`)" % (name, args.file), file=sys.stderr)
+        print("(rebuild it: %s, then %s)" % (invocation("down " + name), invocation("up " + args.file)), file=sys.stderr)
         return 1
     if not answer["changes"]:
         print("lab %s: nothing to change (%s describes what runs)" % (name, scenario.file))

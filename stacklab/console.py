@@ -4,7 +4,7 @@ or instance (`compute1 ovs-ofctl dump-flows br-int`), plus lab commands."""
 from stacklab import report
 from stacklab.checks import run_checks
 from stacklab.errors import StacklabError
-from stacklab.naming import host_path
+from stacklab.naming import host_path, invocation
 from stacklab.observe.walk import Walker, render
 from topologies.mn import CLI, Host
 
@@ -49,12 +49,12 @@ class LabCLI(CLI):
 
     def _on_exit(self):
         return ("and tears lab %s down" % self.lab_name if self.teardown_on_exit else
-                "and keeps lab %s running (`stacklab down %s` removes it)" % (self.lab_name, self.lab_name))
+                "and keeps lab %s running (%s removes it)" % (self.lab_name, invocation("down " + self.lab_name)))
 
     def do_exit(self, _line):
         """exit: leave the CLI (what happens to the lab, it says)."""
         print("leaving; %s" % ("lab %s is torn down now" % self.lab_name if self.teardown_on_exit else
-                               "lab %s keeps running: `stacklab down %s` removes it" % (self.lab_name, self.lab_name)))
+                               "lab %s keeps running: %s removes it" % (self.lab_name, invocation("down " + self.lab_name))))
         return "exited by user command"
 
     def do_EOF(self, line):

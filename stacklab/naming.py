@@ -74,3 +74,9 @@ def command():
     else:
         name = "stacklab"
     return name if os.environ.get("SUDO_USER") is None and os.geteuid() == 0 else "sudo " + name
+
+
+def invocation(args):
+    """A command line to suggest, quoted as messages quote it: `stacklab down lab1`
+    as the user can type it (see command())."""
+    return "`%s %s`" % (command(), args)

@@ -14,6 +14,7 @@ import traceback
 
 from stacklab import datapath
 from stacklab.errors import LabError, StacklabError
+from stacklab.naming import invocation
 from stacklab.runtime import health, mailbox
 from stacklab.runtime.lock import LabLock
 from stacklab.runtime.procs import Proc, become_subreaper, reap, wait_gone
@@ -148,9 +149,9 @@ def up(scenario, progress=None, force=False, name=None):
     if kind == "error":
         raise LabError(message)
     if kind == "interrupted":
-        raise LabError("the build of lab %s was stopped (%s: `stacklab down %s`?); what it had built is removed"
-                       % (name, message or "a signal", name))
-    left = ("`stacklab down %s` removes what it left" % name if os.path.lexists(lab_dir(name))
+        raise LabError("the build of lab %s was stopped (%s: %s?); what it had built is removed"
+                       % (name, message or "a signal", invocation("down " + name)))
+    left = ("%s removes what it left" % invocation("down " + name) if os.path.lexists(lab_dir(name))
             else "nothing of it is left")
     raise LabError("the builder of lab %s died before the lab was up: %s%s"
                    % (name, left, ("\n" + message) if message else ""))
@@ -311,8 +312,8 @@ def apply_live(lab, new):
             undone, failed = undo_changes(lab, old, new, d)
             text = "the change failed midway (%s); undone: %s" % (why, "; ".join(undone) or "nothing to undo")
             if failed:
-                text += "; not undone: %s (`stacklab status %s` lists what runs; `stacklab down %s` and `up` " \
-                        "rebuild it)" % ("; ".join(failed), lab.state.name, lab.state.name)
+                text += "; not undone: %s (%s lists what runs; %s and `up` rebuild it)" % (
+                    "; ".join(failed), invocation("status " + lab.state.name), invocation("down " + lab.state.name))
             return {"error": text}
         lab.scenario = new
         lab.state.save_snapshot(new)

@@ -21,7 +21,7 @@ from stacklab.errors import LabError
 from stacklab.exercises.faults import FAULTS
 from stacklab.exercises.model import find_exercise, list_exercises
 from stacklab.exercises.progress import Progress, give_to_learner, learner, workdir
-from stacklab.naming import LAB_NAME_MAX, command
+from stacklab.naming import LAB_NAME_MAX, command, invocation
 from stacklab.runtime.running import RunningLab
 from stacklab.runtime.state import lab_dir, running_labs
 from stacklab.scenario.endpoints import namespace
@@ -62,7 +62,8 @@ def current(name=None):
     if len(started) == 1:
         return find_exercise(started[0])
     if not started:
-        raise LabError("no exercise of yours is running: `stacklab exercise list`, then `stacklab exercise start NAME`")
+        raise LabError("no exercise of yours is running: %s, then %s"
+                       % (invocation("exercise list"), invocation("exercise start NAME")))
     raise LabError("you have several exercises running (%s): name one" % ", ".join(started))
 
 
@@ -70,7 +71,7 @@ def record_of(ex):
     """The running record of the learner's exercise `ex`; LabError if it is not started."""
     record = running_exercise(lab_name(ex))
     if record is None or record["name"] != ex.name:
-        raise LabError("exercise %s is not started: `stacklab exercise start %s`" % (ex.name, ex.number))
+        raise LabError("exercise %s is not started: %s" % (ex.name, invocation("exercise start %s" % ex.number)))
     return record
 
 
@@ -104,9 +105,10 @@ def start(ex, progress_out=None, variant=None):
     if name in running_labs():
         record = running_exercise(name)
         if record and record["name"] == ex.name:
-            raise LabError("exercise %s is already started: `stacklab exercise check %s`, or "
-                           "`stacklab exercise reset %s` to start over" % (ex.name, ex.number, ex.number))
-        raise LabError("lab %s is up, not for exercise %s: `stacklab down %s` first" % (name, ex.name, name))
+            raise LabError("exercise %s is already started: %s, or %s to start over"
+                           % (ex.name, invocation("exercise check %s" % ex.number),
+                              invocation("exercise reset %s" % ex.number)))
+        raise LabError("lab %s is up, not for exercise %s: %s first" % (name, ex.name, invocation("down " + name)))
     if variant is None:
         variant = random.SystemRandom().randrange(len(ex.variants)) if ex.variants else 0
     this = ex.of_variant(variant)
@@ -270,7 +272,7 @@ def hint(ex):
     progress.save()
     text = "hint %d of %d: %s" % (shown, len(this.hints), this.hints[shown - 1])
     if shown == len(this.hints):
-        text += "\n(that was the last one; the worked solution: `stacklab exercise solution %s`)" % ex.number
+        text += "\n(that was the last one; the worked solution: %s)" % invocation("exercise solution %s" % ex.number)
     return text
 
 
@@ -313,9 +315,9 @@ def answer(ex, value, question=None):
         raise LabError("exercise %s asks no question" % ex.name)
     if question is None:
         if len(ex.questions) > 1:
-            raise LabError("exercise %s asks %d questions: `stacklab exercise answer %s QUESTION VALUE` "
-                           "with QUESTION one of %s" % (ex.name, len(ex.questions), ex.number,
-                                                         ", ".join(ex.questions)))
+            raise LabError("exercise %s asks %d questions: %s with QUESTION one of %s"
+                           % (ex.name, len(ex.questions), invocation("exercise answer %s QUESTION VALUE" % ex.number),
+                              ", ".join(ex.questions)))
         question = next(iter(ex.questions))
     if question not in ex.questions:
         raise LabError("exercise %s has no question %s (it has: %s)" % (ex.name, question, ", ".join(ex.questions)))
@@ -352,7 +354,7 @@ def reset(ex, progress_out=None, variant=None):
     record = running_exercise(name)
     if name in running_labs():
         if record is None or record["name"] != ex.name:
-            raise LabError("lab %s is up but not for exercise %s: `stacklab down %s` first" % (name, ex.name, name))
+            raise LabError("lab %s is up but not for exercise %s: %s first" % (name, ex.name, invocation("down " + name)))
         runner.down(name)
     progress = Progress()
     progress.forget(ex.name)

@@ -6,6 +6,8 @@ A process is recorded as "<where> <daemon>" (compute1 ovs-vswitchd,
 qdhcp-<network id> dnsmasq, agents neutron-openvswitch-agent) with its pid
 and start time; a recycled pid never passes for it."""
 
+from stacklab.naming import invocation
+
 # What each Open vSwitch command needs running on its node. ovs-vswitchd
 # without its ovsdb-server spins trying to reconnect and answers nothing
 # (an ovs-ofctl waited 30 s for it): its commands need both.
@@ -71,4 +73,4 @@ def blocking(dead_names, where, argv, lab):
     gone = [daemon for w, daemon in map(split, dead_names) if w == where and daemon in needs]
     if not gone:
         return None
-    return "%s needs %s, which is dead on %s (`stacklab status %s`)" % (argv[0], " and ".join(gone), where, lab)
+    return "%s needs %s, which is dead on %s (%s)" % (argv[0], " and ".join(gone), where, invocation("status " + lab))

@@ -11,6 +11,7 @@ import time
 import uuid
 
 from stacklab.errors import LabError
+from stacklab.naming import invocation
 
 SIGNAL = signal.SIGUSR1
 
@@ -31,8 +32,8 @@ def send(state, request, timeout=300.0):
     its answer (a dict). Raises LabError if it has no keeper or dies."""
     keeper = state.keeper
     if keeper is None or not keeper.alive():
-        raise LabError("lab %s has no process holding it (was it killed? `stacklab down %s`)"
-                       % (state.name, state.name))
+        raise LabError("lab %s has no process holding it (was it killed? %s)"
+                       % (state.name, invocation("down " + state.name)))
     os.makedirs(_dir(state), exist_ok=True)
     rid = uuid.uuid4().hex[:12]
     answer = os.path.join(_dir(state), rid + ".answer")

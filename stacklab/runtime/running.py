@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from stacklab.errors import LabError
-from stacklab.naming import host_path
+from stacklab.naming import host_path, invocation
 from stacklab.runtime import health
 from stacklab.runtime.state import LabState
 
@@ -77,10 +77,10 @@ class RunningLab:
         if state.phase == "removing":
             raise LabError("lab %s is being removed" % name)
         if state.unreadable:
-            raise LabError("lab %s has an unreadable record (%s): `stacklab down %s` removes it"
-                           % (name, state.unreadable, name))
-        raise LabError("lab %s is not up (it is %s, and nothing builds it any more): `stacklab down %s` removes "
-                       "what is left" % (name, state.phase, name))
+            raise LabError("lab %s has an unreadable record (%s): %s removes it"
+                           % (name, state.unreadable, invocation("down " + name)))
+        raise LabError("lab %s is not up (it is %s, and nothing builds it any more): %s removes "
+                       "what is left" % (name, state.phase, invocation("down " + name)))
 
     def argv(self, where, argv):
         """The command line that runs `argv` inside node/instance `where`: its

@@ -9,7 +9,7 @@ import time
 import uuid
 
 from stacklab.errors import LabError
-from stacklab.naming import lab_name_problem
+from stacklab.naming import invocation, lab_name_problem
 from stacklab.runtime.procs import Proc
 
 RUN_ROOT = os.environ.get("STACKLAB_RUN_DIR", "/run/stacklab")
@@ -82,7 +82,7 @@ class LabState:
             os.mkdir(lab_dir(name))
         except FileExistsError:
             raise LabError("lab %s is already up (or was left by a killed run): "
-                           "`stacklab down %s` removes it" % (name, name))
+                           "%s removes it" % (name, invocation("down " + name)))
         state = cls(name, scenario_file)
         state.keeper = keeper
         state.save()
@@ -226,8 +226,8 @@ class LabState:
                            % (self.name, name, ", ".join(sorted(self.reachable()))))
         proc = Proc(ns["pid"], ns["start"])
         if not proc.alive():
-            raise LabError("%s of lab %s is no longer running (`stacklab down %s` cleans up)"
-                           % (name, self.name, self.name))
+            raise LabError("%s of lab %s is no longer running (%s cleans up)"
+                           % (name, self.name, invocation("down " + self.name)))
         return proc
 
     # what the CLI and `stacklab exec` reach: every namespace but the fabric and nested ones
