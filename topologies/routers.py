@@ -136,8 +136,12 @@ class RouterNamespace(LabHost):
         """Addresses, routes, forwarding and NAT (the L3 agent's work)."""
         r = self.router
         rules = self._write_rules(floating_ips)
-        lines = ["ip link set lo up", "sysctl -qw net.ipv4.ip_forward=1",
-                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
+        # as the L3 agent makes a router's namespace: forwarding on (IPv6 too, so its ports
+        # send no router solicitations), ARP answered only for the port's own addresses and
+        # from them; IPv6 left on, so each port has its link-local address from its MAC
+        lines = ["ip link set lo up",
+                 "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 "
+                 "net.ipv6.conf.all.forwarding=1"]
         for port in r.ports():
             net = networks[port.network]
             lines += ["ethtool -K %s tx off >/dev/null" % port.interface,
@@ -148,7 +152,8 @@ class RouterNamespace(LabHost):
             for f in served(r, floating_ips):
                 lines.append("ip addr add %s/32 brd %s dev %s" % (f.address, f.address, r.gateway.interface))
             if ext.subnet.gateway:
-                lines.append("ip route add default via %s dev %s" % (ext.subnet.gateway, r.gateway.interface))
+                # the agent's routes carry `proto static` (it asks for them so)
+                lines.append("ip route add default via %s dev %s proto static" % (ext.subnet.gateway, r.gateway.interface))
         lines.append("iptables-restore < %s" % rules)
         return "\n".join(lines)
 

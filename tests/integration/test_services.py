@@ -172,6 +172,35 @@ def test_rules_and_configuration_as_the_nodes_print_them(three):
     assert cfg == haproxy_cfg.render(lb)
 
 
+def _link_local(mac):
+    """fe80:: from a MAC (EUI-64), as the kernel makes it."""
+    b = [int(x, 16) for x in mac.split(":")]
+    b[0] ^= 2
+    words = [b[0] << 8 | b[1], b[2] << 8 | 0xff, 0xfe << 8 | b[3], b[4] << 8 | b[5]]
+    return "fe80::" + ":".join("%x" % w for w in words)
+
+
+def test_the_router_namespace_as_the_l3_agent_leaves_it(three):
+    """IPv6 on (::1, each port's link-local address from its MAC), the
+    default route `proto static`, forwarding and ARP as the agent sets them."""
+    lab, scenario, _ = three
+    router = scenario.routers["r1"]
+
+    def inside(*argv):
+        return lab.run(router.node, ["ip", "netns", "exec", router.namespace] + list(argv), check=True).stdout
+
+    addrs = inside("ip", "-6", "-o", "addr")
+    assert "inet6 ::1/128" in addrs, addrs
+    for port in router.ports():
+        want = "%s    inet6 %s/64 scope link" % (port.interface, _link_local(port.mac))
+        assert want in addrs, (want, addrs)
+    routes = inside("ip", "route", "show", "default")
+    assert routes.strip() == "default via 172.17.0.1 dev %s proto static" % router.gateway.interface, routes
+    sysctls = inside("sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding",
+                     "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce").split()
+    assert sysctls == ["1", "1", "1", "2"], sysctls
+
+
 def test_amphora_agent_wants_a_client_certificate(three):
     lab, scenario, _ = three
     lb = scenario.load_balancers["lb3"]
