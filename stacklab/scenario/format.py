@@ -5,7 +5,7 @@ from controller.neutron.plan import DEFAULT_RELEASE, RELEASES
 from stacklab.datapath import DATAPATH_TYPES
 from stacklab.scenario.schema import (
     Bool, Field, Int, IPv4Address, IPv4Interface, IPv4Network, ListOf, MAC, MapOf,
-    Name, OneOfKinds, Record, Str, UUID,
+    Name, OneOfKinds, Record, Str, UUID, with_examples,
 )
 
 ROLES = ("controller", "network", "compute")
@@ -187,7 +187,9 @@ ROUTER = Record({
     "id": Field(UUID(example="5f0b2c8e-6f0a-4c47-9f52-2a5e8d6c1b7e"), doc="The namespace is qrouter-<id>."),
     "node": Field(Name(example="controller"),
                   doc="The network node whose L3 agent hosts it (default: the node DHCP runs on)."),
-    "external_gateway": Field(ROUTER_PORT, doc="Its port on an external network (qg-): SNAT and floating IPs."),
+    "external_gateway": Field(with_examples(ROUTER_PORT, network="provider", ip="172.17.0.101",
+                                            mac="fa:16:3e:42:3f:3e", port_id="8897f45f-d0a1-4c2e-9b3d-5e6f7a8b9c01"),
+                              doc="Its port on an external network (qg-): SNAT and floating IPs."),
     "interfaces": Field(ListOf(ROUTER_PORT, example=["selfservice"]), default=list,
                         doc="Its ports on internal networks (qr-), by network."),
     "snat": Field(Bool(example=True), default=True,
@@ -253,7 +255,8 @@ AMPHORA = Record({
     "management_network": Field(Name(example="lb-mgmt"), required=True,
                                 doc="Octavia's lb-mgmt network: the amphora agent's API and SSH listen there."),
     "management_port": Field(AMPHORA_PORT, doc="Its port on the management network (ens3)."),
-    "vrrp_port": Field(AMPHORA_PORT, doc="Its port on the VIP network (eth1 in the amphora-haproxy "
+    "vrrp_port": Field(with_examples(AMPHORA_PORT, ip="192.168.101.143", mac="fa:16:3e:46:89:39",
+                                     port_id="57ff88f0-a4b2-4f61-8c3d-2e9a7b5c1d20", ofport=7), doc="Its port on the VIP network (eth1 in the amphora-haproxy "
                                          "namespace), holding the VIP as an allowed address pair."),
     "security_groups": Field(ListOf(Name(), example=["lb-mgmt-sec-grp"]), default=lambda: ["lb-mgmt-sec-grp"],
                              doc="Of the management port. lb-mgmt-sec-grp, when not declared, gets the rules "

@@ -4,6 +4,7 @@ its key path, fills defaults, and exports itself as JSON Schema for docs/.
 Each type's `check(value, path, report)` returns the normalized value, or
 INVALID after calling `report(path, message)`."""
 
+import copy
 import difflib
 import ipaddress
 import re
@@ -264,11 +265,27 @@ class MapOf(Type):
 
 class Field:
     def __init__(self, type_, required=False, default=None, doc=""):
+        if doc:     # its own copy: a type shared by two keys (two ports of one kind) keeps each key's text
+            type_ = copy.copy(type_)
+            type_.doc = doc
         self.type = type_
+        self.doc = doc
         self.required = required
         self.default = default
-        if doc:
-            type_.doc = doc
+
+
+def with_examples(record, **examples):
+    """`record` with other example values for some of its keys (each key its
+    own: the examples of a vrrp port are not a management port's)."""
+    fields = dict(record.fields)
+    for key, example in examples.items():
+        field = copy.copy(fields[key])
+        field.type = copy.copy(field.type)
+        field.type.example = example
+        fields[key] = field
+    out = copy.copy(record)
+    out.fields = fields
+    return out
 
 
 class Record(Type):
