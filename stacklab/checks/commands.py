@@ -56,10 +56,13 @@ class CommandCheck(Checker):
         "run": Field(Str(example="ip netns exec amphora-haproxy ip addr show"), required=True,
                      doc="The command line (run by sh)."),
         "expect": Field(Str(example="lb-amphora/amphora-haproxy-ip-addr"),
-                        doc="A reference output (SCENARIO/NAME under scenarios/references/, .txt): the output "
-                            "must be exactly its lines."),
+                        doc="A reference output: SCENARIO/NAME under scenarios/references/ (.txt), or a file's "
+                            "path (absolute, or from the current directory); the output must be exactly its "
+                            "lines (leading `# ` comment lines left out; `# ..., from DOCUMENT` names its "
+                            "document in the report)."),
         "expect_block": Field(Str(example="lb-amphora/haproxy-backend"),
-                              doc="A reference whose lines must appear in the output, together and in order."),
+                              doc="A reference (named as for expect, or a file's path) whose lines must appear in "
+                                  "the output, together and in order."),
         "contains": Field(Str(example='{"api_version":"1.0"}'), doc="Text the output must contain."),
         "ignore": Field(ListOf(Str(choices=tuple(NORMALIZATIONS)), example=["qdisc"]), default=list,
                         doc="Named platform differences left out of the comparison (docs/differences.md)."),
@@ -96,8 +99,8 @@ class CommandCheck(Checker):
         path, text = references.read(ref, ".txt")
         want = normalize(references.body(text), p["ignore"])
         got = normalize(out, p["ignore"])
-        about = "%s of %s%s" % (ref, references.document(text) or "no document",
-                                " (ignoring %s)" % ", ".join(p["ignore"]) if p["ignore"] else "")
+        about = references.label(ref, references.document(text)) + (
+            " (ignoring %s)" % ", ".join(p["ignore"]) if p["ignore"] else "")
         if p["expect"] is not None:
             diff = first_difference(want, got)
             if diff:

@@ -3,12 +3,11 @@ the documents (durations and counters aside, and neutron's random cookies),
 and nothing else unless the document elides lines; a packet walks the
 pipelines the way the document traces it (walk)."""
 
-import os
 import re
 
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
 from stacklab.errors import LabError
-from stacklab.observe import flows
+from stacklab.observe import flows, references
 from stacklab.observe.walk import Walker
 from stacklab.scenario import endpoints
 from stacklab.scenario.schema import Field, Int, ListOf, Name, Record, Str
@@ -47,7 +46,7 @@ class FlowsCheck(Checker):
         ref, d = flows.diff_bridge(lab, p["node"], p["bridge"], p["reference"])
         if p["expect_extra"]:
             return self._with_expected_extras(ref, d, p)
-        about = "vs %s of %s" % (os.path.relpath(ref.path, flows.REFERENCE_DIR), ref.document or "no document")
+        about = "vs " + references.label(p["reference"], ref.document)
         counts = "%d missing, %d extra%s" % (len(d.missing), len(d.extra), " (elided reference)" if d.elided else "")
         data = {"missing": [str(f) for f in d.missing], "extra": [str(f) for f in d.extra]}
         if not d.clean:
@@ -62,7 +61,7 @@ class FlowsCheck(Checker):
         """The bridge has the reference's flows plus exactly the expected extras."""
         want = {flows.parse_flow(text, ref.style.cookies) for text in p["expect_extra"]}
         got = set(d.extra)
-        about = "vs %s of %s" % (os.path.relpath(ref.path, flows.REFERENCE_DIR), ref.document or "no document")
+        about = "vs " + references.label(p["reference"], ref.document)
         data = {"missing": [str(f) for f in d.missing], "extra": [str(f) for f in d.extra],
                 "expected_extra": sorted(str(f) for f in want)}
         wrong = []

@@ -38,6 +38,12 @@ def document(text):
     return m.group(1) if m else ""
 
 
+def label(name, document_name):
+    """How reports name a reference: as the scenario gave it (a shipped
+    SCENARIO/NAME or a file path), with the document its header names."""
+    return "%s of %s" % (name, document_name) if document_name else "%s (a file naming no document)" % name
+
+
 def body(text):
     """The output lines of a text reference: its leading '# ' comment lines dropped."""
     lines = text.splitlines()
