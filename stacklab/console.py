@@ -18,11 +18,11 @@ class AttachedHost(Host):
         super().__init__(name, inNamespace=False)
 
     def _popen(self, cmd, **params):
-        """Its shell in the host's network, mount and UTS namespaces (its
+        """Its shell in the host's network, mount, UTS and PID namespaces (its
         hostname), the host's own commands first on PATH."""
         if self.shell is None and cmd[:1] == ["mnexec"] and "env" in cmd:
             at = cmd.index("env")
-            cmd = (cmd[:at] + ["nsenter", "-t", str(self.target_pid), "-n", "-m", "-u", "--", "env",
+            cmd = (cmd[:at] + ["nsenter", "-t", str(self.target_pid), "-p", "-n", "-m", "-u", "--", "env",
                                "PATH=" + host_path()] + cmd[at + 1:])
         return super()._popen(cmd, **params)
 

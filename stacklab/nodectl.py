@@ -12,6 +12,7 @@ import os
 import sys
 
 from stacklab.errors import StacklabError
+from stacklab.runtime import procs
 from stacklab.runtime.state import LabState, running_labs
 
 VERBS = ("status", "start", "stop", "restart", "is-active", "list-units")
@@ -33,6 +34,7 @@ def where_am_i():
 
 def main(argv=None):
     from stacklab import runner
+    procs.use_machine_proc()        # the keeper and the lab's daemons are the machine's processes
     args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     verb = args[0] if args else "list-units"
     if verb not in VERBS:

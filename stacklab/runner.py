@@ -199,6 +199,8 @@ def _build_and_keep(scenario, progress, ready_w, name):
         os.close(ready_w)
         ready_w = None
         serve = requests_server(lab)
+        mailbox.listen(lab.state)
+        lab.supervisor.listen()
         serve()                             # any that came while it was building
         reap()                              # what ended while it built (its SIGCHLDs came before the mask)
         while True:
@@ -366,6 +368,8 @@ def run(scenario, as_json=False, junit=None, interact=None, progress=None, force
     lab = build(scenario, progress, holder=True, name=name)
     serve = requests_server(lab)
     signal.signal(mailbox.SIGNAL, lambda *_: serve())        # `stacklab apply` from another terminal
+    mailbox.listen(lab.state)
+    lab.supervisor.listen()
     lab.supervisor.start_thread()
     try:
         from stacklab.checks import run_checks

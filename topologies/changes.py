@@ -153,7 +153,7 @@ def _update_dhcp_hosts(lab, old, new):
         if before == sorted((p.mac, str(p.ip)) for p in now) or net not in old.networks:
             continue
         host.write_files(now)
-        dnsmasq = from_pidfile(host.pidfile(), lab.state.processes)
+        dnsmasq = from_pidfile(host.pidfile(), lab.state.processes, host.pid)
         if dnsmasq is None:         # the pidfile names no dnsmasq of this lab: signal nobody
             raise LabError("dnsmasq of %s is not running (its pidfile %s names no process the lab started)"
                            % (net, host.pidfile()))

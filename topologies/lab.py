@@ -10,7 +10,7 @@ from functools import partial
 from stacklab import naming
 from stacklab.errors import LabError
 from stacklab.observe.ssh import key_file
-from stacklab.runtime.procs import signals_deferred
+from stacklab.runtime.procs import read_pidfile, signals_deferred
 from stacklab.runtime.teardown import sweep
 from topologies import amphora, fabric, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
@@ -75,18 +75,20 @@ def dhcp_timeout(asking):
     return DHCP_FAST_TIMEOUT if asking <= DHCP_FAST_UP_TO else DHCP_TIMEOUT
 
 
-def wait_pidfile(path, what, timeout=5.0):
+def wait_pidfile(path, what, holder, timeout=5.0):
     """The pid a daemon writes once it has detached (its child writes it, so
-    it may come a moment after the start command returns)."""
+    it may come a moment after the start command returns), as the lab sees
+    it: `holder` is the shell of the host it runs in, whose PID namespace
+    the pidfile's number is of (see read_pidfile())."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            with open(path) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            if time.monotonic() > deadline:
-                raise LabError("%s did not start: no pid in %s after %.0f s" % (what, path, timeout)) from None
-            time.sleep(0.02)
+        pid = read_pidfile(path, holder)
+        if pid is not None:
+            return pid
+        if time.monotonic() > deadline:
+            raise LabError("%s did not start: no pid (of a running process) in %s after %.0f s"
+                           % (what, path, timeout)) from None
+        time.sleep(0.02)
 
 
 class Lab:
@@ -238,7 +240,8 @@ class Lab:
     def watch(self, what, where, command, pidfile):
         """Record daemon `what`, started at `where` by `command` (which the
         supervisor runs again should it die), from its pidfile."""
-        self.supervisor.watch(what, where, command, pidfile, wait_pidfile(pidfile, what))
+        self.supervisor.watch(what, where, command, pidfile,
+                              wait_pidfile(pidfile, what, self.state.namespaces[where]["pid"]))
 
     def _wire_fabric(self):
         physnets = sorted({nic.physical_network for n in self.scenario.nodes.values() for nic in n.nics.values()})
@@ -365,9 +368,11 @@ class Lab:
         by_node = {}
         for host1, host2, name1, name2, mac1, mac2, mtu in veths:
             if isinstance(host1, CloudNode):
-                by_node.setdefault(host1, []).append(veth_script(name1, name2, host2.pid, mac1, mac2, mtu))
+                by_node.setdefault(host1, []).append(veth_script(name1, name2, host1.netns_path(host2.pid),
+                                                                 mac1, mac2, mtu))
             else:
-                by_node.setdefault(host2, []).append(veth_script(name2, name1, host1.pid, mac2, mac1, mtu))
+                by_node.setdefault(host2, []).append(veth_script(name2, name1, host2.netns_path(host1.pid),
+                                                                 mac2, mac1, mtu))
         run_parallel([(node, "\n".join(lines)) for node, lines in by_node.items()], what)
         for host1, host2, name1, name2, mac1, mac2, mtu in veths:
             self.links.append(Veth(host1, host2, name1, name2, mac1=mac1, mac2=mac2, mtu=mtu, create=False))
@@ -384,7 +389,7 @@ class Lab:
             inner_first, altname = amphora.NIC_LAYOUT.get(port.interface, (True, None))
             self.links.append(TapPair(host, node, port.interface, port.name, pidfile, port.mac,
                                       naming.tap_mac(port.mac), mtu, port.netns, inner_first, altname))
-            self.state.add_process(wait_pidfile(pidfile, "the NIC %s of %s" % (port.interface, inst.name)),
+            self.state.add_process(wait_pidfile(pidfile, "the NIC %s of %s" % (port.interface, inst.name), host.pid),
                                    "%s nic %s" % (inst.name, port.interface))
             self.state.save()
 
@@ -424,7 +429,7 @@ class Lab:
             self.instances[inst.name].prepare_ssh(keys.get(inst.keypair, ""))
         run_parallel([(h, h.ssh_server_script()) for h in hosts], "starting SSH servers")
         for host in hosts:
-            self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name), "%s dropbear" % host.name)
+            self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name, host.pid), "%s dropbear" % host.name)
         return "%d x dropbear, %d key pairs" % (len(hosts), len(keys))
 
     def start_web_servers(self, instances=None):
@@ -438,7 +443,7 @@ class Lab:
         for inst in serving:
             host = self.instances[inst.name]
             for port in inst.listen:
-                self.state.add_process(wait_pidfile(host.web_pidfile(port), "httpd in " + inst.name),
+                self.state.add_process(wait_pidfile(host.web_pidfile(port), "httpd in " + inst.name, host.pid),
                                        "%s httpd :%d" % (inst.name, port))
         return ", ".join("%s :%s" % (i.name, ",".join(map(str, i.listen))) for i in serving)
 
@@ -467,7 +472,7 @@ class Lab:
         def new(net, port):
             node = self.nodes[port.node]
             return DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
-                                 os.path.join(node.workdir, "neutron"))
+                                 os.path.join(node.workdir, "neutron"), node.pid)
 
         def made(host):
             self.dhcp[host.name] = host
@@ -495,7 +500,7 @@ class Lab:
             node = ports[0].node
             job = by_node.setdefault(node, [[], []])
             job[0].extend(ports)
-            job[1].append(CloudNode.expose_namespace_script(host.name, host.pid))
+            job[1].append(self.nodes[node].expose_namespace_script(host.name, host.pid))
         run_parallel([(self.nodes[n], "\n".join(expose) + "\n" + plumbing.tap_ports_script(p, {}))
                       for n, (p, expose) in by_node.items()], "plugging %s into br-int" % what)
 
@@ -507,7 +512,7 @@ class Lab:
 
         def new(router):
             return RouterNamespace(router.namespace, self.script_dir, router,
-                                   os.path.join(self.state.dir, "routers", router.name))
+                                   os.path.join(self.state.dir, "routers", router.name), self.nodes[router.node].pid)
 
         def made(host):
             self.routers[host.name] = host

@@ -6,8 +6,9 @@ from topologies.mn import Intf, Link
 from topologies.shell import script
 
 
-def veth_script(name1, name2, peer_pid, mac1=None, mac2=None, mtu=None):
-    """The command, run inside the first node, that creates the pair."""
+def veth_script(name1, name2, peer_netns, mac1=None, mac2=None, mtu=None):
+    """The command, run inside the first node, that creates the pair
+    (`peer_netns`: the second node's network namespace as a path there)."""
     def side(name, mac):
         out = "name %s" % name
         if mac:
@@ -15,7 +16,7 @@ def veth_script(name1, name2, peer_pid, mac1=None, mac2=None, mtu=None):
         if mtu:
             out += " mtu %d" % mtu
         return out
-    return "ip link add %s type veth peer %s netns %d" % (side(name1, mac1), side(name2, mac2), peer_pid)
+    return "ip link add %s type veth peer %s netns %s" % (side(name1, mac1), side(name2, mac2), peer_netns)
 
 
 class Veth(Link):
@@ -23,7 +24,8 @@ class Veth(Link):
 
     def __init__(self, node1, node2, name1, name2, mac1=None, mac2=None, mtu=None, create=True):
         if create:
-            script(node1, veth_script(name1, name2, node2.pid, mac1, mac2, mtu), "creating %s-%s" % (name1, name2))
+            script(node1, veth_script(name1, name2, node1.netns_path(node2.pid), mac1, mac2, mtu),
+                   "creating %s-%s" % (name1, name2))
         self.fast = True
         # up=None: the lab brings links up in its own batched scripts.
         self.intf1 = Intf(name1, node=node1, link=self, up=None, moveIntfFn=self._ignore)
@@ -31,7 +33,7 @@ class Veth(Link):
         self.intf1.mac, self.intf2.mac = mac1, mac2
 
 
-def tap_pair_script(inner, outer, node_pid, pidfile, inner_mac, outer_mac, mtu, netns=None, inner_first=True,
+def tap_pair_script(inner, outer, node_netns, pidfile, inner_mac, outer_mac, mtu, netns=None, inner_first=True,
                     altname=None):
     """Shell text, run inside the instance, that makes a VM-style NIC: socat
     creates two tap devices and carries frames between them; `outer` then
@@ -53,10 +55,10 @@ def tap_pair_script(inner, outer, node_pid, pidfile, inner_mac, outer_mac, mtu, 
         "i=0; until %sip link show %s >/dev/null 2>&1 && %sip link show %s >/dev/null 2>&1; do "
         "i=$((i+1)); [ $i -lt 200 ] || { echo 'socat made no taps'; exit 1; }; sleep 0.01; done"
         % (enter, inner, enter, outer),
-        "%sip link set %s netns %d" % (enter, outer, node_pid),
+        "%sip link set %s netns %s" % (enter, outer, node_netns),
         "%sip link set %s address %s mtu %d up" % (enter, inner, inner_mac, mtu),
         "%sip link set %s carrier off && %sip link set %s carrier on" % (enter, inner, enter, inner),
-        "nsenter --net=/proc/%d/ns/net ip link set %s address %s mtu %d up" % (node_pid, outer, outer_mac, mtu),
+        "nsenter --net=%s ip link set %s address %s mtu %d up" % (node_netns, outer, outer_mac, mtu),
     ] + extra)
 
 
@@ -67,7 +69,7 @@ class TapPair(Link):
 
     def __init__(self, instance, node, inner, outer, pidfile, inner_mac, outer_mac, mtu, netns=None,
                  inner_first=True, altname=None):
-        script(instance, tap_pair_script(inner, outer, node.pid, pidfile, inner_mac, outer_mac, mtu, netns,
+        script(instance, tap_pair_script(inner, outer, instance.netns_path(node.pid), pidfile, inner_mac, outer_mac, mtu, netns,
                                          inner_first, altname),
                "creating the NIC %s of %s (%s on %s)" % (inner, instance.name, outer, node.name))
         self.pidfile = pidfile

@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from topologies.mn import Host
@@ -19,6 +20,8 @@ from controller.neutron.plan import REQUEST_FILE as AGENT_REQUEST_FILE
 from controller.neutron.plan import STATUS_FILE as AGENT_STATUS_FILE
 from stacklab.errors import LabError
 from stacklab.naming import LAB_BIN, host_path
+from stacklab.runtime.procs import HOST_PROC
+from stacklab.runtime.procs import direct_children as children_of
 from stacklab.runtime.state import RUN_ROOT
 
 
@@ -35,6 +38,7 @@ PRIVATE_DIRS = (
 )
 # Where `ip netns` looks: inside every lab host, on the host's own /run.
 NETNS_DIR = "/run/netns"
+OWN_PIDS = "own"
 
 
 def systemctl_script():
@@ -164,25 +168,72 @@ class LabHost(Host):
     # host class; scripts/setup.sh already made sure of both.
     isSetup = True
 
-    def __init__(self, name, script_dir, mounts=(), hostname=None, commands=None, **params):
+    def __init__(self, name, script_dir, mounts=(), hostname=None, commands=None, pid_ns=None, **params):
         """`hostname`: what `hostname` says inside (default: its name; each
         host has a UTS namespace of its own); `commands`: {name: text} of its
-        own commands (LAB_BIN, on its /run)."""
+        own commands (LAB_BIN, on its /run); `pid_ns`: OWN_PIDS for a PID
+        namespace of its own (a machine: its `ps` lists its processes only),
+        another host's shell pid to share that host's (a node's qdhcp- and
+        qrouter- namespaces: on a real node `ip netns exec` changes the
+        network, not the processes seen), None for the machine's."""
         self.script_dir = script_dir
         self.mounts = list(mounts)
         self.hostname = hostname or name
         self.commands = dict(commands or {})
+        self.pid_ns = pid_ns
+        if pid_ns is not None and not any(kind == "tmpfs" and target == "/run" for kind, target, _ in self.mounts):
+            raise ValueError("a host with its own /proc needs its own /run (for %s)" % HOST_PROC)
         super().__init__(name, **params)
 
     def _popen(self, cmd, **params):
-        """The host's shell in a UTS namespace of its own (`unshare --uts`
-        execs it: the pid stays the one Mininet and the lab record)."""
+        """The host's shell in a UTS namespace of its own and in its PID
+        namespace. `unshare --pid --fork` (or nsenter, to join another host's)
+        stays the parent Mininet knows; the shell, pid 1 of a namespace of its
+        own, is what the lab records (startShell)."""
         if self.shell is None and cmd[:1] == ["mnexec"] and "bash" in cmd:
-            cmd = cmd[:2] + ["unshare", "--uts"] + cmd[2:]
+            if self.pid_ns == OWN_PIDS:
+                # --kill-child: the namespace, and all in it, ends when Mininet ends the parent
+                prefix = ["unshare", "--uts", "--pid", "--fork", "--kill-child"]
+            elif self.pid_ns is not None:
+                prefix = ["nsenter", "--pid=/proc/%d/ns/pid" % self.pid_ns, "--", "unshare", "--uts"]
+            else:
+                prefix = ["unshare", "--uts"]
+            cmd = cmd[:2] + prefix + cmd[2:]
         return super()._popen(cmd, **params)
+
+    def startShell(self, mnopts=None):
+        super().startShell(mnopts)
+        if self.pid_ns is not None:
+            self.pid = self._forked_shell()
+
+    def _forked_shell(self):
+        """The shell's pid: the one child of the parent that made its PID namespace."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            kids = children_of(self.shell.pid)
+            if len(kids) == 1:
+                return kids[0]
+            if time.monotonic() > deadline:
+                self.terminate()
+                raise LabError("%s: its shell did not start in its PID namespace" % self.name)
+            time.sleep(0.005)
+
+    def proc_path(self, pid):
+        """/proc/PID as scripts inside this host reach a process of the lab
+        (another host's shell): its own /proc shows only its PID namespace."""
+        return "%s/%d" % (HOST_PROC if self.pid_ns is not None else "/proc", pid)
+
+    def netns_path(self, pid):
+        """The network namespace of lab process `pid`, as `ip ... netns` or
+        nsenter inside this host take it."""
+        return self.proc_path(pid) + "/ns/net"
 
     def mountPrivateDirs(self):
         lines = [mount_script(self.mounts)] if self.mounts else []
+        if self.pid_ns is not None:
+            # the machine's /proc kept for the lab's own scripts, then the namespace's own
+            lines.append("mkdir -p {h} && mount -n --rbind /proc {h} && mount -n -t proc proc /proc"
+                         .format(h=HOST_PROC))
         lines.append("hostname %s" % shlex.quote(self.hostname))
         if any(kind == "overlay" and target == "/etc" for kind, target, _ in self.mounts):
             # as Debian's installer writes it: without it, resolving the host's own
@@ -245,14 +296,15 @@ class CloudNode(LabHost):
         mounts = [tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)]
         mounts += [bind(target, os.path.join(workdir, sub)) for target, sub in PRIVATE_DIRS]
         mounts += [bind(target, source) for target, source in binds]
-        super().__init__(name, script_dir, mounts=mounts, commands={"systemctl": systemctl_script()}, **params)
+        super().__init__(name, script_dir, mounts=mounts, commands={"systemctl": systemctl_script()},
+                         pid_ns=OWN_PIDS, **params)
 
-    @staticmethod
-    def expose_namespace_script(name, pid):
+    def expose_namespace_script(self, name, pid):
         """Make lab namespace `name` (held by `pid`) one of this node's
         `ip netns`, as the agents' qdhcp-/qrouter- namespaces are on a real node."""
         path = os.path.join(NETNS_DIR, name)
-        return "mkdir -p {d} && touch {p} && mount --bind /proc/{pid}/ns/net {p}".format(d=NETNS_DIR, p=path, pid=pid)
+        return "mkdir -p {d} && touch {p} && mount --bind {ns} {p}".format(d=NETNS_DIR, p=path,
+                                                                          ns=self.netns_path(pid))
 
     # The daemons' own command lines (the build's and the supervisor's, when one died).
     OVSDB_SERVER = ("ovsdb-server /etc/openvswitch/conf.db --remote=punix:/var/run/openvswitch/db.sock "
@@ -345,7 +397,7 @@ class InstanceHost(LabHost):
         # cirros has udhcpc as a busybox applet, configuring the interface with the image's script
         udhcpc = '#!/bin/sh\n[ -x /run/udhcpc-event.sh ] && set -- -s /run/udhcpc-event.sh "$@"\nexec busybox udhcpc "$@"\n'
         commands = dict({"udhcpc": udhcpc}, **(commands or {}))
-        super().__init__(name, script_dir, mounts=mounts, commands=commands, **params)
+        super().__init__(name, script_dir, mounts=mounts, commands=commands, pid_ns=OWN_PIDS, **params)
 
     def prepare_ssh(self, authorized_key):
         """The user's files, written from outside before the server starts."""
@@ -401,7 +453,8 @@ class ExternalHost(LabHost):
         self.model = model
         self.workdir = workdir
         super().__init__(name, script_dir,
-                         mounts=[tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)], **params)
+                         mounts=[tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)],
+                         pid_ns=OWN_PIDS, **params)
 
     def network_script(self):
         m = self.model

@@ -109,11 +109,13 @@ class RouterNamespace(LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
 
-    def __init__(self, name, script_dir, router, workdir, **params):
+    def __init__(self, name, script_dir, router, workdir, node_pid, **params):
+        """`node_pid`: its node's shell, whose processes it shares."""
         self.router = router
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
-        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], hostname=router.node, **params)
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], hostname=router.node,
+                         pid_ns=node_pid, **params)
 
     def _write_rules(self, floating_ips):
         rules = os.path.join(self.workdir, "iptables.rules")

@@ -45,13 +45,14 @@ class DhcpNamespace(LabHost):
     """qdhcp-<network id>: the DHCP port's interface and dnsmasq behind it.
     It sees the DHCP node's /var/lib/neutron, so paths are neutron's."""
 
-    def __init__(self, name, script_dir, network, port, neutron_dir, **params):
+    def __init__(self, name, script_dir, network, port, neutron_dir, node_pid, **params):
+        """`node_pid`: its node's shell, whose processes it shares (dnsmasq is in the node's `ps`)."""
         self.network = network
         self.port = port
         self.neutron_dir = neutron_dir            # the DHCP node's /var/lib/neutron, seen from outside
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
                                                    bind("/var/lib/neutron", neutron_dir)],
-                         hostname=port.node, **params)     # (a netns of its node: the node's hostname)
+                         hostname=port.node, pid_ns=node_pid, **params)     # (a netns of its node: its hostname)
 
     @property
     def conf_dir(self):

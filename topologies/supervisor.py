@@ -2,7 +2,7 @@
 again. The holder of a lab (its keeper, or `stacklab run`) calls tick()
 whenever a child ended and every second; each watched daemon found dead is
 started again by the same command the build used, inside the same
-namespaces (mnexec -a its namespace holder), after RestartSec, at most
+namespaces (nsenter, PID namespace included), after RestartSec, at most
 StartLimitBurst times in StartLimitIntervalSec (systemd's defaults), and
 the restart is written to <lab>/daemons.log and to the lab's record, where
 `stacklab status` shows it.
@@ -22,7 +22,8 @@ import time
 from collections import deque
 
 from stacklab.errors import LabError
-from stacklab.runtime.procs import EXITS, Proc, exists, how_it_ended, reap_one, terminate
+from stacklab.runtime.procs import (EXITS, Proc, exists, exits_heard, how_it_ended, listen_exits, read_pidfile,
+                                     reap_one, terminate)
 from stacklab.runtime.state import LAB_MARK
 
 RESTART_SEC = 0.1           # systemd's RestartSec default
@@ -44,13 +45,16 @@ class Daemon:
 
 
 def _collect(proc, within=1.0):
-    """Reap `proc` if it is our child (its exit status says how it ended). A
-    multi-threaded daemon is dead to /proc before its last thread is gone:
-    give it a moment."""
+    """Reap `proc` if it is our child (its exit status says how it ended), or
+    wait for the kernel's word on it (listen_exits(): a daemon in a host's PID
+    namespace is that host's shell's child). A multi-threaded daemon is dead
+    to /proc before its last thread is gone: give it a moment."""
     deadline = time.monotonic() + within
     while True:
         reap_one(proc.pid)
-        if proc.pid in EXITS or not exists(proc) or time.monotonic() > deadline:
+        if proc.pid in EXITS or time.monotonic() > deadline:
+            return
+        if not exists(proc) and not exits_heard():
             return
         time.sleep(0.02)
 
@@ -64,6 +68,10 @@ class Supervisor:
         self.lock = threading.RLock()   # a change (apply) and a restart never interleave
         self._thread = None
         self._stop = threading.Event()
+
+    def listen(self):
+        """In the lab's holder: hear how its daemons end (procs.listen_exits())."""
+        listen_exits(lambda pid: any(p.pid == pid for p in self.state.processes))
 
     def watch(self, what, where, command, pidfile, pid, after=None):
         """Record daemon `what` (running as `pid`) and restart it when it dies."""
@@ -175,7 +183,9 @@ class Supervisor:
         # its words go to a file, not a pipe: a daemon that keeps the pipe open would hold us until the timeout
         with tempfile.TemporaryFile("w+") as out:
             try:
-                proc = subprocess.run(["mnexec", "-a", str(holder.pid), "sh", "-c", daemon.command], env=env,
+                # into the host's namespaces, its PID namespace too: started again, a daemon is where it was
+                proc = subprocess.run(["nsenter", "-t", str(holder.pid), "-p", "-n", "-m", "-u", "--",
+                                       "sh", "-c", daemon.command], env=env,
                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                       timeout=START_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -185,13 +195,9 @@ class Supervisor:
                 raise LabError("exit %d: %s" % (proc.returncode, out.read().strip()[-300:]))
         deadline = time.monotonic() + 5.0
         while True:
-            try:
-                with open(daemon.pidfile) as f:
-                    pid = int(f.read().split()[0])
-                if pid != old_pid and Proc(pid).alive():
-                    return pid
-            except (OSError, ValueError, IndexError):
-                pass
+            pid = read_pidfile(daemon.pidfile, holder.pid)
+            if pid is not None and pid != old_pid and Proc(pid).alive():
+                return pid
             if time.monotonic() > deadline:
                 raise LabError("no new pid in %s" % daemon.pidfile)
             time.sleep(0.02)

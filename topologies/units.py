@@ -13,6 +13,7 @@ Units.run() here."""
 import time
 
 from stacklab.errors import LabError
+from stacklab.runtime.procs import inner_pid
 from topologies.shell import script
 
 ACTIONS = ("status", "start", "stop", "restart", "is-active", "list-units")
@@ -76,7 +77,8 @@ class DaemonUnit(Unit):
         out = []
         for what in self.daemons:
             proc = lab.supervisor.running(what)
-            out.append("   %s %s" % ("%-7d" % proc.pid if proc else "(ended)", what.split(" ", 1)[1]))
+            pid = inner_pid(proc.pid) if proc else None       # as the node's own `ps` shows it
+            out.append("   %s %s" % ("%-7d" % pid if pid else "(ended)", what.split(" ", 1)[1]))
         return out
 
 
@@ -139,6 +141,7 @@ class Units:
 def _status(lab, u):
     active = u.active(lab)
     pid = u.main_pid(lab)
+    pid = inner_pid(pid) if pid is not None else None
     lines = ["\u25cf %s.service - %s" % (u.name, u.description),
              "     Loaded: loaded (emulated by stacklab on %s)" % u.where,
              "     Active: %s" % ("active (running)" if active else "inactive (dead)")]

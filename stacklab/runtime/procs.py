@@ -8,11 +8,26 @@ import os
 import signal
 import time
 
+# Inside a lab host with a PID namespace of its own, /proc shows only the host's
+# processes; the machine's is kept here (use_machine_proc()).
+HOST_PROC = "/run/host-proc"
+PROC = "/proc"
+
+
+def use_machine_proc():
+    """For a stacklab command run inside a lab host (a node's `systemctl`,
+    which asks the lab's keeper): look at the lab's processes through the
+    machine's /proc. Processes of the host itself (an amphora's agent and its
+    haproxy) keep to the host's own."""
+    global PROC
+    if os.path.isdir(HOST_PROC + "/1"):
+        PROC = HOST_PROC
+
 
 def _stat(pid):
     """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None if it is gone."""
     try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
+        with open(PROC + "/%d/stat" % pid, "rb") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
@@ -42,9 +57,91 @@ def children(pid):
 def namespaces(pid):
     """(net inode, mnt inode) of `pid`, or None if it is gone."""
     try:
-        return (os.stat("/proc/%d/ns/net" % pid).st_ino, os.stat("/proc/%d/ns/mnt" % pid).st_ino)
+        return (os.stat(PROC + "/%d/ns/net" % pid).st_ino, os.stat(PROC + "/%d/ns/mnt" % pid).st_ino)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
+
+
+def pid_namespace(pid):
+    """The inode of `pid`'s PID namespace, or None if it is gone."""
+    try:
+        return os.stat(PROC + "/%d/ns/pid" % pid).st_ino
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def inner_pid(pid):
+    """`pid` as the processes of its own PID namespace see it (a node's `ps`
+    and pidfiles), or None if it is gone: the last field of NSpid."""
+    try:
+        with open(PROC + "/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def direct_children(pid):
+    try:
+        with open(PROC + "/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+
+
+def namespace_init(holder):
+    """The process that is pid 1 of `holder`'s PID namespace (`holder` itself
+    for a node's shell; its node's shell for a qdhcp- or qrouter- namespace,
+    which share their node's PID namespace as `ip netns` namespaces do)."""
+    ns = pid_namespace(holder)
+    pid = holder
+    while True:
+        fields = _stat(pid)
+        if fields is None:
+            return pid
+        parent = int(fields[1])
+        if parent <= 0 or pid_namespace(parent) != ns:
+            return pid
+        pid = parent
+
+
+def outer_pid(pid, holder):
+    """The pid (as the lab sees it) of the process that the PID namespace of
+    `holder` (a lab host's shell) calls `pid`: what a daemon inside a node
+    wrote into its pidfile. The namespace's processes all descend from its
+    pid 1 (detached daemons are adopted by it), so that tree is read first.
+    None if no such process runs."""
+    ns = pid_namespace(holder)
+    if ns is None:
+        return None
+    if ns == os.stat("/proc/self/ns/pid").st_ino:
+        return pid
+    todo = [namespace_init(holder)]
+    while todo:
+        p = todo.pop()
+        if inner_pid(p) == pid and pid_namespace(p) == ns:
+            return p
+        todo.extend(direct_children(p))
+    # a namespace joined by nsenter (a node's qdhcp- namespace in its node's) has its
+    # detached daemons under the node's shell, out of that tree: look at every process
+    for p in all_pids():
+        if pid_namespace(p) == ns and inner_pid(p) == pid:
+            return p
+    return None
+
+
+def read_pidfile(path, holder=None):
+    """The pid in a pidfile, as the lab sees it: translated from the PID
+    namespace of `holder` (the shell of the host the daemon runs in) when
+    given. None when the file is missing, unreadable or names no process."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if holder is None else outer_pid(pid, holder)
 
 
 class Proc:
@@ -59,6 +156,8 @@ class Proc:
         return self.start is not None and start_time(self.pid) == self.start
 
     def signal(self, sig):
+        if PROC != "/proc":     # pids here are this host's: the number would name another process
+            raise RuntimeError("%r is not in this PID namespace: it cannot be signalled from here" % self)
         if self.alive():
             try:
                 os.kill(self.pid, sig)
@@ -77,7 +176,7 @@ class Proc:
 
 
 def all_pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    return [int(p) for p in os.listdir(PROC) if p.isdigit()]
 
 
 def marked(variable, value):
@@ -87,7 +186,7 @@ def marked(variable, value):
     found = []
     for pid in all_pids():
         try:
-            with open("/proc/%d/environ" % pid, "rb") as f:
+            with open(PROC + "/%d/environ" % pid, "rb") as f:
                 environ = f.read()
         except OSError:
             continue
@@ -98,14 +197,13 @@ def marked(variable, value):
     return found
 
 
-def from_pidfile(path, recorded):
-    """The process of pidfile `path` if it is one of `recorded` (Procs the lab
+def from_pidfile(path, recorded, holder=None):
+    """The process of pidfile `path` (written in the PID namespace of
+    `holder`, see read_pidfile()) if it is one of `recorded` (Procs the lab
     started: same pid and start time) and alive; None otherwise. A pidfile
     alone may name a recycled pid or what somebody wrote into it."""
-    try:
-        with open(path) as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
+    pid = read_pidfile(path, holder)
+    if pid is None:
         return None
     for proc in recorded:
         if proc.pid == pid and proc.alive():
@@ -198,6 +296,51 @@ def _note_exit(pid, status):
     EXITS[pid] = status
     while len(EXITS) > _EXITS_KEPT:
         EXITS.pop(next(iter(EXITS)))
+
+
+_exit_listener = []
+
+
+def listen_exits(ours):
+    """Learn how the processes for which ours(pid) is true end, from the
+    kernel's process events (the netlink proc connector, which sees every PID
+    namespace): a daemon that detached inside a host's PID namespace is that
+    host's shell's child, so its status is not ours to collect. Runs in a
+    thread of its own; returns False when the kernel offers no such events."""
+    import socket
+    import struct
+    import threading
+    if _exit_listener:
+        return True
+    netlink_connector, cn_idx_proc, cn_val_proc, mcast_listen, event_exit = 11, 1, 1, 1, 0x80000000
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, netlink_connector)
+        sock.bind((0, cn_idx_proc))
+        body = struct.pack("=I", mcast_listen)
+        msg = struct.pack("=IIIIHH", cn_idx_proc, cn_val_proc, 0, 0, len(body), 0) + body
+        sock.send(struct.pack("=IHHII", 16 + len(msg), 3, 0, 0, 0) + msg)     # NLMSG_DONE
+    except OSError:
+        return False
+
+    def events():
+        while True:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                return
+            # nlmsghdr (16) + cn_msg (20) + proc_event: what, cpu, timestamp, then exit's pid, tgid, code
+            if len(data) >= 64 and struct.unpack_from("=I", data, 36)[0] == event_exit:
+                pid, tgid, code = struct.unpack_from("=III", data, 52)
+                if pid == tgid and ours(tgid):
+                    _note_exit(tgid, code)
+    threading.Thread(target=events, name="exits", daemon=True).start()
+    _exit_listener.append(sock)
+    return True
+
+
+def exits_heard():
+    """Whether listen_exits() runs here."""
+    return bool(_exit_listener)
 
 
 def how_it_ended(pid):

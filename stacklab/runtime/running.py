@@ -84,9 +84,9 @@ class RunningLab:
 
     def argv(self, where, argv):
         """The command line that runs `argv` inside node/instance `where`: its
-        network, mount and UTS namespaces, its own commands first on PATH."""
+        network, mount, UTS and PID namespaces, its own commands first on PATH."""
         holder = self.state.holder(where)
-        return ["nsenter", "-t", str(holder.pid), "-n", "-m", "-u", "--", "env", "PATH=" + host_path()] + list(argv)
+        return ["nsenter", "-t", str(holder.pid), "-p", "-n", "-m", "-u", "--", "env", "PATH=" + host_path()] + list(argv)
 
     def run(self, where, argv, timeout=30, check=False, input=None):
         """Run `argv` inside `where`; returns CompletedProcess (text). An Open

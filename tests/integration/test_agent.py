@@ -11,6 +11,7 @@ import time
 import pytest
 
 from stacklab.observe import flows
+from stacklab.runtime.procs import read_pidfile
 
 from .conftest import built_lab, kill_dead, wait_for
 from .half_open import WATCHDOG, assert_watchdog_at
@@ -170,7 +171,7 @@ def test_flows_come_back_after_vswitchd_restart(three):
     node = built.nodes["compute1"]
     wanted = {b: normalized(lab, "compute1", b) for b in ("br-int", "br-tun", "br-provider")}
     pidfile = os.path.join(node.workdir, "run", "ovs-vswitchd.pid")
-    pid = int(open(pidfile).read().split()[0])
+    pid = read_pidfile(pidfile, node.pid)
     kill_dead(pid)
     assert built.supervisor.tick() == ["compute1 ovs-vswitchd"]       # started again, as systemd would
     for bridge, flows_before in wanted.items():

@@ -3,6 +3,8 @@ instance02 across VXLAN; neutron's files read as the document prints them."""
 
 import pytest
 
+from stacklab.runtime.procs import read_pidfile
+
 from .conftest import built_lab
 
 NET = "9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"
@@ -46,7 +48,7 @@ def test_ping_from_the_dhcp_namespace(vxlan):
 def test_dnsmasq_runs_with_neutrons_files(vxlan):
     _, built = vxlan
     host = built.dhcp["qdhcp-" + NET]
-    pid = int(open(host.pidfile()).read())
+    pid = read_pidfile(host.pidfile(), host.pid)       # the pidfile's number is the node's
     cmdline = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
     assert b"--dhcp-hostsfile=/var/lib/neutron/dhcp/%s/host" % NET.encode() in cmdline
     assert b"--dhcp-option-force=option:mtu,1450" in cmdline

@@ -17,6 +17,7 @@ from stacklab.checks.probes import PingCheck
 from stacklab.observe import flows, probes
 from stacklab.observe.walk import Walker
 from stacklab.scenario import endpoints
+from stacklab.runtime.procs import read_pidfile
 from stacklab.scenario.netvirt import controller_address
 
 from .conftest import built_lab, kill_dead, wait_for
@@ -142,7 +143,7 @@ def test_controller_restart_resyncs_both_nodes_with_nothing_stale(dvr):
     lab, built = dvr
     before = {n: state(lab, n) for n in NODES}
     old = built.plane.status()
-    kill_dead(built.plane.process.pid())
+    kill_dead(built.plane.process.pid(built.nodes[built.plane.node].pid))
     # what nobody should keep: a flow and a group the controller never made, added while it is away
     for node in NODES:
         lab.run(node, ["ovs-ofctl", "-O", "OpenFlow13", "add-group", "br-int",
@@ -164,7 +165,7 @@ def test_flows_come_back_after_vswitchd_restart(dvr):
     lab, built = dvr
     node = built.nodes["compute2"]
     before = state(lab, "compute2")
-    pid = int(open(os.path.join(node.workdir, "run", "ovs-vswitchd.pid")).read().split()[0])
+    pid = read_pidfile(os.path.join(node.workdir, "run", "ovs-vswitchd.pid"), node.pid)
     kill_dead(pid)
     assert built.supervisor.tick() == ["compute2 ovs-vswitchd"]
     assert wait_for(lambda: state(lab, "compute2") == before, 15), \

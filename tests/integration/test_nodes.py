@@ -14,7 +14,9 @@ import time
 
 import pytest
 
+from stacklab.runtime.procs import inner_pid
 from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LabState
 
 from .conftest import Snapshot, renamed, scenario_path, stacklab, wait_clean
 
@@ -59,6 +61,38 @@ def test_every_node_and_instance_has_its_own_name(lab):
     qdhcp = next(n for n in lab.state.namespaces if n.startswith("qdhcp-"))
     assert sh(lab, qdhcp, "hostname").stdout.strip() == "controller"     # a namespace of the controller
     assert socket.gethostname() == mine and "127.0.1.1\tvm1" not in open("/etc/hosts").read()
+
+
+def _ps(lab, where):
+    """{pid: command line} of `ps ax` inside `where`."""
+    out = sh(lab, where, "ps -eo pid=,args=").stdout
+    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.splitlines() if line.strip()}
+
+
+def test_each_node_and_instance_sees_its_own_processes(lab):
+    """A PID namespace per node and per instance: a node's `ps` lists its
+    daemons (its qdhcp- namespace's dnsmasq among them, as `ip netns` leaves
+    it on a real node) and nothing of the machine, its instances or other
+    nodes; pidfiles and `systemctl status` use the node's numbers."""
+    controller, compute, vm = _ps(lab, "controller"), _ps(lab, "compute1"), _ps(lab, "vm1")
+    assert controller[1].startswith("bash") and compute[1].startswith("bash") and vm[1].startswith("bash")
+    assert any(c.startswith("dnsmasq ") for c in controller.values()), controller
+    for procs in (controller, compute):
+        assert sum(c.startswith(("ovsdb-server", "ovs-vswitchd")) for c in procs.values()) == 2, procs
+    assert not any(c.startswith("dnsmasq ") for c in compute.values()), compute
+    assert not any(c.startswith("dropbear") for c in list(controller.values()) + list(compute.values()))
+    assert any(c.startswith("dropbear") for c in vm.values()) and not any("ovs" in c for c in vm.values()), vm
+    machine = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    assert len(controller) < 20 and os.getpid() not in controller, controller      # not the machine's
+    assert not any("pytest" in c or "systemd" in c for c in controller.values()), controller
+    # the node's pidfile names the node's ovs-vswitchd, and systemctl says the same number
+    inside = int(sh(lab, "compute1", "cat /run/openvswitch/ovs-vswitchd.pid").stdout)
+    assert compute[inside].startswith("ovs-vswitchd"), (inside, compute)
+    status = sh(lab, "compute1", "systemctl status openvswitch-switch").stdout
+    assert re.search(r"^\s+%d\s+ovs-vswitchd$" % inside, status, re.M), status
+    # the lab records the machine's number of that same process
+    recorded = next(p for p in LabState.load(NAME).processes if p.what == "compute1 ovs-vswitchd")
+    assert recorded.pid in machine and recorded.pid != inside and inner_pid(recorded.pid) == inside
 
 
 def test_systemctl_lists_the_units_of_the_node(lab):

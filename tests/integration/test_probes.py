@@ -10,6 +10,7 @@ import pytest
 from stacklab.checks import FAIL, PASS, run_check
 from stacklab.observe import probes
 from stacklab.scenario.model import Check
+from stacklab.runtime.procs import read_pidfile
 
 from .conftest import built_lab
 
@@ -95,7 +96,7 @@ def test_walks_to_and_from_a_dhcp_namespace_and_within_a_subnet(vxlan):
 def test_stopped_dnsmasq_means_no_answer(vxlan):
     lab, built = vxlan
     host = built.dhcp["qdhcp-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"]
-    pid = int(open(host.pidfile()).read())
+    pid = read_pidfile(host.pidfile(), host.pid)       # the pidfile's number is the node's
     os.kill(pid, signal.SIGTERM)
     r = check(lab, "dhcp", instance="instance02", expect_ip="192.168.101.19")
     assert r.verdict == FAIL and "no DHCP answer" in r.detail, r.detail

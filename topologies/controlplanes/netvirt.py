@@ -10,6 +10,7 @@ import sys
 
 from controller.netvirt import plan as nv
 from stacklab import naming
+from stacklab.runtime.procs import read_pidfile
 from stacklab.scenario.netvirt import controller_address
 from topologies import plumbing
 from topologies.controlplanes.base import ControlPlane
@@ -109,9 +110,9 @@ class OpenDaylight:
     def pidfile(self):
         return self._outside(self.PIDFILE)
 
-    def pid(self):
-        with open(self.pidfile()) as f:
-            return int(f.read().split()[0])
+    def pid(self, holder):
+        """Its pid as the lab sees it (`holder`: its node's shell; the pidfile holds the node's number)."""
+        return read_pidfile(self.pidfile(), holder)
 
     def status(self):
         """The controller's last word on each node (None before any)."""
