@@ -86,8 +86,9 @@ class LoadBalancerCheck(Checker):
         "listener": Field(Name(example="lb-ssh"), doc="Default: the load balancer's only listener."),
         "connections": Field(Int(min=1, max=50, example=6), default=6),
         "expect": Field(Str(choices=LB_EXPECT, example="round_robin"), default="round_robin",
-                        doc="round_robin: the pool's enabled members take turns, in the pool's order; sticky: "
-                            "one member serves all; spread: every enabled member serves at least one."),
+                        doc="round_robin: the pool's enabled members take turns, in the pool's order (by member id, "
+                            "as Octavia writes them into haproxy.cfg from its database, not the order they were "
+                            "added); sticky: one member serves all; spread: every enabled member serves at least one."),
         "first": Field(Str(example="instance02"), doc="The member (instance or address) the first connection "
                                                      "must reach."),
     }, doc="Balancing seen from a client: which member serves each new connection.")

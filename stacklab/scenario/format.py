@@ -225,7 +225,9 @@ POOL = Record({
     "protocol": Field(Str(choices=LB_PROTOCOLS, example="TCP"), default="TCP"),
     "algorithm": Field(Str(choices=LB_ALGORITHMS, example="ROUND_ROBIN"), default="ROUND_ROBIN",
                        doc="haproxy's balance: roundrobin, leastconn or source."),
-    "members": Field(ListOf(MEMBER), default=list),
+    "members": Field(ListOf(MEMBER), default=list,
+                     doc="Octavia orders them by id (its database's order), whatever the order here: give ids "
+                         "to decide which member round robin reaches first."),
 }, doc="A pool of members behind a listener.")
 
 LISTENER = Record({

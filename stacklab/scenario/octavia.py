@@ -117,6 +117,10 @@ def _load_balancer(b, scenario, name, lb):
     scenario.instances[amp_name] = model.Instance(amp_name, instance_id, node.name, [mgmt_port, vrrp_port],
                                                   amp["keypair"], mode, mgmt_net.mtu, user=USER)
     _resolve_members(b, scenario, name, pools)
+    for pool in pools.values():
+        # Octavia renders a pool's members as its database returns them: by id (the primary
+        # key), not in the order they were added; round robin starts with the first of these
+        pool.members.sort(key=lambda m: m.id)
     controller = _controller_node(scenario, mgmt_net)
     if controller is None:
         b.report(path + ("amphora", "management_network"),

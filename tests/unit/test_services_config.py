@@ -154,3 +154,22 @@ def test_command_comparison_ignores_only_what_it_is_told():
     assert first_difference(normalize(doc, ["qdisc"]), normalize(["3: eth1: mtu 1500 qdisc x state UP"],
                                                                    ["qdisc"])) is not None
     assert find_block(["b", "c"], ["a", "b", "c"]) == 1 and find_block(["c", "b"], ["a", "b", "c"]) == -1
+
+
+def test_members_in_octavias_order_whatever_the_scenarios_order():
+    """Octavia writes a pool's members by id (its database's order): listed
+    the other way round, 003's members still come out 0a4d... then 995b...,
+    so round robin's first connection lands where the deployment's does."""
+    with open(os.path.join(SCENARIO_DIR, "lb-amphora.yaml")) as f:
+        text = f.read()
+    first = "          - {id: 0a4d9a4d-8141-4896-8cda-06c7caddb365, address: 192.168.101.19, port: 22}\n"
+    second = "          - {id: 995b8845-2434-4673-8af8-3583b0d259a3, address: 192.168.101.211, port: 22}\n"
+    assert first + second in text
+    swapped = load_scenario(os.path.join(SCENARIO_DIR, "lb-amphora.yaml"), text.replace(first + second,
+                                                                                        second + first))
+    pool = swapped.load_balancers["lb"].pools["lb-ssh-pool"]
+    assert [m.id[:4] for m in pool.members] == ["0a4d", "995b"]
+    servers = [line.split()[1][:4] for line in haproxy_cfg.render(swapped.load_balancers["lb"]).splitlines()
+               if line.strip().startswith("server ")]
+    assert servers == ["0a4d", "995b"]
+    assert haproxy_cfg.render(swapped.load_balancers["lb"]) == haproxy_cfg.render(LB_AMPHORA.load_balancers["lb"])
