@@ -81,6 +81,16 @@ NETWORK = Record({
                          doc="Pinned local VLAN tag per node, as the documents show them. A network with "
                              "a pinned tag on a node is provisioned there even without ports."),
     "subnet": Field(SUBNET, required=True),
+    "dhcp_port": Field(Record({
+        "port_id": Field(UUID(example="34a023b5-05c6-4a5e-8f1d-2b3c4d5e6f70"),
+                         doc="The DHCP port's id: its device is tap + its first 11 characters (default: derived)."),
+        "mac": Field(MAC(example="fa:16:3e:0a:18:e4"), doc="Default: derived."),
+        "ip": Field(IPv4Address(example="192.168.101.2"),
+                    doc="Default: the first free pool address, taken before any instance's, as neutron does."),
+        "ofport": Field(Int(min=1, max=65279, example=3),
+                        doc="Its OpenFlow port number on the DHCP node's br-int (default: the next free one)."),
+    }), default=dict, doc="The network's DHCP port (neutron's network:dhcp port in qdhcp-<network id>), "
+                          "pinned as a deployment has it."),
     "external": Field(Bool(example=True), default=False,
                       doc="neutron's router:external: routers take their gateway and floating IPs from it. "
                           "It must be flat or vlan (it rides a physical network)."),
@@ -181,6 +191,9 @@ ROUTER_PORT = Record({
     "mac": Field(MAC(example="fa:16:3e:d5:7a:31"), doc="Default: derived."),
     "port_id": Field(UUID(example="3c1f5a2e-9b1d-4a8e-b1a7-0e2f9c4d6a10"),
                      doc="The device is qr- (interface) or qg- (gateway) + its first 11 characters."),
+    "ofport": Field(Int(min=1, max=65279, example=9),
+                    doc="Its OpenFlow port number on its node's br-int (default: the next free one, as OVS "
+                        "numbers ports)."),
 }, doc="A router port on a network.", shorthand="network")
 
 ROUTER = Record({
@@ -263,6 +276,10 @@ AMPHORA = Record({
     "security_groups": Field(ListOf(Name(), example=["lb-mgmt-sec-grp"]), default=lambda: ["lb-mgmt-sec-grp"],
                              doc="Of the management port. lb-mgmt-sec-grp, when not declared, gets the rules "
                                  "Octavia's guide gives it: ICMP, TCP 22 and 9443."),
+    "vrrp_security_groups": Field(ListOf(Name(), example=["lb-vrrp"]),
+                                  doc="Of the VRRP port: groups of the scenario, as a deployment's port has them "
+                                      "(its table-82 flows follow). Default: Octavia's own lb-<load balancer "
+                                      "id>, one ingress rule per listener port and neutron's egress rules."),
     "keypair": Field(Name(example="mykey"), doc="amp_ssh_key_name: key for SSH logins as cloud-user."),
 }, doc="The amphora: an instance with a management port and a port on the VIP network.")
 

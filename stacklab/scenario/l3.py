@@ -84,7 +84,8 @@ def _router(b, scenario, name, r):
             if gw["mac"]:
                 b.claim_mac(gw["mac"], gpath + ("mac",))
             gateway = b.make_port(gpath, "router %s" % name, node.name, net, gw["ip"], gw["mac"], gw["port_id"],
-                                  "qg-", GATEWAY_OWNER, router_id, seed="router/%s/gateway" % name)
+                                  "qg-", GATEWAY_OWNER, router_id, ofport=gw["ofport"],
+                                  seed="router/%s/gateway" % name)
             gateway.interface = gateway.name
     elif r["snat"] and b.given(path + ("snat",)):
         b.report(path + ("snat",), "SNAT needs an external_gateway")
@@ -109,7 +110,7 @@ def _router(b, scenario, name, r):
             b.claim_mac(itf["mac"], ipath + ("mac",))
         ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
         port = b.make_port(ipath, "router %s" % name, node.name, net, ip, itf["mac"], itf["port_id"], "qr-",
-                           INTERFACE_OWNER, router_id, seed="router/%s/%s" % (name, net.name))
+                           INTERFACE_OWNER, router_id, ofport=itf["ofport"], seed="router/%s/%s" % (name, net.name))
         port.interface = port.name
         interfaces.append(port)
     return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"])
@@ -121,6 +122,11 @@ def _distributed_router(b, scenario, name, r, router_id):
     path = ("routers", name)
     if r["node"] is not None:
         b.report(path + ("node",), "a netvirt router is distributed: it has no node")
+    ports = ([(("external_gateway",), r["external_gateway"])] if r["external_gateway"] else []) + \
+        [(("interfaces", k), itf) for k, itf in enumerate(r["interfaces"])]
+    for where, port in ports:
+        if port.get("ofport") is not None:
+            b.report(path + where + ("ofport",), "a netvirt router's ports are flows, on no bridge: no ofport")
     gateway, interfaces = None, []
     gw = r["external_gateway"]
     if gw is not None:

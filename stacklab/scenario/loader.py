@@ -89,8 +89,7 @@ class _Builder:
         l3.reserve(self, networks)
         # neutron makes a network's DHCP port with its subnet, before any instance: it takes
         # the first free address, and instances added later never move it
-        self.dhcp_ips = {n.name: self.allocate_ip(n, ("networks", n.name), "dhcp-%s" % n.name)
-                         for n in networks.values() if n.subnet.dhcp and self.sdn != "netvirt"}
+        self.dhcp_ips = {n.name: self.dhcp_ip(n) for n in networks.values() if n.subnet.dhcp and self.sdn != "netvirt"}
         instances = self.instances(nodes, networks, groups, keypairs)
         self.check_agent_options()
         self.unique_ids()
@@ -573,6 +572,15 @@ class _Builder:
         return net.subnet.pool_start
 
     # -- DHCP, local VLANs, tunnels --------------------------------------
+    def dhcp_ip(self, net):
+        """The DHCP port's address: the scenario's, or the first free one."""
+        given = self.d["networks"][net.name]["dhcp_port"]
+        path = ("networks", net.name, "dhcp_port", "ip")
+        if given.get("ip") is not None:
+            self.reserve(net, given["ip"], "the DHCP port of %s" % net.name, path)
+            return given["ip"]
+        return self.allocate_ip(net, ("networks", net.name), "dhcp-%s" % net.name)
+
     def dhcp_ports(self, scenario):
         node = scenario.dhcp_node
         for net in scenario.networks.values():
@@ -583,15 +591,20 @@ class _Builder:
                 self.report(path + ("subnet", "dhcp"), "DHCP needs a controller or network node to run on")
                 continue
             ip = self.dhcp_ips[net.name]
-            port_id = derived_id(self.seed, "dhcp-port", net.name)
+            given = self.d["networks"][net.name]["dhcp_port"]
+            gpath = path + ("dhcp_port",)
+            if given.get("mac") is not None:
+                self.claim_mac(given["mac"], gpath + ("mac",))
             device_id = "dhcp%s-%s" % (derived_id(self.seed, "host", node), net.id)
-            mac = derived_mac("%s/dhcp/%s" % (self.seed, net.name), self.macs)
+            port = self.make_port(gpath, "the DHCP port of %s" % net.name, node, net, ip,
+                                  given.get("mac") or derived_mac("%s/dhcp/%s" % (self.seed, net.name), self.macs),
+                                  given.get("port_id") or derived_id(self.seed, "dhcp-port", net.name), "tap",
+                                  "network:dhcp", device_id, (), given.get("ofport"))
             if net.physical_network and net.physical_network not in scenario.nodes[node].bridge_mappings:
                 self.report(path + ("physical_network",),
                             "DHCP for %s runs on %s, which does not reach physical network %s"
                             % (net.name, node, net.physical_network))
-            scenario.dhcp_ports[net.name] = model.Port(port_id, naming.tap_name(port_id), net.name, node, mac, ip,
-                                                       "network:dhcp", device_id, [], None)
+            scenario.dhcp_ports[net.name] = port
 
     def local_vlans(self, scenario):
         """Tag each network on each node that has it, as the agent does: pinned

@@ -224,7 +224,7 @@ class LoadBalancer:
     amphora_id: str
     listeners: Dict[str, Listener]
     pools: Dict[str, Pool]
-    security_group: str             # lb-<id>, on the VRRP port
+    security_group: Optional[str]   # the VRRP port's (first) group: Octavia's lb-<id> unless given
     controller: str                 # the node Octavia's controller reaches the amphora from (lb-mgmt)
 
 

@@ -96,7 +96,7 @@ def _load_balancer(b, scenario, name, lb):
         b.report(path + ("vip", "port_id"), "port id %s is also the port of %s" % (vip_port_id,
                                                                                  b.port_ids[vip_port_id]))
     b.port_ids[vip_port_id] = "the VIP of %s" % name
-    group = _vip_group(b, scenario, lb_id, listeners)
+    vrrp_groups = _vrrp_groups(b, scenario, name, amp, lb_id, listeners)
     instance_id = amp["instance_id"] or b.derived_id("instance", amp_name)
     mgmt = amp["management_port"] or {}
     vrrp = amp["vrrp_port"] or {}
@@ -109,7 +109,7 @@ def _load_balancer(b, scenario, name, lb):
     mgmt_port.interface = MGMT_INTERFACE
     vrrp_port = b.make_port(path + ("amphora", "vrrp_port"), amp_name, node.name, vip_net, vrrp.get("ip"),
                             vrrp.get("mac"), vrrp.get("port_id"), "tap", "compute:nova", instance_id,
-                            [group.name], vrrp.get("ofport"), seed="%s/vrrp" % amp_name)
+                            vrrp_groups, vrrp.get("ofport"), seed="%s/vrrp" % amp_name)
     vrrp_port.interface = VIP_INTERFACE
     vrrp_port.netns = VIP_NAMESPACE
     vrrp_port.allowed_address_pairs = [(vip_address, vrrp_port.mac)]
@@ -127,7 +127,8 @@ def _load_balancer(b, scenario, name, lb):
                  "Octavia's controller reaches the amphora over %s: no node has an address on %s (give the "
                  "controller a NIC there)" % (mgmt_net.name, mgmt_net.subnet.cidr))
     return model.LoadBalancer(name, lb_id, vip_net.name, vip_address, vip_port_id, amp_name,
-                              amp["id"] or b.derived_id("amphora", amp_name), listeners, pools, group.name,
+                              amp["id"] or b.derived_id("amphora", amp_name), listeners, pools,
+                              vrrp_groups[0] if vrrp_groups else None,
                               controller)
 
 
@@ -150,6 +151,17 @@ def _management_groups(b, scenario, lb_name, amp):
         else:
             b.report(_lb_path(lb_name, "amphora", "security_groups", k), "no security group named %s" % g)
     return [g for g in amp["security_groups"] if g in scenario.security_groups]
+
+
+def _vrrp_groups(b, scenario, lb_name, amp, lb_id, listeners):
+    """The VRRP port's groups: the scenario's, or Octavia's own."""
+    given = amp["vrrp_security_groups"]
+    if given is None:
+        return [_vip_group(b, scenario, lb_id, listeners).name]
+    for k, g in enumerate(given):
+        if g not in scenario.security_groups:
+            b.report(_lb_path(lb_name, "amphora", "vrrp_security_groups", k), "no security group named %s" % g)
+    return [g for g in given if g in scenario.security_groups]
 
 
 def _vip_group(b, scenario, lb_id, listeners):

@@ -201,6 +201,24 @@ def test_the_router_namespace_as_the_l3_agent_leaves_it(three):
     assert sysctls == ["1", "1", "1", "2"], sysctls
 
 
+def test_pinned_dhcp_and_router_ports_as_a_deployment_numbers_them(three):
+    """The DHCP port and the router's ports where the scenario pins them
+    (OpenFlow numbers 20, 21, 22 on the controller's br-int), and the
+    agent's per-port flows follow those numbers."""
+    lab, scenario, _ = three
+    router, dhcp = scenario.routers["r1"], scenario.dhcp_ports["tenant"]
+    assert (dhcp.id, dhcp.mac, str(dhcp.ip)) == ("6a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", "fa:16:3e:50:50:02",
+                                                 "192.168.50.2")
+    for port, number in ((dhcp, 20), (router.interfaces[0], 21), (router.gateway, 22)):
+        got = lab.run(port.node, ["ovs-vsctl", "get", "Interface", port.name, "ofport"], check=True).stdout.strip()
+        assert got == str(number), (port.name, got)
+    table60 = lab.run(dhcp.node, ["ovs-ofctl", "dump-flows", "br-int", "table=60"], check=True).stdout
+    assert "in_port=20" in table60 or 'in_port="%s"' % dhcp.name in table60, table60
+    inside = lab.run(dhcp.node, ["ip", "netns", "exec", "qdhcp-" + scenario.networks["tenant"].id,
+                                 "ip", "-br", "addr", "show", dhcp.name], check=True).stdout
+    assert "192.168.50.2/24" in inside, inside
+
+
 def test_amphora_agent_wants_a_client_certificate(three):
     lab, scenario, _ = three
     lb = scenario.load_balancers["lb3"]
