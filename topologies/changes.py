@@ -38,6 +38,8 @@ def apply_changes(lab, new, d):
         done += ["instance %s: security groups %s" % (n, ", ".join(new.instances[n].port.security_groups))
                  for n in d.regrouped_instances]
     done += _update_dhcp_hosts(lab, old, new)
+    if (added or d.removed_instances) and any(r.metadata_proxy for r in new.routers.values()):
+        lab.write_metadata()            # nova and the metadata agents learn of them, as from neutron's server
     lab.state.save()
     if added or plans:
         lab.wait_for_flows()

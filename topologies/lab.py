@@ -3,7 +3,9 @@ records each piece in the lab's state as soon as it exists. It only composes:
 each node owns its processes, each link its interfaces."""
 
 import os
+import shlex
 import subprocess
+import sys
 import time
 from functools import partial
 
@@ -12,7 +14,7 @@ from stacklab.errors import LabError
 from stacklab.observe.ssh import key_file
 from stacklab.runtime.procs import read_pidfile, signals_deferred
 from stacklab.runtime.teardown import sweep
-from topologies import amphora, fabric, plumbing
+from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
 from topologies.links import TapPair, Veth, veth_script
@@ -511,8 +513,10 @@ class Lab:
             return "distributed (%s's flows)" % self.plane.NAME if self.scenario.routers else "none"
 
         def new(router):
+            node = self.nodes[router.node]
             return RouterNamespace(router.namespace, self.script_dir, router,
-                                   os.path.join(self.state.dir, "routers", router.name), self.nodes[router.node].pid)
+                                   os.path.join(self.state.dir, "routers", router.name), node.pid,
+                                   os.path.join(node.workdir, "neutron"))
 
         def made(host):
             self.routers[host.name] = host
@@ -529,7 +533,62 @@ class Lab:
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
                       for h in self.routers.values()], "configuring routers")
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
-        return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
+        proxies = self._start_metadata()
+        return "%d x qrouter, %d floating IPs%s" % (len(self.routers), fips,
+                                                    ", %d metadata prox%s" % (proxies, "y" if proxies == 1 else "ies")
+                                                    if proxies else "")
+
+    # -- the metadata path (topologies/metadata.py) ---------------------------
+    def _metadata_api(self):
+        """(node, address) where nova's metadata API listens: the controller's first address."""
+        for node in self.scenario.nodes.values():
+            if node.role == "controller":
+                for nic in node.nics.values():
+                    if nic.address:
+                        return node.name, str(nic.address.ip)
+        return None, None
+
+    def _nova_records(self):
+        return os.path.join(self.state.dir, "nova", "metadata.json")
+
+    def write_metadata(self):
+        """What nova's API and each node's metadata agent know (again after `apply`)."""
+        metadata.write_json(self._nova_records(), metadata.nova_records(self.scenario, self.public_key))
+        for name in {r.node for r in self.scenario.routers.values() if r.metadata_proxy}:
+            path = os.path.join(self.nodes[name].workdir, "neutron", os.path.basename(metadata.PORTS_FILE))
+            metadata.write_json(path, metadata.agent_ports(self.scenario, name))
+
+    def _start_metadata(self):
+        """nova's metadata API on the controller, a metadata agent on each
+        router's node, haproxy in each router's namespace."""
+        routers = [h for h in self.routers.values() if h.router.metadata_proxy]
+        api_node, api_ip = self._metadata_api()
+        if not routers or api_node is None:
+            return 0
+        self.write_metadata()
+        py = shlex.quote(sys.executable)
+        nova_dir = os.path.dirname(self._nova_records())     # in the lab's directory: never the machine's /var/log
+        api_pidfile = os.path.join(nova_dir, "api.pid")
+        api = ("{py} -m topologies.nova_metadata --listen {ip} --records {rec} --pidfile {pid} "
+               "</dev/null >>{log} 2>&1 &").format(py=py, ip=api_ip, rec=shlex.quote(self._nova_records()),
+                                                   pid=shlex.quote(api_pidfile),
+                                                   log=shlex.quote(os.path.join(nova_dir, "nova-api-metadata.log")))
+        script(self.nodes[api_node], api, "starting nova's metadata API")
+        self.watch("%s nova-api-metadata" % api_node, api_node, api, api_pidfile)
+        for name in sorted({h.router.node for h in routers}):
+            agent = ("mkdir -p /var/lib/neutron/external/pids && {py} -m topologies.metadata_agent "
+                     "--nova http://{ip}:{port} --pidfile /var/lib/neutron/external/pids/metadata-agent.pid "
+                     "</dev/null >>/var/lib/neutron/metadata-agent.log 2>&1 &").format(
+                         py=py, ip=api_ip, port=metadata.NOVA_PORT)
+            script(self.nodes[name], agent, "starting the metadata agent of %s" % name)
+            self.watch("%s neutron-metadata-agent" % name, name, agent,
+                       os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
+        for host in routers:
+            host.write_proxy_config()
+        run_parallel([(h, h.proxy_command()) for h in routers], "starting the metadata proxies")
+        for host in routers:
+            self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
+        return len(routers)
 
     def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""

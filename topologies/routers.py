@@ -17,7 +17,8 @@ with iptables-restore, as the agent's iptables manager does."""
 
 import os
 
-from topologies.node import LabHost, tmpfs
+from topologies import metadata
+from topologies.node import LabHost, bind, tmpfs
 
 WRAP = "neutron-l3-agent"             # the agent's binary name: every wrapped chain starts with it
 EXTERNAL_INGRESS_MARK = "0x2"
@@ -53,6 +54,8 @@ def nat_table(router, floating_ips):
     gw = router.gateway
     if gw is not None:
         rules.append((_chain("POSTROUTING"), "! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % gw.interface))
+    if router.metadata_proxy:
+        rules.append((_chain("PREROUTING"), metadata.iptables_nat_rule()))
     rules += [(_chain("PREROUTING"), r) for r in dnat]
     rules += [(_chain("float-snat"), "-s %s/32 -j SNAT --to-source %s --random-fully" % (f.fixed_ip, f.address))
               for f in floating_ips]
@@ -71,6 +74,8 @@ def mangle_table(router):
     chains = [_chain(c) for c in builtins] + [_chain("mark")]
     rules = [(b, "-j " + _chain(b)) for b in builtins]
     rules.append((_chain("PREROUTING"), "-j " + _chain("mark")))
+    if router.metadata_proxy:
+        rules.append((_chain("PREROUTING"), metadata.iptables_mangle_rule()))
     if router.gateway is not None:
         rules.append((_chain("mark"), "-i %s -j MARK --set-xmark %s/%s"
                       % (router.gateway.interface, EXTERNAL_INGRESS_MARK, ROUTER_MARK_MASK)))
@@ -83,6 +88,8 @@ def filter_table(router):
     rules = [("INPUT", "-j " + _chain("INPUT")), ("FORWARD", "-j neutron-filter-top"),
              ("FORWARD", "-j " + _chain("FORWARD")), ("OUTPUT", "-j neutron-filter-top"),
              ("OUTPUT", "-j " + _chain("OUTPUT")), ("neutron-filter-top", "-j " + _chain("local"))]
+    if router.metadata_proxy:
+        rules += [(_chain("INPUT"), r) for r in metadata.iptables_filter_rules()]
     return _table("filter", builtins, chains, rules)
 
 
@@ -109,13 +116,37 @@ class RouterNamespace(LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
 
-    def __init__(self, name, script_dir, router, workdir, node_pid, **params):
-        """`node_pid`: its node's shell, whose processes it shares."""
+    def __init__(self, name, script_dir, router, workdir, node_pid, neutron_dir, **params):
+        """`node_pid`: its node's shell, whose processes it shares; `neutron_dir`:
+        the node's /var/lib/neutron seen from outside (the metadata proxy's
+        configuration and the agent's socket are there, as on a real node)."""
         self.router = router
         self.workdir = workdir
+        self.neutron_dir = neutron_dir
         os.makedirs(workdir, exist_ok=True)
-        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib")], hostname=router.node,
-                         pid_ns=node_pid, **params)
+        super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
+                                                   bind("/var/lib/neutron", neutron_dir)],
+                         hostname=router.node, pid_ns=node_pid, **params)
+
+    # -- the metadata proxy (topologies/metadata.py) --
+    def proxy_config_path(self, outside=False):
+        inside = "/var/lib/neutron/ns-metadata-proxy/%s.conf" % self.router.id
+        return os.path.join(self.neutron_dir, os.path.relpath(inside, "/var/lib/neutron")) if outside else inside
+
+    def proxy_pidfile(self, outside=False):
+        inside = "/var/lib/neutron/external/pids/%s.pid" % self.router.id
+        return os.path.join(self.neutron_dir, os.path.relpath(inside, "/var/lib/neutron")) if outside else inside
+
+    def write_proxy_config(self):
+        path = self.proxy_config_path(outside=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(os.path.dirname(self.proxy_pidfile(outside=True)), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(metadata.proxy_config(self.router.id, self.proxy_pidfile()))
+
+    def proxy_command(self):
+        """haproxy as the L3 agent starts it in the router's namespace (it detaches, writing its pidfile)."""
+        return "haproxy -f %s" % self.proxy_config_path()
 
     def _write_rules(self, floating_ips):
         rules = os.path.join(self.workdir, "iptables.rules")

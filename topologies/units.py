@@ -104,6 +104,15 @@ class Units:
             routers = [h for h in lab.routers.values() if h.router.node == where]
             if routers:
                 units.append(L3AgentUnit(where, routers))
+            # the metadata path (topologies/metadata.py); the routers' haproxy are the L3 agent's children,
+            # which outlive it as its namespaces do
+            recorded = {p.what for p in lab.state.processes}
+            if "%s neutron-metadata-agent" % where in recorded:
+                units.append(DaemonUnit("neutron-metadata-agent", "OpenStack Neutron Metadata Agent", where,
+                                        ["%s neutron-metadata-agent" % where]))
+            if "%s nova-api-metadata" % where in recorded:
+                units.append(DaemonUnit("nova-api-metadata", "OpenStack Compute metadata API", where,
+                                        ["%s nova-api-metadata" % where]))
         elif where in lab.instances:
             lbs = [lb for lb in lab.scenario.load_balancers.values() if lb.amphora == where]
             for lb in lbs:

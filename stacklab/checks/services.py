@@ -9,7 +9,7 @@ import time
 
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
 from stacklab.observe import probes
-from stacklab.scenario import endpoints
+from stacklab.scenario import endpoints, metadata
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
 
 LB_EXPECT = ("round_robin", "sticky", "spread")
@@ -172,3 +172,46 @@ class LoadBalancerCheck(Checker):
                 return "connection %d went to %s, not %s: the members did not take turns in the pool's order" % (
                     i + 1, m.instance or m.address, up[(start + i) % len(up)].instance)
         return None
+
+
+@register
+class MetadataCheck(Checker):
+    """An instance asks the metadata service, as cloud-init and cirros do at boot."""
+
+    kind = "metadata"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+        "path": Field(Str(example="latest/meta-data/instance-id"), default="latest/meta-data/instance-id",
+                      doc="What it asks for at http://169.254.169.254/ (EC2 or openstack/latest/... paths)."),
+        "expect": Field(Str(example="i-00000002"),
+                        doc="The answer (default, for latest/meta-data/instance-id, hostname, local-hostname, "
+                            "local-ipv4: what nova holds for this instance); give it for other paths."),
+    }, doc="The metadata path end to end: the instance's own `curl` through its router's proxy, the "
+           "metadata agent and nova's metadata API must return the instance's own data.")
+
+    def validate(self, scenario, params, report):
+        require(scenario.instances, params["instance"], "instance", ("instance",), report)
+        if params["expect"] is None and params["instance"] in scenario.instances \
+                and metadata.expected(scenario, params["instance"], params["path"]) is None:
+            report(("expect",), "give the answer expected for %s (derived only for latest/meta-data/"
+                                "instance-id, hostname, local-hostname and local-ipv4)" % params["path"])
+
+    def run(self, lab, p):
+        want = p["expect"] if p["expect"] is not None else metadata.expected(lab.scenario, p["instance"], p["path"])
+        url = "http://%s/%s" % (metadata.METADATA_IP, p["path"].lstrip("/"))
+        t0 = time.monotonic()
+        proc = lab.run(p["instance"], ["curl", "-s", "-S", "-m", "5", "-w", "\n%{http_code}", url], timeout=15)
+        body, _, code = proc.stdout.rpartition("\n")
+        got = body.strip()
+        ok = proc.returncode == 0 and code == "200" and got == want.strip()
+        data = {"sent": [url], "received": [got[-500:]], "outcome": "HTTP %s" % (code or "-"),
+                "seconds": time.monotonic() - t0}
+        if proc.returncode != 0:
+            detail = "%s: curl %s: %s" % (p["instance"], url, proc.stderr.strip()[-200:] or "exit %d" % proc.returncode)
+        elif code != "200":
+            detail = "%s: %s answered HTTP %s: %s" % (p["instance"], url, code, got[:120])
+        elif not ok:
+            detail = "%s: %s says %r, not %r" % (p["instance"], url, got[:120], want)
+        else:
+            detail = "%s: %s says %r" % (p["instance"], url, got[:120])
+        return Outcome(PASS if ok else FAIL, detail, data)

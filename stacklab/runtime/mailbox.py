@@ -44,7 +44,11 @@ def _wake(state, keeper):
     try:
         fd = os.open(os.path.join(_dir(state), WAKE_FIFO), os.O_WRONLY | os.O_NONBLOCK)
     except OSError:             # no FIFO, or nobody reading it
-        keeper.signal(SIGNAL)
+        try:
+            keeper.signal(SIGNAL)
+        except RuntimeError:    # inside a node, whose PID namespace does not see the holder
+            raise LabError("the process holding lab %s takes no requests from inside its nodes" % state.name) \
+                from None
         return
     try:
         os.write(fd, b".")

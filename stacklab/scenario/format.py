@@ -171,6 +171,10 @@ AGENT = Record({
                                "tunnels exist only between nodes that share a network."),
     "arp_responder": Field(Bool(example=True), default=False,
                            doc="With l2_population: br-tun answers ARP for remote ports itself (table 21)."),
+    "metadata_proxy": Field(Bool(example=True), default=True,
+                            doc="The L3 agent's enable_metadata_proxy: each router redirects "
+                                "169.254.169.254:80 to haproxy in its namespace, which hands requests to the "
+                                "node's neutron-metadata-agent and on to nova's metadata API on the controller."),
 }, doc="The neutron OVS agent played on every node.")
 
 
@@ -323,7 +327,7 @@ SCENARIO = Record({
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
     "agent": Field(AGENT, default=lambda: {"release": DEFAULT_RELEASE, "l2_population": False,
-                                           "arp_responder": False}),
+                                           "arp_responder": False, "metadata_proxy": True}),
     "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
     "datapath_type": Field(Str(choices=DATAPATH_TYPES, example="system"), default="netdev",
                            doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "

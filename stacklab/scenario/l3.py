@@ -113,7 +113,8 @@ def _router(b, scenario, name, r):
                            INTERFACE_OWNER, router_id, ofport=itf["ofport"], seed="router/%s/%s" % (name, net.name))
         port.interface = port.name
         interfaces.append(port)
-    return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"])
+    return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"],
+                        metadata_proxy=b.d["agent"]["metadata_proxy"] and bool(interfaces))
 
 
 def _distributed_router(b, scenario, name, r, router_id):

@@ -160,6 +160,7 @@ class Router:
     interfaces: List[Port]
     snat: bool
     vpn_id: Optional[int] = None        # netvirt
+    metadata_proxy: bool = False        # the L3 agent's enable_metadata_proxy (topologies/metadata.py)
 
     @property
     def namespace(self):

@@ -12,7 +12,8 @@ import pytest
 
 from stacklab.checks import FAIL, PASS
 from stacklab.checks import run_checks
-from stacklab.checks.services import LoadBalancerCheck, SnatCheck
+from stacklab.checks.services import LoadBalancerCheck, MetadataCheck, SnatCheck
+from stacklab.observe.ssh import key_file
 from stacklab.observe import probes
 from topologies import haproxy_cfg
 from topologies.amphora import octavia_controller
@@ -35,7 +36,7 @@ def test_lb_amphora_reproduces_003():
         results = run_checks(lab, built.scenario)
         failed = ["%s: %s" % (r.check.title, r.detail) for r in results if not r.ok]
         assert not failed, "\n".join(failed)
-        assert len(results) == 20
+        assert len(results) == 22
         # the load balancer's first two connections, as 003 shows them
         first = next(r for r in results if r.check.kind == "lb")
         assert first.data["served"] == ["instance02", "instance03"]
@@ -217,6 +218,63 @@ def test_pinned_dhcp_and_router_ports_as_a_deployment_numbers_them(three):
     inside = lab.run(dhcp.node, ["ip", "netns", "exec", "qdhcp-" + scenario.networks["tenant"].id,
                                  "ip", "-br", "addr", "show", dhcp.name], check=True).stdout
     assert "192.168.50.2/24" in inside, inside
+
+
+def _metadata(lab, instance, path="latest/meta-data/instance-id"):
+    return check(lab, MetadataCheck(), instance=instance, path=path)
+
+
+def test_metadata_path_end_to_end(three):
+    """Each instance's curl to 169.254.169.254 comes back with its own data:
+    through its router's REDIRECT and haproxy, the node's metadata agent
+    (which finds it by router and address) and nova's API on the controller."""
+    lab, scenario, _ = three
+    for name in ("m1", "m2", "m3"):
+        r = _metadata(lab, name)
+        assert r.verdict == PASS, r.detail
+    ids = {_metadata(lab, n).data["received"][0] for n in ("m1", "m2", "m3")}
+    assert len(ids) == 3                        # three instances, three answers
+    r = check(lab, MetadataCheck(), instance="m2", path="latest/meta-data/local-ipv4")
+    assert r.verdict == PASS and "192.168.50.12" in r.detail, r.detail
+    key = lab.run("m1", ["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/public-keys/0/openssh-key"],
+                  check=True).stdout.strip()
+    with open(key_file(scenario, "key", lab.state.dir) + ".pub") as f:
+        assert key == f.read().strip()
+    r = check(lab, MetadataCheck(), instance="m1", path="latest/meta-data/hostname", expect="m2.novalocal")
+    assert r.verdict == FAIL and "not 'm2.novalocal'" in r.detail, r.detail
+
+
+def test_metadata_fails_where_the_path_is_broken(three):
+    """The check fails when any part of the path is missing: the metadata
+    agent stopped (haproxy answers 503), the router's REDIRECT deleted (the
+    L3 agent's resync puts it back), a request to nova without the agent's
+    signature."""
+    lab, scenario, built = three
+    router = scenario.routers["r1"]
+    assert built.units.run(router.node, "neutron-metadata-agent", "stop")[0] == 0     # (its systemctl)
+    try:
+        r = _metadata(lab, "m1")
+        assert r.verdict == FAIL and "HTTP 503" in r.detail, r.detail
+    finally:
+        assert built.units.run(router.node, "neutron-metadata-agent", "start")[0] == 0
+    assert wait_for(lambda: _metadata(lab, "m1").verdict == PASS, 10)
+    rule = ["-d", "169.254.169.254/32", "-i", "qr-+", "-p", "tcp", "-m", "tcp", "--dport", "80", "-j", "REDIRECT",
+            "--to-ports", "9697"]
+    lab.run(router.node, ["ip", "netns", "exec", router.namespace, "iptables", "-t", "nat", "-D",
+                          "neutron-l3-agent-PREROUTING"] + rule, check=True)
+    try:
+        r = _metadata(lab, "m1")
+        assert r.verdict == FAIL, r.detail
+    finally:
+        assert built.units.run(router.node, "neutron-l3-agent", "restart")[0] == 0
+    assert _metadata(lab, "m1").verdict == PASS
+    m1 = scenario.instances["m1"]
+    controller = next(n for n in scenario.nodes.values() if n.role == "controller")
+    api = "http://%s:8775/latest/meta-data/instance-id" % next(n.address.ip for n in controller.nics.values()
+                                                               if n.address)
+    forged = lab.run("controller", ["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                                    "-H", "X-Instance-ID: " + m1.id, "-H", "X-Instance-ID-Signature: 00", api])
+    assert forged.stdout.strip() == "403", forged.stdout
 
 
 def test_amphora_agent_wants_a_client_certificate(three):

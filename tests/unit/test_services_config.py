@@ -96,6 +96,9 @@ def test_nat_rules_as_the_l3_agent_writes_them():
         "-A neutron-l3-agent-OUTPUT -d 172.17.0.95/32 -j DNAT --to-destination 192.168.101.19",
         "-A neutron-l3-agent-OUTPUT -d 172.17.0.146/32 -j DNAT --to-destination 192.168.101.228",
         "-A neutron-l3-agent-POSTROUTING ! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % qg,
+        # the metadata proxy (neutron's enable_metadata_proxy, on by default)
+        "-A neutron-l3-agent-PREROUTING -d 169.254.169.254/32 -i qr-+ -p tcp -m tcp --dport 80 -j REDIRECT "
+        "--to-ports 9697",
         "-A neutron-l3-agent-PREROUTING -d 172.17.0.95/32 -j DNAT --to-destination 192.168.101.19",
         "-A neutron-l3-agent-PREROUTING -d 172.17.0.146/32 -j DNAT --to-destination 192.168.101.228",
         "-A neutron-l3-agent-float-snat -s 192.168.101.19/32 -j SNAT --to-source 172.17.0.95 --random-fully",
@@ -173,3 +176,42 @@ def test_members_in_octavias_order_whatever_the_scenarios_order():
                if line.strip().startswith("server ")]
     assert servers == ["0a4d", "995b"]
     assert haproxy_cfg.render(swapped.load_balancers["lb"]) == haproxy_cfg.render(LB_AMPHORA.load_balancers["lb"])
+
+
+def test_the_metadata_proxy_as_neutron_renders_it():
+    """haproxy in the router's namespace: port 9697, the agent's socket, the
+    router's id in X-Neutron-Router-ID; the filter and mangle rules that let
+    the redirected requests in; none of it with the proxy turned off."""
+    from topologies import metadata
+    from topologies.routers import filter_table, mangle_table
+    router = LB_AMPHORA.routers["router"]
+    cfg = metadata.proxy_config(router.id, "/var/lib/neutron/external/pids/%s.pid" % router.id)
+    assert "    bind 0.0.0.0:9697\n    server metadata /var/lib/neutron/metadata_proxy\n" in cfg
+    assert "    http-request set-header X-Neutron-Router-ID %s\n" % router.id in cfg
+    assert "/dev/log" not in cfg                  # never the machine's journal
+    assert "-A neutron-l3-agent-INPUT -m mark --mark 0x1/0xffff -j ACCEPT" in filter_table(router)
+    assert "-A neutron-l3-agent-INPUT -p tcp -m tcp --dport 9697 -j DROP" in filter_table(router)
+    assert ("-A neutron-l3-agent-PREROUTING -d 169.254.169.254/32 -i qr-+ -p tcp -m tcp --dport 80 -j MARK "
+            "--set-xmark 0x1/0xffff") in mangle_table(router)
+    with open(os.path.join(SCENARIO_DIR, "lb-amphora.yaml")) as f:
+        off = load_scenario(os.path.join(SCENARIO_DIR, "lb-amphora.yaml"),
+                            f.read().replace("agent:\n", "agent:\n  metadata_proxy: false\n", 1))
+    quiet = off.routers["router"]
+    assert not quiet.metadata_proxy
+    assert not any("169.254.169.254" in line or "9697" in line
+                   for line in filter_table(quiet) + mangle_table(quiet) + nat_table(quiet, off.floating_ips))
+
+
+def test_nova_signs_and_answers_as_nova_does():
+    from topologies import metadata, nova_metadata
+    records = metadata.nova_records(LB_AMPHORA, lambda name: "ssh-ed25519 AAAA test")
+    inst = LB_AMPHORA.instances["instance02"]
+    record = records[inst.id]
+    assert nova_metadata.answer(record, "/latest/meta-data/instance-id") == (200, "i-00000001")
+    assert nova_metadata.answer(record, "/latest/meta-data/hostname") == (200, "instance02.novalocal")
+    assert nova_metadata.answer(record, "/latest/meta-data/local-ipv4") == (200, "192.168.101.19")
+    assert nova_metadata.answer(record, "/latest/meta-data/public-keys") == (200, "0=demo")
+    assert nova_metadata.answer(record, "/latest/meta-data/public-keys/0/openssh-key") == (
+        200, "ssh-ed25519 AAAA test\n")
+    assert nova_metadata.answer(record, "/latest/meta-data/nothing")[0] == 404
+    assert metadata.signature(inst.id) != metadata.signature(inst.id, "another secret")

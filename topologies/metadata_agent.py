@@ -1,0 +1,91 @@
+"""neutron-metadata-agent, as a network node runs it: listens on the unix
+socket the routers' haproxy forward to, finds the instance a request comes
+from (the router's id from X-Neutron-Router-ID, the address from
+X-Forwarded-For), and asks nova's metadata API on its behalf, with the
+instance's id signed by the shared secret. What it knows of the ports is
+in PORTS_FILE (the lab writes it; neutron's agent asks its server).
+
+Run: python -m topologies.metadata_agent --nova http://10.0.0.11:8775 --log FILE --pidfile FILE"""
+
+import argparse
+import http.client
+import json
+import os
+import socketserver
+import sys
+from http.server import BaseHTTPRequestHandler
+
+from topologies import metadata
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "neutron-metadata-agent"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s\n" % (fmt % args))
+
+    def address_string(self):
+        return self.headers.get("X-Forwarded-For", "-") if hasattr(self, "headers") else "-"
+
+    def do_GET(self):
+        router_id = self.headers.get("X-Neutron-Router-ID")
+        address = (self.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        try:
+            with open(self.server.ports_file) as f:
+                ports = json.load(f)
+        except (OSError, ValueError):
+            ports = {}
+        found = ports.get(router_id or "", {}).get(address)
+        if found is None:
+            return self._answer(404, b"404 Not Found\n\nThe resource could not be found.\n")
+        headers = {"X-Forwarded-For": address, "X-Instance-ID": found["instance_id"],
+                   "X-Tenant-ID": found["project_id"],
+                   "X-Instance-ID-Signature": metadata.signature(found["instance_id"])}
+        try:
+            conn = http.client.HTTPConnection(self.server.nova_host, self.server.nova_port, timeout=10)
+            conn.request("GET", self.path, headers=headers)
+            reply = conn.getresponse()
+            body = reply.read()
+            status = reply.status
+        except OSError as e:
+            sys.stderr.write("nova's metadata API at %s:%d: %s\n" % (self.server.nova_host, self.server.nova_port, e))
+            return self._answer(500, b"500 Internal Server Error\n\nAn unknown error has occurred.\n")
+        return self._answer(status, body)
+
+    def _answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self):
+        request, _ = super().get_request()
+        return request, ("metadata_proxy", 0)     # BaseHTTPRequestHandler wants a (host, port)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nova", required=True, help="nova's metadata API, http://HOST:PORT")
+    p.add_argument("--socket", default=metadata.SOCKET)
+    p.add_argument("--ports-file", default=metadata.PORTS_FILE)
+    p.add_argument("--pidfile", required=True)
+    args = p.parse_args(argv)
+    host, port = args.nova.split("//", 1)[-1].rsplit(":", 1)
+    try:
+        os.unlink(args.socket)
+    except FileNotFoundError:
+        pass
+    server = Server(args.socket, Handler)
+    server.ports_file, server.nova_host, server.nova_port = args.ports_file, host, int(port)
+    with open(args.pidfile, "w") as f:
+        f.write("%d\n" % os.getpid())
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
