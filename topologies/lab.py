@@ -573,19 +573,21 @@ class Lab:
                "</dev/null >>{log} 2>&1 &").format(py=py, ip=api_ip, rec=shlex.quote(self._nova_records()),
                                                    pid=shlex.quote(api_pidfile),
                                                    log=shlex.quote(os.path.join(nova_dir, "nova-api-metadata.log")))
-        script(self.nodes[api_node], api, "starting nova's metadata API")
-        self.watch("%s nova-api-metadata" % api_node, api_node, api, api_pidfile)
-        for name in sorted({h.router.node for h in routers}):
-            agent = ("mkdir -p /var/lib/neutron/external/pids && {py} -m topologies.metadata_agent "
-                     "--nova http://{ip}:{port} --pidfile /var/lib/neutron/external/pids/metadata-agent.pid "
-                     "</dev/null >>/var/lib/neutron/metadata-agent.log 2>&1 &").format(
-                         py=py, ip=api_ip, port=metadata.NOVA_PORT)
-            script(self.nodes[name], agent, "starting the metadata agent of %s" % name)
-            self.watch("%s neutron-metadata-agent" % name, name, agent,
-                       os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
+        agent = ("mkdir -p /var/lib/neutron/external/pids && {py} -m topologies.metadata_agent "
+                 "--nova http://{ip}:{port} --pidfile /var/lib/neutron/external/pids/metadata-agent.pid "
+                 "</dev/null >>/var/lib/neutron/metadata-agent.log 2>&1 &").format(py=py, ip=api_ip,
+                                                                               port=metadata.NOVA_PORT)
+        agents = sorted({h.router.node for h in routers})
         for host in routers:
             host.write_proxy_config()
-        run_parallel([(h, h.proxy_command()) for h in routers], "starting the metadata proxies")
+        # all started at once, then each waited for: the Python daemons take a moment to start
+        script(self.nodes[api_node], api, "starting nova's metadata API")
+        run_parallel([(self.nodes[n], agent) for n in agents] + [(h, h.proxy_command()) for h in routers],
+                     "starting the metadata agents and proxies")
+        self.watch("%s nova-api-metadata" % api_node, api_node, api, api_pidfile)
+        for name in agents:
+            self.watch("%s neutron-metadata-agent" % name, name, agent,
+                       os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
         for host in routers:
             self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
         return len(routers)
