@@ -236,6 +236,16 @@ def cmd_ssh(args):
     lab.exec_(where, argv)
 
 
+def cmd_reboot(args):
+    from stacklab import runner
+    _need_root()
+    lab = _open(args)
+    if args.instance not in lab.scenario.instances:
+        raise StacklabError("lab %s has no instance named %s (it has: %s)" % (
+            lab.state.name, args.instance, ", ".join(sorted(lab.scenario.instances))))
+    print(runner.reboot(lab.state.name, args.instance))
+
+
 def cmd_run(args):
     from stacklab import runner
     _need_root()
@@ -514,6 +524,14 @@ def parser():
     s.add_argument("instance", metavar="INSTANCE")
     s.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
     s.set_defaults(func=cmd_ssh)
+
+    s = sub.add_parser("reboot", help="boot an instance again, as `openstack server reboot`",
+                       description="The instance's addresses go, its DHCP client asks again and it reads its "
+                                   "key from 169.254.169.254 again, as cirros does at boot; its disk (its "
+                                   "authorized_keys) stays. `reboot` typed inside the instance does the same.")
+    s.add_argument("--lab", metavar="NAME", help="the lab (default: the only one up)")
+    s.add_argument("instance", metavar="INSTANCE")
+    s.set_defaults(func=cmd_reboot)
 
     s = sub.add_parser("run", help="up, check, report, then the CLI (with a terminal) and down")
     s.add_argument("scenario", metavar="NAME|FILE")

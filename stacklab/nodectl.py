@@ -6,7 +6,9 @@ runs in, matched against the running labs' records. The work is done by
 the lab's keeper (topologies/units.py), which owns the processes.
 
     systemctl [status|start|stop|restart|is-active] UNIT...
-    systemctl [list-units]"""
+    systemctl [list-units]
+
+An instance's `reboot` runs it too (--reboot): the instance boots again."""
 
 import os
 import sys
@@ -32,10 +34,29 @@ def where_am_i():
     return None
 
 
+def reboot():
+    """`reboot` typed in an instance: the lab boots it again (Lab.reboot_instance)."""
+    from stacklab import runner
+    here = where_am_i()
+    if here is None:
+        print("reboot: not inside a stacklab instance", file=sys.stderr)
+        return 1
+    lab, where = here
+    try:
+        print(runner.reboot(lab, where))
+    except StacklabError as e:
+        print("reboot: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
     from stacklab import runner
     procs.use_machine_proc()        # the keeper and the lab's daemons are the machine's processes
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--reboot"]:
+        return reboot()
+    args = [a for a in argv if not a.startswith("-")]
     verb = args[0] if args else "list-units"
     if verb not in VERBS:
         print("Unknown command verb %s (stacklab's systemctl knows %s)." % (verb, ", ".join(VERBS)), file=sys.stderr)

@@ -269,7 +269,7 @@ def down(name, wait=30.0):
 
 def requests_server(lab):
     """What the holder of `lab` calls on SIGUSR1: answer `stacklab apply`s, a node's
-    `systemctl` and the grader's request to settle the lab."""
+    `systemctl`, an instance's `reboot` and the grader's request to settle the lab."""
     def handle(request):
         kind = request.get("kind")
         try:
@@ -280,6 +280,9 @@ def requests_server(lab):
                 with lab.supervisor.lock:
                     code, output = lab.units.run(request["where"], request["unit"], request["action"])
                 return {"code": code, "output": output}
+            if kind == "reboot":            # `reboot` in an instance, `stacklab reboot`
+                with lab.supervisor.lock:
+                    return {"done": lab.reboot_instance(request["instance"])}
             if kind == "settle":            # before grading: the agents' next full pass
                 with lab.supervisor.lock:
                     return {"done": lab.plane.settle()}
@@ -345,6 +348,14 @@ def service(name, where, unit, action, timeout=120.0):
     if answer.get("error"):
         return 1, answer["error"]
     return answer["code"], answer["output"]
+
+
+def reboot(name, instance, timeout=120.0):
+    """Boot `instance` of lab `name` again (its holder does it); what it did."""
+    answer = mailbox.send(RunningLab.open(name).state, {"kind": "reboot", "instance": instance}, timeout)
+    if answer.get("error"):
+        raise LabError("lab %s: %s" % (name, answer["error"]))
+    return answer["done"]
 
 
 def emit_report(results, lab_name, as_json=False, junit=None, stream=sys.stdout):

@@ -11,6 +11,8 @@ import signal
 from stacklab import naming
 from stacklab.errors import LabError
 from stacklab.runtime.procs import Proc, from_pidfile, in_namespaces, terminate, wait_gone
+from stacklab.scenario.metadata import served_by_dhcp
+from topologies import metadata
 from topologies.shell import script
 
 
@@ -38,7 +40,12 @@ def apply_changes(lab, new, d):
         done += ["instance %s: security groups %s" % (n, ", ".join(new.instances[n].port.security_groups))
                  for n in d.regrouped_instances]
     done += _update_dhcp_hosts(lab, old, new)
-    if (added or d.removed_instances) and any(r.metadata_proxy for r in new.routers.values()):
+    if d.added_networks:
+        serving = [lab.dhcp[naming.qdhcp_namespace(new.networks[n].id)] for n in d.added_networks
+                   if n in new.dhcp_ports and served_by_dhcp(new, n)]
+        if serving:
+            done.append("metadata: %s" % lab.start_metadata(serving))
+    if (added or d.removed_instances) and metadata.agent_nodes(new):
         lab.write_metadata()            # nova and the metadata agents learn of them, as from neutron's server
     lab.state.save()
     if added or plans:
@@ -49,6 +56,7 @@ def apply_changes(lab, new, d):
         lab.start_ssh(added)
         lab.start_web_servers(added)
         lab.request_addresses(added)
+        lab.fetch_instance_data(added)
         done += ["instance %s added on %s (%s, %s)" % (i.name, i.node, i.port.ip, i.port.name) for i in added]
     if d.added_floating_ips:
         done += _update_routers(lab, old, new)
@@ -154,7 +162,7 @@ def _update_dhcp_hosts(lab, old, new):
         now = host.ports_of(new)
         if before == sorted((p.mac, str(p.ip)) for p in now) or net not in old.networks:
             continue
-        host.write_files(now)
+        host.write_files(new)
         dnsmasq = from_pidfile(host.pidfile(), lab.state.processes, host.pid)
         if dnsmasq is None:         # the pidfile names no dnsmasq of this lab: signal nobody
             raise LabError("dnsmasq of %s is not running (its pidfile %s names no process the lab started)"

@@ -14,6 +14,7 @@ from stacklab.errors import LabError
 from stacklab.observe.ssh import key_file
 from stacklab.runtime.procs import read_pidfile, signals_deferred
 from stacklab.runtime.teardown import sweep
+from stacklab.scenario import metadata as scenario_metadata
 from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
@@ -23,7 +24,7 @@ from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, 
 from topologies.pki import CertificateAuthority
 from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
-from topologies.shell import run_parallel, script
+from topologies.shell import run_parallel, script, send, wait
 from topologies.supervisor import Supervisor
 from topologies.units import Units
 
@@ -47,14 +48,26 @@ case "$1" in
     else
       ip addr add "$ip/$mask" brd + dev "$interface"
     fi
-    for r in $router; do ip route replace default via "$r" dev "$interface" $metric; break; done ;;
+    if [ -n "$staticroutes" ]; then
+      # option 121 given: its routes, the default among them (RFC 3442: the router option is ignored)
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do
+        case "$1" in
+          0.0.0.0/0) ip route replace default via "$2" dev "$interface" $metric ;;
+          *) ip route replace "$1" via "$2" dev "$interface" $metric ;;
+        esac
+        shift 2
+      done
+    else
+      for r in $router; do ip route replace default via "$r" dev "$interface" $metric; break; done
+    fi ;;
 esac
 exit 0
 """
 # One interface's DHCP client: 5 DISCOVERs {timeout} s apart per try, tries until the deadline;
 # on failure what the last try said (not every try's lines).
 DHCP_ASK = ("end=$(( $(date +%s) + {patience} ))\n"
-            "until STYLE={style} busybox udhcpc -i {iface} -f -q -n -t 5 -T {timeout} -O mtu -s {script} "
+            "until STYLE={style} busybox udhcpc -i {iface} -f -q -n -t 5 -T {timeout} -O mtu -O staticroutes -s {script} "
             ">/dev/null 2>/run/udhcpc-{iface}.err; do\n"
             "  if [ $(date +%s) -ge $end ]; then\n"
             "    echo \"no lease on {iface} within {patience} s; udhcpc's last try:\" >&2\n"
@@ -63,6 +76,10 @@ DHCP_ASK = ("end=$(( $(date +%s) + {patience} ))\n"
             "  sleep 0.1\n"
             "done")
 DHCP_PATIENCE_SECONDS = 30
+# How long an instance tries to read its key from 169.254.169.254 before it boots on
+# without it (cirros tries 20 times): short, so that a lab whose metadata path is
+# broken on purpose (an exercise) still comes up quickly.
+INSTANCE_DATA_PATIENCE_SECONDS = 6
 # How long a DHCP client waits for an answer before it asks again: 1 s where
 # few ask (the first DISCOVER toward a new VXLAN peer is often lost while OVS
 # resolves the peer: a quick retry keeps `up` fast); 3 s, busybox's and
@@ -135,8 +152,10 @@ class Lab:
         ("web servers", "start_web_servers"),
         ("dhcp", "start_dhcp"),
         ("routers", "_start_routers"),
+        ("metadata", "start_metadata"),
         ("flows", "wait_for_flows"),
         ("addresses", "request_addresses"),
+        ("instance data", "fetch_instance_data"),
         ("load balancers", "_start_load_balancers"),
     )
 
@@ -417,10 +436,21 @@ class Lab:
                       "tc qdisc replace dev %s root pfifo_fast" % port.interface,
                       "ip link set %s up" % port.interface]
             if inst.address_mode == "static":
-                lines.append("ip addr add %s/%d dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface))
-                if net.subnet.gateway and port is inst.port:
-                    lines.append("ip route add default via %s dev %s" % (net.subnet.gateway, port.interface))
+                lines += self._static_address_lines(inst, port)
         return "\n".join(lines)
+
+    def _static_address_lines(self, inst, port):
+        """A port of a static instance configured directly, with what DHCP
+        would have given: its host routes and the default route."""
+        net = self.scenario.networks[port.network]
+        lines = ["ip addr add %s/%d dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface)]
+        if port is inst.port:
+            for dest, via in scenario_metadata.host_routes(self.scenario, port.network):
+                if dest != "0.0.0.0/0":
+                    lines.append("ip route add %s via %s dev %s" % (dest, via, port.interface))
+            if net.subnet.gateway:
+                lines.append("ip route add default via %s dev %s" % (net.subnet.gateway, port.interface))
+        return lines
 
     def start_ssh(self, instances=None):
         """dropbear in every instance, the scenario's key pair authorized."""
@@ -428,7 +458,9 @@ class Lab:
         hosts = [self.instances[i.name] for i in instances]
         keys = {name: self.public_key(name) for name in self.scenario.keypairs}
         for inst in instances:
-            self.instances[inst.name].prepare_ssh(keys.get(inst.keypair, ""))
+            # the key is on its config drive, or read from the metadata service later (fetch_instance_data)
+            on_disk = not scenario_metadata.fetches_key(inst)
+            self.instances[inst.name].prepare_ssh(keys.get(inst.keypair, "") if on_disk else "")
         run_parallel([(h, h.ssh_server_script()) for h in hosts], "starting SSH servers")
         for host in hosts:
             self.state.add_process(wait_pidfile(host.ssh_pidfile(), "dropbear in " + host.name, host.pid), "%s dropbear" % host.name)
@@ -474,7 +506,8 @@ class Lab:
         def new(net, port):
             node = self.nodes[port.node]
             return DhcpNamespace(naming.qdhcp_namespace(net.id), self.script_dir, net, port,
-                                 os.path.join(node.workdir, "neutron"), node.pid)
+                                 os.path.join(node.workdir, "neutron"), node.pid,
+                                 serves_metadata=scenario_metadata.served_by_dhcp(self.scenario, net.name))
 
         def made(host):
             self.dhcp[host.name] = host
@@ -485,7 +518,7 @@ class Lab:
         for host in started:
             node, port = self.nodes[host.port.node], host.port
             veths.append((host, node, port.name, port.name, port.mac, None, host.network.mtu))
-            host.write_files(host.ports_of(self.scenario))
+            host.write_files(self.scenario)
         self._make_veths(veths, "creating the DHCP ports")
         self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
@@ -533,10 +566,7 @@ class Lab:
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
                       for h in self.routers.values()], "configuring routers")
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
-        proxies = self._start_metadata()
-        return "%d x qrouter, %d floating IPs%s" % (len(self.routers), fips,
-                                                    ", %d metadata prox%s" % (proxies, "y" if proxies == 1 else "ies")
-                                                    if proxies else "")
+        return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
 
     # -- the metadata path (topologies/metadata.py) ---------------------------
     def _metadata_api(self):
@@ -554,43 +584,57 @@ class Lab:
     def write_metadata(self):
         """What nova's API and each node's metadata agent know (again after `apply`)."""
         metadata.write_json(self._nova_records(), metadata.nova_records(self.scenario, self.public_key))
-        for name in {r.node for r in self.scenario.routers.values() if r.metadata_proxy}:
+        for name in metadata.agent_nodes(self.scenario):
             path = os.path.join(self.nodes[name].workdir, "neutron", os.path.basename(metadata.PORTS_FILE))
             metadata.write_json(path, metadata.agent_ports(self.scenario, name))
 
-    def _start_metadata(self):
-        """nova's metadata API on the controller, a metadata agent on each
-        router's node, haproxy in each router's namespace."""
-        routers = [h for h in self.routers.values() if h.router.metadata_proxy]
-        api_node, api_ip = self._metadata_api()
-        if not routers or api_node is None:
-            return 0
-        self.write_metadata()
+    def _agent_command(self, api_ip):
         py = shlex.quote(sys.executable)
+        return ("mkdir -p /var/lib/neutron/external/pids && {py} -m topologies.metadata_agent "
+                "--nova http://{ip}:{port} --pidfile /var/lib/neutron/external/pids/metadata-agent.pid "
+                "</dev/null >>/var/lib/neutron/metadata-agent.log 2>&1 &").format(py=py, ip=api_ip,
+                                                                              port=metadata.NOVA_PORT)
+
+    def start_metadata(self, proxies=None):
+        """nova's metadata API on the controller, a metadata agent on each node
+        with a proxy, haproxy in each router's namespace and each qdhcp- that
+        serves metadata. `proxies`: only these namespaces (after `apply`); the
+        API and agents already running are left alone."""
+        if proxies is None:
+            proxies = [h for h in self.routers.values() if h.router.metadata_proxy]
+            proxies += [h for h in self.dhcp.values() if h.serves_metadata]
+        api_node, api_ip = self._metadata_api()
+        if not proxies or api_node is None:
+            return "none"
+        self.write_metadata()
+        running = {p.what for p in self.state.processes}
         nova_dir = os.path.dirname(self._nova_records())     # in the lab's directory: never the machine's /var/log
         api_pidfile = os.path.join(nova_dir, "api.pid")
         api = ("{py} -m topologies.nova_metadata --listen {ip} --records {rec} --pidfile {pid} "
-               "</dev/null >>{log} 2>&1 &").format(py=py, ip=api_ip, rec=shlex.quote(self._nova_records()),
+               "</dev/null >>{log} 2>&1 &").format(py=shlex.quote(sys.executable), ip=api_ip,
+                                                   rec=shlex.quote(self._nova_records()),
                                                    pid=shlex.quote(api_pidfile),
                                                    log=shlex.quote(os.path.join(nova_dir, "nova-api-metadata.log")))
-        agent = ("mkdir -p /var/lib/neutron/external/pids && {py} -m topologies.metadata_agent "
-                 "--nova http://{ip}:{port} --pidfile /var/lib/neutron/external/pids/metadata-agent.pid "
-                 "</dev/null >>/var/lib/neutron/metadata-agent.log 2>&1 &").format(py=py, ip=api_ip,
-                                                                               port=metadata.NOVA_PORT)
-        agents = sorted({h.router.node for h in routers})
-        for host in routers:
+        agent = self._agent_command(api_ip)
+        agents = [n for n in metadata.agent_nodes(self.scenario) if "%s neutron-metadata-agent" % n not in running]
+        for host in proxies:
             host.write_proxy_config()
         # all started at once, then each waited for: the Python daemons take a moment to start
-        script(self.nodes[api_node], api, "starting nova's metadata API")
-        run_parallel([(self.nodes[n], agent) for n in agents] + [(h, h.proxy_command()) for h in routers],
+        new_api = "%s nova-api-metadata" % api_node not in running
+        if new_api:
+            script(self.nodes[api_node], api, "starting nova's metadata API")
+        run_parallel([(self.nodes[n], agent) for n in agents] + [(h, h.proxy_command()) for h in proxies],
                      "starting the metadata agents and proxies")
-        self.watch("%s nova-api-metadata" % api_node, api_node, api, api_pidfile)
+        if new_api:
+            self.watch("%s nova-api-metadata" % api_node, api_node, api, api_pidfile)
         for name in agents:
             self.watch("%s neutron-metadata-agent" % name, name, agent,
                        os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
-        for host in routers:
+        for host in proxies:
             self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
-        return len(routers)
+        return "%d x haproxy (%d in qrouter-, %d in qdhcp-), %d x neutron-metadata-agent" % (
+            len(proxies), sum(isinstance(h, RouterNamespace) for h in proxies),
+            sum(isinstance(h, DhcpNamespace) for h in proxies), len(agents))
 
     def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""
@@ -619,6 +663,44 @@ class Lab:
             jobs.append((self.instances[inst.name], "\n".join([copy] + asks)))
         run_parallel(jobs, "asking for addresses by DHCP")
         return "%d by DHCP" % len(asking)
+
+    def reboot_instance(self, name):
+        """`reboot` in an instance, or `openstack server reboot`: it boots
+        again with its disk as it was (its key stays if it had one), asks for
+        its address and reads its data from 169.254.169.254 again."""
+        inst = self.scenario.instances.get(name)
+        if inst is None or name not in self.instances:
+            raise LabError("no instance named %s" % name)
+        if any(p.netns for p in inst.ports):
+            raise LabError("%s is an amphora: Octavia's worker, not a reboot, sets it up" % name)
+        host = self.instances[name]
+        script(host, host.deconfigure_script(), "taking %s's addresses down" % name)
+        if inst.address_mode == "dhcp":
+            done = [self.request_addresses([inst])]
+        else:
+            script(host, "\n".join(line for p in inst.ports for line in self._static_address_lines(inst, p)),
+                   "configuring %s" % name)
+            done = ["static address"]
+        done.append(self.fetch_instance_data([inst]))
+        return "%s rebooted: %s" % (name, "; ".join(done))
+
+    def fetch_instance_data(self, instances=None):
+        """Instances without a config drive read their key pair from the
+        metadata service as they boot (their addresses are up by now)."""
+        instances = list(self.scenario.instances.values()) if instances is None else instances
+        fetching = [i for i in instances if scenario_metadata.fetches_key(i)]
+        if not fetching:
+            return "none fetched (config drives)" if any(i.keypair for i in instances) else "no key pairs"
+        deadline = INSTANCE_DATA_PATIENCE_SECONDS + len(fetching) // 10
+        for inst in fetching:
+            send(self.instances[inst.name], self.instances[inst.name].boot_data_script(deadline))
+        missing = []
+        for inst in fetching:
+            out = wait(self.instances[inst.name], "reading instance data").strip()
+            if InstanceHost.BOOT_DATA_OK not in out:
+                missing.append(inst.name)
+        got = "%d of %d key pairs from 169.254.169.254" % (len(fetching) - len(missing), len(fetching))
+        return got + ("; booted without their key: %s" % ", ".join(missing) if missing else "")
 
     def _start_load_balancers(self):
         """Each amphora's agent, then what Octavia's worker does: send

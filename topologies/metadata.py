@@ -1,4 +1,4 @@
-"""The metadata path of a routed network, as neutron and nova build it:
+"""The metadata path, as neutron and nova build it. Of a routed network:
 
   instance -> http://169.254.169.254:80
     -> qrouter-<id>: iptables REDIRECT to 9697 (and a mark that lets it in)
@@ -7,6 +7,10 @@
        which finds the instance by router and address and signs its id
     -> nova's metadata API on the controller (port 8775), which answers with
        the instance's own data: instance-id, hostname, local-ipv4, its key.
+
+Of an isolated network (the DHCP agent's enable_isolated_metadata): the
+DHCP port holds 169.254.169.254, dnsmasq hands out a host route to it, and
+haproxy in qdhcp-<network id> listens there, adding X-Neutron-Network-ID.
 
 The agent and the API are stacklab's (topologies/metadata_agent.py,
 topologies/nova_metadata.py); haproxy and iptables are the real ones. This
@@ -17,7 +21,8 @@ import hmac
 import json
 import os
 
-from stacklab.scenario.metadata import METADATA_IP, meta_data
+from stacklab.scenario.metadata import METADATA_IP, meta_data, served_by_dhcp
+METADATA_IP6 = "fe80::a9fe:a9fe"         # the DHCP namespace's, on its port
 PROXY_PORT = 9697                       # the L3 agent's metadata_port
 ACCESS_MARK = "0x1"                     # metadata_access_mark
 MARK_MASK = "0xffff"
@@ -36,11 +41,20 @@ def signature(instance_id, secret=SHARED_SECRET):
     return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
 
 
-def proxy_config(router_id, pidfile):
-    """haproxy.cfg of a router's metadata proxy, laid out as neutron's."""
+def proxy_config(pidfile, router_id=None, network_id=None, interface=None):
+    """haproxy.cfg of a metadata proxy, laid out as neutron's: a router's
+    listens on every address (IPv4 and IPv6) at 9697 and names the router; a
+    DHCP namespace's on 169.254.169.254:80 (and fe80::a9fe:a9fe on its
+    `interface`) and names the network. Each drops the other's header."""
     # (neutron's also logs to /dev/log: the machine's journal, which a lab leaves alone)
+    if router_id is not None:
+        uuid, kind, other, bind = router_id, "Router", "Network", ":::%d" % PROXY_PORT
+        bind_v6 = ""
+    else:
+        uuid, kind, other, bind = network_id, "Network", "Router", "%s:80" % METADATA_IP
+        bind_v6 = "bind %s:80 interface %s" % (METADATA_IP6, interface)
     return """global
-    log-tag     haproxy-metadata-proxy-{rid}
+    log-tag     haproxy-metadata-proxy-{uuid}
     maxconn     1024
     pidfile     {pid}
     daemon
@@ -59,28 +73,65 @@ defaults
     timeout http-keep-alive 30s
 
 listen listener
-    bind 0.0.0.0:{port}
+    bind {bind}
+    {bind_v6}
     server metadata {sock}
-    http-request del-header X-Neutron-Router-ID
-    http-request set-header X-Neutron-Router-ID {rid}
-""".format(rid=router_id, pid=pidfile, port=PROXY_PORT, sock=SOCKET)
+    http-request del-header X-Neutron-{other}-ID
+    http-request set-header X-Neutron-{kind}-ID {uuid}
+""".format(uuid=uuid, pid=pidfile, bind=bind, bind_v6=bind_v6, sock=SOCKET, kind=kind, other=other)
+
+
+class ProxyHost:
+    """A namespace that runs a metadata proxy (a qrouter- or a qdhcp-): its
+    configuration and pidfile where neutron keeps them, in its node's
+    /var/lib/neutron (`self.neutron_dir` outside). `proxy_uuid` names them."""
+
+    proxy_uuid = None
+
+    def proxy_config_text(self):
+        raise NotImplementedError
+
+    def proxy_config_path(self, outside=False):
+        return self._neutron_path("/var/lib/neutron/ns-metadata-proxy/%s.conf" % self.proxy_uuid, outside)
+
+    def proxy_pidfile(self, outside=False):
+        return self._neutron_path("/var/lib/neutron/external/pids/%s.pid.haproxy" % self.proxy_uuid, outside)
+
+    def _neutron_path(self, inside, outside):
+        return os.path.join(self.neutron_dir, os.path.relpath(inside, "/var/lib/neutron")) if outside else inside
+
+    def write_proxy_config(self):
+        for path in (self.proxy_config_path(outside=True), self.proxy_pidfile(outside=True)):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(self.proxy_config_path(outside=True), "w") as f:
+            f.write(self.proxy_config_text())
+
+    def proxy_command(self):
+        """haproxy as the agent starts it in the namespace (it detaches, writing its pidfile)."""
+        return "haproxy -f %s" % self.proxy_config_path()
 
 
 def agent_ports(scenario, node):
-    """What the metadata agent of `node` looks instances up in: for each
-    router there, the instances behind it by address (neutron asks its
-    server for the router's networks' ports)."""
-    out = {}
-    for router in scenario.routers.values():
-        if router.node != node:
-            continue
-        nets = {p.network for p in router.interfaces}
-        found = out.setdefault(router.id, {})
-        for inst in scenario.instances.values():
-            for port in inst.ports:
-                if port.network in nets and port.netns is None:
-                    found[str(port.ip)] = {"instance_id": inst.id, "project_id": PROJECT_ID}
-    return out
+    """What the metadata agent of `node` looks instances up in:
+    {"routers": {router id: {address: instance}}, "networks": {network id:
+    ...}} for the routers there and the networks whose DHCP namespace there
+    serves metadata (neutron's agent asks its server for the ports of the
+    router's networks, or of the network)."""
+    def behind(nets):
+        return {str(port.ip): {"instance_id": inst.id, "project_id": PROJECT_ID}
+                for inst in scenario.instances.values() for port in inst.ports
+                if port.network in nets and port.netns is None}
+    routers = {r.id: behind({p.network for p in r.interfaces})
+               for r in scenario.routers.values() if r.node == node and r.metadata_proxy}
+    networks = {scenario.networks[n].id: behind({n}) for n, port in scenario.dhcp_ports.items()
+                if port.node == node and served_by_dhcp(scenario, n)}
+    return {"routers": routers, "networks": networks}
+
+
+def agent_nodes(scenario):
+    """The nodes that run a neutron-metadata-agent: those with a proxy."""
+    nodes = {r.node for r in scenario.routers.values() if r.node is not None and r.metadata_proxy}
+    return sorted(nodes | {p.node for n, p in scenario.dhcp_ports.items() if served_by_dhcp(scenario, n)})
 
 
 def nova_records(scenario, public_key):

@@ -1,14 +1,16 @@
 """neutron-metadata-agent, as a network node runs it: listens on the unix
-socket the routers' haproxy forward to, finds the instance a request comes
-from (the router's id from X-Neutron-Router-ID, the address from
-X-Forwarded-For), and asks nova's metadata API on its behalf, with the
-instance's id signed by the shared secret. What it knows of the ports is
+socket the proxies' haproxy forward to, finds the instance a request comes
+from (the router's id from X-Neutron-Router-ID or the network's from
+X-Neutron-Network-ID, the address from X-Forwarded-For), and asks nova's
+metadata API on its behalf, with the instance's id signed by the shared
+secret. What it knows of the ports is
 in PORTS_FILE (the lab writes it; neutron's agent asks its server).
 
 Run: python -m topologies.metadata_agent --nova http://10.0.0.11:8775 --log FILE --pidfile FILE"""
 
 import argparse
 import http.client
+import ipaddress
 import json
 import os
 import socketserver
@@ -18,24 +20,40 @@ from http.server import BaseHTTPRequestHandler
 from topologies import metadata
 
 
+def client_address(forwarded_for):
+    """The instance's address from X-Forwarded-For. A router's haproxy listens
+    on '::', so an IPv4 client arrives IPv4-mapped (::ffff:192.168.101.19):
+    the port has the IPv4 address."""
+    address = (forwarded_for or "").split(",")[0].strip()
+    try:
+        mapped = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(mapped.ipv4_mapped) if getattr(mapped, "ipv4_mapped", None) else address
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "neutron-metadata-agent"
 
     def log_message(self, fmt, *args):
-        sys.stderr.write("%s\n" % (fmt % args))
+        sys.stderr.write("%s %s\n" % (self.headers.get("X-Forwarded-For", "-") if hasattr(self, "headers") else "-",
+                                       fmt % args))
 
     def address_string(self):
         return self.headers.get("X-Forwarded-For", "-") if hasattr(self, "headers") else "-"
 
     def do_GET(self):
         router_id = self.headers.get("X-Neutron-Router-ID")
-        address = (self.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        network_id = self.headers.get("X-Neutron-Network-ID")
+        address = client_address(self.headers.get("X-Forwarded-For"))
         try:
             with open(self.server.ports_file) as f:
                 ports = json.load(f)
         except (OSError, ValueError):
             ports = {}
-        found = ports.get(router_id or "", {}).get(address)
+        # the proxy says which router or network the request came through; the address is looked up there
+        found = (ports.get("routers", {}).get(router_id, {}) if router_id else
+                 ports.get("networks", {}).get(network_id or "", {})).get(address)
         if found is None:
             return self._answer(404, b"404 Not Found\n\nThe resource could not be found.\n")
         headers = {"X-Forwarded-For": address, "X-Instance-ID": found["instance_id"],

@@ -46,6 +46,11 @@ def systemctl_script():
     return "#!/bin/sh\nexec %s -m stacklab.nodectl \"$@\"\n" % shlex.quote(sys.executable)
 
 
+def reboot_script():
+    """An instance's `reboot`: asks the lab to boot it again (stacklab/nodectl.py)."""
+    return "#!/bin/sh\nexec %s -m stacklab.nodectl --reboot \"$@\"\n" % shlex.quote(sys.executable)
+
+
 def tmpfs(target):
     return ("tmpfs", target, None)
 
@@ -396,7 +401,7 @@ class InstanceHost(LabHost):
         mounts = [tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)] + list(mounts)
         # cirros has udhcpc as a busybox applet, configuring the interface with the image's script
         udhcpc = '#!/bin/sh\n[ -x /run/udhcpc-event.sh ] && set -- -s /run/udhcpc-event.sh "$@"\nexec busybox udhcpc "$@"\n'
-        commands = dict({"udhcpc": udhcpc}, **(commands or {}))
+        commands = dict({"udhcpc": udhcpc, "reboot": reboot_script()}, **(commands or {}))
         super().__init__(name, script_dir, mounts=mounts, commands=commands, pid_ns=OWN_PIDS, **params)
 
     def prepare_ssh(self, authorized_key):
@@ -404,7 +409,7 @@ class InstanceHost(LabHost):
         home = os.path.join(self.workdir, "home", self.user)
         os.makedirs(os.path.join(home, ".ssh"), exist_ok=True)
         with open(os.path.join(home, ".ssh", "authorized_keys"), "w") as f:
-            f.write(authorized_key.strip() + "\n")
+            f.write(authorized_key.strip() + "\n" if authorized_key.strip() else "")
         with open("/etc/passwd") as f:
             # the instance's own user table: its user is uid 1000 there, whoever it is outside
             passwd = [line for line in f if line.split(":")[0] != self.user
@@ -430,6 +435,39 @@ class InstanceHost(LabHost):
 
     def ssh_pidfile(self):
         return os.path.join(self.workdir, "dropbear.pid")
+
+    def deconfigure_script(self):
+        """What goes as an instance reboots: the addresses and routes its DHCP
+        client or its boot gave it (its processes stay: a namespace has no
+        kernel to restart)."""
+        return "\n".join("ip -4 addr flush dev %s\nip -4 route flush dev %s" % (p.interface, p.interface)
+                         for p in self.model.ports if p.netns is None)
+
+    BOOT_DATA_OK = "instance data: key pair from 169.254.169.254"
+
+    def boot_data_script(self, deadline):
+        """What cirros's EC2 data source does once the instance has its
+        address: read its instance-id, then its public key, from the metadata
+        service, trying again until `deadline` seconds have passed; the key
+        goes to the user's authorized_keys (the file prepare_ssh made). With
+        no answer, the instance boots on without its key, as cirros does."""
+        return """url=http://169.254.169.254/2009-04-04/meta-data
+end=$(( $(date +%s) + {deadline} ))
+tries=0
+while :; do
+  tries=$((tries + 1))
+  if iid=$(curl -sf --max-time 3 $url/instance-id) && key=$(curl -sf --max-time 3 $url/public-keys/0/openssh-key)
+  then
+    printf '%s\n' "$key" > /home/{user}/.ssh/authorized_keys
+    echo "{ok} ($iid)"
+    exit 0
+  fi
+  if [ $(date +%s) -ge $end ]; then
+    echo "no instance data: $tries requests to $url failed; booted without its key"
+    exit 0
+  fi
+  sleep 1
+done""".format(deadline=int(deadline), user=self.user, ok=self.BOOT_DATA_OK)
 
     def web_server_script(self):
         """busybox httpd on each of the instance's `listen` ports, serving a

@@ -112,7 +112,7 @@ def agent_chains(router, floating_ips):
     return "\n".join(out) + "\n"
 
 
-class RouterNamespace(LabHost):
+class RouterNamespace(metadata.ProxyHost, LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
 
@@ -129,24 +129,12 @@ class RouterNamespace(LabHost):
                          hostname=router.node, pid_ns=node_pid, **params)
 
     # -- the metadata proxy (topologies/metadata.py) --
-    def proxy_config_path(self, outside=False):
-        inside = "/var/lib/neutron/ns-metadata-proxy/%s.conf" % self.router.id
-        return os.path.join(self.neutron_dir, os.path.relpath(inside, "/var/lib/neutron")) if outside else inside
+    @property
+    def proxy_uuid(self):
+        return self.router.id
 
-    def proxy_pidfile(self, outside=False):
-        inside = "/var/lib/neutron/external/pids/%s.pid" % self.router.id
-        return os.path.join(self.neutron_dir, os.path.relpath(inside, "/var/lib/neutron")) if outside else inside
-
-    def write_proxy_config(self):
-        path = self.proxy_config_path(outside=True)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.makedirs(os.path.dirname(self.proxy_pidfile(outside=True)), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(metadata.proxy_config(self.router.id, self.proxy_pidfile()))
-
-    def proxy_command(self):
-        """haproxy as the L3 agent starts it in the router's namespace (it detaches, writing its pidfile)."""
-        return "haproxy -f %s" % self.proxy_config_path()
+    def proxy_config_text(self):
+        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
 
     def _write_rules(self, floating_ips):
         rules = os.path.join(self.workdir, "iptables.rules")

@@ -8,6 +8,8 @@ import ipaddress
 import os
 import shlex
 
+from stacklab.scenario import metadata as scenario_metadata
+from topologies import metadata
 from topologies.node import LabHost, bind, tmpfs
 
 DHCP_DIR = "/var/lib/neutron/dhcp"
@@ -30,10 +32,20 @@ def addn_hosts_file(ports):
     return "".join("%s\t%s.%s %s\n" % (p.ip, hostname(p.ip), DOMAIN, hostname(p.ip)) for p in ports)
 
 
-def opts_file(network, subnet_tag):
-    lines = ["tag:%s,option:router,%s" % (subnet_tag, network.subnet.gateway)]
+WIN2K3_STATIC_ROUTES = 249             # Microsoft's classless static routes, which neutron also sends
+
+
+def opts_file(network, subnet_tag, host_routes=()):
+    """`opts`, in neutron's order: DNS servers, the classless static routes
+    (121 and 249: the metadata address and the default route), the router."""
+    lines = []
     if network.subnet.dns_nameservers:
         lines.append("tag:%s,option:dns-server,%s" % (subnet_tag, ",".join(map(str, network.subnet.dns_nameservers))))
+    if host_routes:
+        routes = ",".join("%s,%s" % r for r in host_routes)
+        lines += ["tag:%s,option:classless-static-route,%s" % (subnet_tag, routes),
+                  "tag:%s,%d,%s" % (subnet_tag, WIN2K3_STATIC_ROUTES, routes)]
+    lines.append("tag:%s,option:router,%s" % (subnet_tag, network.subnet.gateway))
     return "\n".join(lines) + "\n"
 
 
@@ -41,14 +53,16 @@ def subnet_tag(network):
     return "subnet-" + network.id
 
 
-class DhcpNamespace(LabHost):
-    """qdhcp-<network id>: the DHCP port's interface and dnsmasq behind it.
+class DhcpNamespace(metadata.ProxyHost, LabHost):
+    """qdhcp-<network id>: the DHCP port's interface and dnsmasq behind it,
+    and where the network is isolated, the metadata proxy on 169.254.169.254.
     It sees the DHCP node's /var/lib/neutron, so paths are neutron's."""
 
-    def __init__(self, name, script_dir, network, port, neutron_dir, node_pid, **params):
+    def __init__(self, name, script_dir, network, port, neutron_dir, node_pid, serves_metadata=False, **params):
         """`node_pid`: its node's shell, whose processes it shares (dnsmasq is in the node's `ps`)."""
         self.network = network
         self.port = port
+        self.serves_metadata = serves_metadata
         self.neutron_dir = neutron_dir            # the DHCP node's /var/lib/neutron, seen from outside
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
                                                    bind("/var/lib/neutron", neutron_dir)],
@@ -62,12 +76,15 @@ class DhcpNamespace(LabHost):
         """The instance ports of `scenario` on this namespace's network: what its files list."""
         return [p for p in scenario.instance_ports() if p.network == self.network.name]
 
-    def write_files(self, ports):
-        """neutron's files for `ports` (the network's instance ports)."""
+    def write_files(self, scenario):
+        """neutron's files for the network as `scenario` has it: its instance
+        ports, its host routes."""
+        ports = self.ports_of(scenario)
         outside = os.path.join(self.neutron_dir, "dhcp", self.network.id)
         os.makedirs(outside, exist_ok=True)
+        routes = scenario_metadata.host_routes(scenario, self.network.name)
         files = {"host": host_file(ports), "addn_hosts": addn_hosts_file(ports),
-                 "opts": opts_file(self.network, subnet_tag(self.network))}
+                 "opts": opts_file(self.network, subnet_tag(self.network), routes)}
         for name, text in files.items():
             with open(os.path.join(outside, name), "w") as f:
                 f.write(text)
@@ -89,13 +106,18 @@ class DhcpNamespace(LabHost):
         once it is ready and writes its pidfile."""
         p, net = self.port, self.network
         prefix = ipaddress.ip_network(net.subnet.cidr).prefixlen
-        return "\n".join([
+        lines = [
             "ip link set lo up",
             "ethtool -K %s tx off >/dev/null" % p.name,
             "ip link set %s mtu %d up" % (p.name, net.mtu),
             "ip addr add %s/%d dev %s" % (p.ip, prefix, p.name),
-            self.dnsmasq_command(lease_max),
-        ])
+        ]
+        if self.serves_metadata:
+            # the agent's metadata addresses on the port (neutron waits out IPv6 DAD before haproxy
+            # binds; on a port no other agent shares, nodad skips the wait)
+            lines += ["ip addr add %s/32 dev %s" % (scenario_metadata.METADATA_IP, p.name),
+                      "ip addr add %s/128 dev %s nodad" % (metadata.METADATA_IP6, p.name)]
+        return "\n".join(lines + [self.dnsmasq_command(lease_max)])
 
     def dnsmasq_command(self, lease_max=256):
         """dnsmasq's command line (the build's, and the supervisor's when it died)."""
@@ -103,3 +125,11 @@ class DhcpNamespace(LabHost):
 
     def pidfile(self):
         return os.path.join(self.neutron_dir, "dhcp", self.network.id, "pid")
+
+    # -- the metadata proxy of an isolated network (topologies/metadata.py) --
+    @property
+    def proxy_uuid(self):
+        return self.network.id
+
+    def proxy_config_text(self):
+        return metadata.proxy_config(self.proxy_pidfile(), network_id=self.network.id, interface=self.port.name)

@@ -171,7 +171,7 @@ def _listing(lab, units):
 def _dhcp_files(lab, hosts):
     """What the DHCP agent does as it starts: every network's files written again from neutron's data."""
     for host in hosts:
-        host.write_files(host.ports_of(lab.scenario))
+        host.write_files(lab.scenario)
 
 
 class L3AgentUnit(Unit):

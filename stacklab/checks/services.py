@@ -186,8 +186,9 @@ class MetadataCheck(Checker):
         "expect": Field(Str(example="i-00000002"),
                         doc="The answer (default, for latest/meta-data/instance-id, hostname, local-hostname, "
                             "local-ipv4: what nova holds for this instance); give it for other paths."),
-    }, doc="The metadata path end to end: the instance's own `curl` through its router's proxy, the "
-           "metadata agent and nova's metadata API must return the instance's own data.")
+    }, doc="The metadata path end to end: the instance's own `curl` through its router's proxy (or, on "
+           "an isolated network, its DHCP namespace's), the metadata agent and nova's metadata API must "
+           "return the instance's own data.")
 
     def validate(self, scenario, params, report):
         require(scenario.instances, params["instance"], "instance", ("instance",), report)

@@ -159,6 +159,11 @@ INSTANCE = Record({
                           doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
                               "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "
                               "(always, when the subnet has no DHCP)."),
+    "config_drive": Field(Bool(example=True), default=False,
+                          doc="nova's config drive: the instance reads its key pair and metadata from a disk "
+                              "at boot. false: it fetches them from http://169.254.169.254 once it has its "
+                              "address, as cirros does (through the router's or the DHCP namespace's metadata "
+                              "proxy); with no answer there it boots without its key, as a real one would."),
 }, doc="An instance: a namespace whose eth0 is on a tap port of its node's br-int.")
 
 AGENT = Record({
@@ -175,6 +180,15 @@ AGENT = Record({
                             doc="The L3 agent's enable_metadata_proxy: each router redirects "
                                 "169.254.169.254:80 to haproxy in its namespace, which hands requests to the "
                                 "node's neutron-metadata-agent and on to nova's metadata API on the controller."),
+    "enable_isolated_metadata": Field(Bool(example=False), default=True,
+                                      doc="The DHCP agent's option: a network no router serves gets the "
+                                          "metadata service from its qdhcp- namespace (169.254.169.254 on the "
+                                          "DHCP port, haproxy adding X-Neutron-Network-ID, and a DHCP host "
+                                          "route to it). neutron's default is false; the installation guide's "
+                                          "dhcp_agent.ini, which the documents' clouds follow, sets it true."),
+    "force_metadata": Field(Bool(example=True), default=False,
+                            doc="The DHCP agent's option: every network with DHCP gets the metadata service "
+                                "from its qdhcp- namespace, routers or not."),
 }, doc="The neutron OVS agent played on every node.")
 
 
@@ -327,7 +341,8 @@ SCENARIO = Record({
     "description": Field(Str(example="instance02 on the VXLAN self-service network")),
     "reference": Field(Str(example="000_015d8bd505ee0f39.txt"), doc="The document the scenario reproduces."),
     "agent": Field(AGENT, default=lambda: {"release": DEFAULT_RELEASE, "l2_population": False,
-                                           "arp_responder": False, "metadata_proxy": True}),
+                                           "arp_responder": False, "metadata_proxy": True,
+                                           "enable_isolated_metadata": True, "force_metadata": False}),
     "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
     "datapath_type": Field(Str(choices=DATAPATH_TYPES, example="system"), default="netdev",
                            doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "

@@ -100,7 +100,9 @@ class _Builder:
             instances=instances, dhcp_ports={}, checks=[], hosts=self.hosts(nodes), sdn=self.sdn,
             sdn_port=self.d["sdn"]["port"], l2_population=self.d["agent"]["l2_population"],
             arp_responder=self.d["agent"]["arp_responder"], datapath_type=self.d["datapath_type"],
-            restart_daemons=self.d["daemons"]["restart"])
+            restart_daemons=self.d["daemons"]["restart"],
+            isolated_metadata=self.d["agent"]["enable_isolated_metadata"],
+            force_metadata=self.d["agent"]["force_metadata"])
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
@@ -443,6 +445,9 @@ class _Builder:
                     self.report(path + ("security_groups", k), "no security group named %s" % g)
             if i["keypair"] is not None and i["keypair"] not in keypairs:
                 self.report(path + ("keypair",), "no key pair named %s" % i["keypair"])
+            if i["keypair"] is not None and not i["config_drive"] and self.sdn == "netvirt":
+                self.report(path + ("config_drive",), "a netvirt lab has no metadata service to fetch the key "
+                            "pair from: set config_drive: true")
             if not ok:
                 continue
             if not self.node_reaches(node, net):
@@ -459,7 +464,7 @@ class _Builder:
             if 22 in i["listen"]:
                 self.report(path + ("listen",), "port 22 is the instance's SSH server")
             instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu,
-                                             listen=sorted(set(i["listen"])))
+                                             listen=sorted(set(i["listen"])), config_drive=i["config_drive"])
         return instances
 
     def hosts(self, nodes):

@@ -131,6 +131,7 @@ class Instance:
     mtu: int                   # of its first port
     user: str = "cirros"       # who logs in by SSH (cirros; cloud-user on an amphora)
     listen: List[int] = field(default_factory=list)     # TCP ports of its web server
+    config_drive: bool = False  # its key from a disk at boot; else fetched from 169.254.169.254
 
     @property
     def port(self):
@@ -270,6 +271,8 @@ class Scenario:
     arp_responder: bool = False
     datapath_type: str = "netdev"             # or system: the kernel module
     restart_daemons: bool = True              # the keeper restarts a dead daemon, as systemd would
+    isolated_metadata: bool = True            # the DHCP agent's enable_isolated_metadata
+    force_metadata: bool = False              # the DHCP agent's force_metadata
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property

@@ -115,7 +115,8 @@ def _load_balancer(b, scenario, name, lb):
     vrrp_port.allowed_address_pairs = [(vip_address, vrrp_port.mac)]
     mode = "dhcp" if mgmt_net.subnet.dhcp else "static"
     scenario.instances[amp_name] = model.Instance(amp_name, instance_id, node.name, [mgmt_port, vrrp_port],
-                                                  amp["keypair"], mode, mgmt_net.mtu, user=USER)
+                                                  amp["keypair"], mode, mgmt_net.mtu, user=USER,
+                                                  config_drive=True)   # Octavia boots amphorae with one
     _resolve_members(b, scenario, name, pools)
     for pool in pools.values():
         # Octavia renders a pool's members as its database returns them: by id (the primary

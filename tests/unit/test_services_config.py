@@ -185,9 +185,11 @@ def test_the_metadata_proxy_as_neutron_renders_it():
     from topologies import metadata
     from topologies.routers import filter_table, mangle_table
     router = LB_AMPHORA.routers["router"]
-    cfg = metadata.proxy_config(router.id, "/var/lib/neutron/external/pids/%s.pid" % router.id)
-    assert "    bind 0.0.0.0:9697\n    server metadata /var/lib/neutron/metadata_proxy\n" in cfg
-    assert "    http-request set-header X-Neutron-Router-ID %s\n" % router.id in cfg
+    cfg = metadata.proxy_config("/var/lib/neutron/external/pids/%s.pid.haproxy" % router.id, router_id=router.id)
+    # IPv6 is on in the namespace: neutron binds '::' (IPv4 too)
+    assert "    bind :::9697\n    \n    server metadata /var/lib/neutron/metadata_proxy\n" in cfg
+    assert ("    http-request del-header X-Neutron-Network-ID\n"
+            "    http-request set-header X-Neutron-Router-ID %s\n" % router.id) in cfg
     assert "/dev/log" not in cfg                  # never the machine's journal
     assert "-A neutron-l3-agent-INPUT -m mark --mark 0x1/0xffff -j ACCEPT" in filter_table(router)
     assert "-A neutron-l3-agent-INPUT -p tcp -m tcp --dport 9697 -j DROP" in filter_table(router)
@@ -215,3 +217,92 @@ def test_nova_signs_and_answers_as_nova_does():
         200, "ssh-ed25519 AAAA test\n")
     assert nova_metadata.answer(record, "/latest/meta-data/nothing")[0] == 404
     assert metadata.signature(inst.id) != metadata.signature(inst.id, "another secret")
+
+
+def _variant(name, old, new):
+    path = os.path.join(SCENARIO_DIR, name + ".yaml")
+    with open(path) as f:
+        text = f.read()
+    assert old in text
+    return load_scenario(path, text.replace(old, new, 1))
+
+
+def test_where_169_254_169_254_answers_as_the_dhcp_agent_decides():
+    """An isolated subnet (no router port holds its gateway) is served from
+    its DHCP namespace, the route pointing at the DHCP port; a routed one
+    gets the route through its gateway; force_metadata serves every network;
+    with neither option an isolated network has no route at all."""
+    from stacklab.scenario import metadata
+    vxlan = load_scenario(os.path.join(SCENARIO_DIR, "vxlan-instance.yaml"))
+    dhcp_ip = str(vxlan.dhcp_ports["selfservice"].ip)
+    assert metadata.isolated(vxlan, "selfservice") and metadata.served_by_dhcp(vxlan, "selfservice")
+    assert metadata.host_routes(vxlan, "selfservice") == [("169.254.169.254/32", dhcp_ip),
+                                                          ("0.0.0.0/0", "192.168.101.1")]
+    assert not metadata.isolated(LB_AMPHORA, "selfservice")
+    assert not metadata.served_by_dhcp(LB_AMPHORA, "selfservice")
+    assert metadata.host_routes(LB_AMPHORA, "selfservice") == [("169.254.169.254/32", "192.168.101.1"),
+                                                               ("0.0.0.0/0", "192.168.101.1")]
+    forced = _variant("lb-amphora", "agent:\n", "agent:\n  force_metadata: true\n")
+    assert metadata.served_by_dhcp(forced, "selfservice")
+    assert metadata.host_routes(forced, "selfservice")[0] == ("169.254.169.254/32",
+                                                              str(forced.dhcp_ports["selfservice"].ip))
+    off = _variant("vxlan-instance", "agent:\n", "agent:\n  enable_isolated_metadata: false\n")
+    assert not metadata.served_by_dhcp(off, "selfservice")
+    assert metadata.host_routes(off, "selfservice") == []
+
+
+def test_dhcp_opts_and_proxy_as_neutron_renders_them():
+    from stacklab.scenario import metadata as scenario_metadata
+    from topologies import metadata, services
+    vxlan = load_scenario(os.path.join(SCENARIO_DIR, "vxlan-instance.yaml"))
+    net = vxlan.networks["selfservice"]
+    tag = services.subnet_tag(net)
+    opts = services.opts_file(net, tag, scenario_metadata.host_routes(vxlan, "selfservice")).splitlines()
+    routes = "169.254.169.254/32,%s,0.0.0.0/0,192.168.101.1" % vxlan.dhcp_ports["selfservice"].ip
+    assert opts == ["tag:%s,option:classless-static-route,%s" % (tag, routes), "tag:%s,249,%s" % (tag, routes),
+                    "tag:%s,option:router,192.168.101.1" % tag]
+    assert services.opts_file(net, tag).splitlines() == ["tag:%s,option:router,192.168.101.1" % tag]
+    cfg = metadata.proxy_config("/var/lib/neutron/external/pids/%s.pid.haproxy" % net.id, network_id=net.id,
+                                interface="tap0d5b8f2c-11")
+    assert ("    bind 169.254.169.254:80\n    bind fe80::a9fe:a9fe:80 interface tap0d5b8f2c-11\n"
+            "    server metadata /var/lib/neutron/metadata_proxy\n"
+            "    http-request del-header X-Neutron-Router-ID\n"
+            "    http-request set-header X-Neutron-Network-ID %s\n" % net.id) in cfg
+    # the agent on the DHCP node knows the network's instances by address
+    node = vxlan.dhcp_ports["selfservice"].node
+    known = metadata.agent_ports(vxlan, node)
+    assert known["routers"] == {}
+    assert known["networks"][net.id]["192.168.101.19"]["instance_id"] == vxlan.instances["instance02"].id
+    assert metadata.agent_nodes(vxlan) == [node]
+
+
+def test_the_metadata_agent_reads_an_ipv4_mapped_forwarded_for():
+    from topologies.metadata_agent import client_address
+    assert client_address("::ffff:192.168.101.19") == "192.168.101.19"
+    assert client_address("192.168.101.19, 10.0.0.1") == "192.168.101.19"
+    assert client_address("fe80::f816:3eff:fe55:187a") == "fe80::f816:3eff:fe55:187a"
+    assert client_address(None) == ""
+
+
+def test_who_reads_the_key_from_metadata():
+    """Instances without a config drive fetch their key; an amphora has a
+    config drive (Octavia boots it with one); a netvirt lab, which has no
+    metadata service, refuses an instance that would have to fetch."""
+    from stacklab.errors import ScenarioError
+    from stacklab.scenario import metadata
+    assert metadata.fetches_key(LB_AMPHORA.instances["instance02"])
+    assert not metadata.fetches_key(LB_AMPHORA.instances["amphora-lb"])
+    path = os.path.join(SCENARIO_DIR, "netvirt-dvr.yaml")
+    with open(path) as f:
+        text = f.read()
+    import re
+    first = re.search(r"^instances:\n  (\S+):\n", text, re.M)
+    assert first
+    changed = text.replace(first.group(0), first.group(0) + "    keypair: k\n", 1).replace(
+        "\ninstances:\n", "\nkeypairs:\n  k: {}\ninstances:\n", 1)
+    try:
+        load_scenario(path, changed)
+    except ScenarioError as e:
+        assert "config_drive" in str(e) and "no metadata service" in str(e), str(e)
+    else:
+        raise AssertionError("a netvirt instance fetching its key was accepted")
