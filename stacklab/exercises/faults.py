@@ -286,6 +286,20 @@ class NatRuleDeleted(Fault):
         return [p["rule"], "--to-source"]
 
 
+class InstanceLaunched(InstanceFault):
+    kind = "instance_launched"
+    params = Record({
+        "instance": Field(Name(example="instance00"), required=True),
+    }, doc="The instance launched now, after the faults before it: a fresh disk (no key in authorized_keys "
+           "yet), then its boot (DHCP, its data read from 169.254.169.254), as `openstack server create`.")
+
+    def inject(self, lab, scenario, p):
+        from stacklab import runner
+        user = scenario.instances[p["instance"]].user
+        _run(lab, p["instance"], ": > /home/%s/.ssh/authorized_keys" % user)
+        return "%s: launched (%s)" % (p["instance"], runner.reboot(lab.name, p["instance"]))
+
+
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
-                                      NatRuleDeleted, InstanceAddress, NeighboursForgotten)}
+                                      NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched)}
