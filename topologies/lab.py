@@ -30,9 +30,12 @@ from topologies.units import Units
 
 
 # What udhcpc runs when it gets a lease: configure the interface as the
-# image's DHCP client does. cirros (busybox): the address with its broadcast,
-# for good. STYLE=networkmanager (an Ubuntu amphora): a dynamic address with
-# the lease's lifetime and no prefix route, the subnet route added at metric 100.
+# image's DHCP client does. STYLE=cirros (0.5 and before, busybox's udhcpc):
+# the address with its broadcast, for good. STYLE=dhcpcd (cirros 0.6): a
+# dynamic address valid for the lease and preferred until its rebinding time
+# (7/8 of it), no prefix route; its routes `proto dhcp` at metric 1000 + the
+# interface's index. STYLE=networkmanager (an Ubuntu amphora): a dynamic
+# address with the lease's lifetime, its routes at metric 100.
 INSTANCE_UDHCPC_SCRIPT = "/run/udhcpc-event.sh"
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -40,11 +43,17 @@ case "$1" in
   bound|renew)
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
     ip -4 addr flush dev "$interface"
-    if [ "$STYLE" = networkmanager ]; then
-      ip addr add "$ip/$mask" brd + dev "$interface" valid_lft "$lease" preferred_lft "$lease" noprefixroute
+    if [ "$STYLE" = networkmanager ] || [ "$STYLE" = dhcpcd ]; then
+      if [ "$STYLE" = dhcpcd ]; then
+        preferred=$((lease * 7 / 8)); n=$((1000 + $(cat /sys/class/net/$interface/ifindex)))
+        metric="proto dhcp src $ip metric $n"
+      else
+        preferred=$lease; n=100
+        metric="metric $n"
+      fi
+      ip addr add "$ip/$mask" brd + dev "$interface" valid_lft "$lease" preferred_lft "$preferred" noprefixroute
       eval $(busybox ipcalc -n "$ip/$mask")
-      ip route replace "$NETWORK/$mask" dev "$interface" proto dhcp scope link src "$ip" metric 100
-      metric="metric 100"
+      ip route replace "$NETWORK/$mask" dev "$interface" proto dhcp scope link src "$ip" metric $n
     else
       ip addr add "$ip/$mask" brd + dev "$interface"
     fi

@@ -392,15 +392,22 @@ class InstanceHost(LabHost):
     bind-mounted in the instance's private mount namespace)."""
 
     UID = 1000
-    DHCP_STYLE = "cirros"
+    DHCP_STYLES = {"cirros-0.6": "dhcpcd", "cirros-0.5": "cirros"}
+
+    @property
+    def DHCP_STYLE(self):
+        """How its image's DHCP client sets an address up (the udhcpc event script's STYLE)."""
+        return self.DHCP_STYLES[self.model.image]
 
     def __init__(self, name, script_dir, model, workdir, mounts=(), commands=None, **params):
         self.model = model
         self.workdir = workdir
         self.user = model.user
         mounts = [tmpfs("/run"), tmpfs("/var/lib"), tmpfs("/tmp"), etc_overlay(workdir)] + list(mounts)
-        # cirros has udhcpc as a busybox applet, configuring the interface with the image's script
-        udhcpc = '#!/bin/sh\n[ -x /run/udhcpc-event.sh ] && set -- -s /run/udhcpc-event.sh "$@"\nexec busybox udhcpc "$@"\n'
+        # cirros has udhcpc as a busybox applet (0.6's own client is dhcpcd): here it configures the
+        # interface as the image's client would
+        udhcpc = ('#!/bin/sh\n[ -x /run/udhcpc-event.sh ] && set -- -s /run/udhcpc-event.sh "$@"\n'
+                  'STYLE=%s exec busybox udhcpc "$@"\n' % self.DHCP_STYLE)
         commands = dict({"udhcpc": udhcpc, "reboot": reboot_script()}, **(commands or {}))
         super().__init__(name, script_dir, mounts=mounts, commands=commands, pid_ns=OWN_PIDS, **params)
 

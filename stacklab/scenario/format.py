@@ -159,6 +159,11 @@ INSTANCE = Record({
                           doc="dhcp: the instance asks for its address with a DHCP client (udhcpc), as cirros "
                               "does at boot, from dnsmasq in qdhcp-<network id>; static: configured directly "
                               "(always, when the subnet has no DHCP)."),
+    "image": Field(Str(choices=("cirros-0.6", "cirros-0.5"), example="cirros-0.5"), default="cirros-0.6",
+                   doc="Whose DHCP client configures its address: cirros 0.6's dhcpcd leaves it `dynamic` "
+                       "with the lease's lifetimes (valid: the lease, preferred: its rebinding time) and "
+                       "routes `proto dhcp` at metric 1000 + the interface's index, as 002 shows; cirros "
+                       "0.5's udhcpc leaves it valid forever."),
     "config_drive": Field(Bool(example=True), default=False,
                           doc="nova's config drive: the instance reads its key pair and metadata from a disk "
                               "at boot. false: it fetches them from http://169.254.169.254 once it has its "

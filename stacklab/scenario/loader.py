@@ -464,7 +464,8 @@ class _Builder:
             if 22 in i["listen"]:
                 self.report(path + ("listen",), "port 22 is the instance's SSH server")
             instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu,
-                                             listen=sorted(set(i["listen"])), config_drive=i["config_drive"])
+                                             listen=sorted(set(i["listen"])), config_drive=i["config_drive"],
+                                             image=i["image"])
         return instances
 
     def hosts(self, nodes):

@@ -132,6 +132,7 @@ class Instance:
     user: str = "cirros"       # who logs in by SSH (cirros; cloud-user on an amphora)
     listen: List[int] = field(default_factory=list)     # TCP ports of its web server
     config_drive: bool = False  # its key from a disk at boot; else fetched from 169.254.169.254
+    image: str = "cirros-0.6"   # whose DHCP client sets its address up (topologies/lab.py)
 
     @property
     def port(self):

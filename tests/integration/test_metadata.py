@@ -34,6 +34,15 @@ def test_an_isolated_network_serves_metadata_from_its_dhcp_namespace():
             routes = lab.run(name, ["ip", "route"], check=True).stdout
             assert re.search(r"^169\.254\.169\.254 via %s dev eth0" % re.escape(dhcp_ip), routes, re.M), routes
             assert re.search(r"^default via 192\.168\.60\.1 dev eth0", routes, re.M), routes
+        # as each image's DHCP client leaves the address: cirros 0.6's dhcpcd (dynamic, the lease's
+        # lifetimes, routes at 1000 + ifindex), cirros 0.5's udhcpc (for good)
+        addr = lab.run("booted", ["ip", "addr", "show", "eth0"], check=True).stdout
+        assert re.search(r"scope global dynamic noprefixroute eth0\n\s+valid_lft 86\d{3}sec preferred_lft 75\d{3}sec",
+                         addr), addr
+        assert re.search(r"^default via 192\.168\.60\.1 dev eth0 proto dhcp src \S+ metric 10\d\d",
+                         lab.run("booted", ["ip", "route"], check=True).stdout, re.M)
+        addr = lab.run("drive", ["ip", "addr", "show", "eth0"], check=True).stdout
+        assert re.search(r"scope global eth0\n\s+valid_lft forever preferred_lft forever", addr), addr
         ns = naming.qdhcp_namespace(net.id)
         node = scenario.dhcp_ports["private"].node
         addrs = lab.run(node, ["ip", "netns", "exec", ns, "ip", "-o", "addr", "show"], check=True).stdout
