@@ -143,7 +143,7 @@ def nova_records(scenario, public_key):
         if inst.keypair:
             keys[inst.keypair] = public_key(inst.keypair).strip()
         out[inst.id] = {"uuid": inst.id, "name": inst.name, "meta_data": meta_data(scenario, inst.name),
-                        "public_keys": keys, "project_id": PROJECT_ID}
+                        "public_keys": keys, "project_id": PROJECT_ID, "user_data": inst.user_data}
     return out
 
 

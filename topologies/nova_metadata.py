@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from topologies import metadata
 
+
 def answer(record, path):
     """(status, body) for `path` of the instance `record`."""
     path = "/" + path.strip("/")
@@ -22,8 +23,13 @@ def answer(record, path):
     meta = record["meta_data"]
     if path in ("/", ""):
         return 200, "latest"
+    user_data = record.get("user_data")
     if path in ("/latest", "/2009-04-04"):
-        return 200, "meta-data/"
+        return 200, "meta-data/" + ("\nuser-data" if user_data is not None else "")
+    if path in ("/latest/user-data", "/2009-04-04/user-data", "/openstack/latest/user_data"):
+        if user_data is None:
+            return 404, "404 Not Found\n\nThe resource could not be found.\n"
+        return 200, user_data
     if path in ("/latest/meta-data", "/2009-04-04/meta-data"):
         return 200, "\n".join(sorted(meta) + (["public-keys/"] if key_names else []))
     for prefix in ("/latest/meta-data/", "/2009-04-04/meta-data/"):
@@ -40,7 +46,9 @@ def answer(record, path):
                 if parts[2] == "openssh-key":
                     return 200, record["public_keys"][key_names[int(parts[1])]] + "\n"
     if path in ("/openstack", "/openstack/latest"):
-        return 200, "meta_data.json" if path.endswith("latest") else "latest"
+        if not path.endswith("latest"):
+            return 200, "latest"
+        return 200, "meta_data.json" + ("\nuser_data" if user_data is not None else "")
     if path == "/openstack/latest/meta_data.json":
         return 200, json.dumps({"uuid": record["uuid"], "name": record["name"], "hostname": meta["hostname"],
                                 "public_keys": record["public_keys"], "project_id": record["project_id"],

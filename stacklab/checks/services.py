@@ -185,7 +185,8 @@ class MetadataCheck(Checker):
                       doc="What it asks for at http://169.254.169.254/ (EC2 or openstack/latest/... paths)."),
         "expect": Field(Str(example="i-00000002"),
                         doc="The answer (default, for latest/meta-data/instance-id, hostname, local-hostname, "
-                            "local-ipv4: what nova holds for this instance); give it for other paths."),
+                            "local-ipv4 and latest/user-data: what nova holds for this instance); give it for "
+                            "other paths."),
     }, doc="The metadata path end to end: the instance's own `curl` through its router's proxy (or, on "
            "an isolated network, its DHCP namespace's), the metadata agent and nova's metadata API must "
            "return the instance's own data.")
@@ -195,7 +196,8 @@ class MetadataCheck(Checker):
         if params["expect"] is None and params["instance"] in scenario.instances \
                 and metadata.expected(scenario, params["instance"], params["path"]) is None:
             report(("expect",), "give the answer expected for %s (derived only for latest/meta-data/"
-                                "instance-id, hostname, local-hostname and local-ipv4)" % params["path"])
+                                "instance-id, hostname, local-hostname and local-ipv4, and for the user data "
+                                "of an instance that has some)" % params["path"])
 
     def run(self, lab, p):
         want = p["expect"] if p["expect"] is not None else metadata.expected(lab.scenario, p["instance"], p["path"])

@@ -164,6 +164,9 @@ INSTANCE = Record({
                        "with the lease's lifetimes (valid: the lease, preferred: its rebinding time) and "
                        "routes `proto dhcp` at metric 1000 + the interface's index, as 002 shows; cirros "
                        "0.5's udhcpc leaves it valid forever."),
+    "user_data": Field(Str(example="#!/bin/sh\necho hello\n"),
+                       doc="Its user data (`openstack server create --user-data`), served at "
+                           "latest/user-data and openstack/latest/user_data by the metadata service."),
     "config_drive": Field(Bool(example=True), default=False,
                           doc="nova's config drive: the instance reads its key pair and metadata from a disk "
                               "at boot. false: it fetches them from http://169.254.169.254 once it has its "

@@ -465,7 +465,7 @@ class _Builder:
                 self.report(path + ("listen",), "port 22 is the instance's SSH server")
             instances[name] = model.Instance(name, inst_id, node.name, [port], i["keypair"], mode, net.mtu,
                                              listen=sorted(set(i["listen"])), config_drive=i["config_drive"],
-                                             image=i["image"])
+                                             image=i["image"], user_data=i["user_data"])
         return instances
 
     def hosts(self, nodes):

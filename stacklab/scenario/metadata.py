@@ -21,6 +21,8 @@ def meta_data(scenario, name):
 def expected(scenario, name, path):
     """What `path` (latest/meta-data/KEY) returns for instance `name`, or None when not derivable here."""
     parts = path.strip("/").split("/")
+    if parts in (["latest", "user-data"], ["2009-04-04", "user-data"], ["openstack", "latest", "user_data"]):
+        return scenario.instances[name].user_data
     if len(parts) == 3 and parts[0] in ("latest", "2009-04-04") and parts[1] == "meta-data":
         return meta_data(scenario, name).get(parts[2])
     return None

@@ -133,6 +133,7 @@ class Instance:
     listen: List[int] = field(default_factory=list)     # TCP ports of its web server
     config_drive: bool = False  # its key from a disk at boot; else fetched from 169.254.169.254
     image: str = "cirros-0.6"   # whose DHCP client sets its address up (topologies/lab.py)
+    user_data: Optional[str] = None     # what nova's metadata API serves as its user data
 
     @property
     def port(self):

@@ -216,6 +216,13 @@ def test_nova_signs_and_answers_as_nova_does():
     assert nova_metadata.answer(record, "/latest/meta-data/public-keys/0/openssh-key") == (
         200, "ssh-ed25519 AAAA test\n")
     assert nova_metadata.answer(record, "/latest/meta-data/nothing")[0] == 404
+    # user data: only for an instance that has some
+    assert nova_metadata.answer(record, "/latest/user-data")[0] == 404
+    assert nova_metadata.answer(record, "/latest") == (200, "meta-data/")
+    given = dict(record, user_data="#cloud-config\n")
+    assert nova_metadata.answer(given, "/latest/user-data") == (200, "#cloud-config\n")
+    assert nova_metadata.answer(given, "/openstack/latest/user_data") == (200, "#cloud-config\n")
+    assert nova_metadata.answer(given, "/latest") == (200, "meta-data/\nuser-data")
     assert metadata.signature(inst.id) != metadata.signature(inst.id, "another secret")
 
 
