@@ -17,6 +17,9 @@ packages=(
   ethtool:ethtool
   dnsmasq-base:dnsmasq
   haproxy:haproxy
+  ovn-central:ovn-northd
+  ovn-host:ovn-controller
+  keepalived:keepalived
   dropbear-bin:dropbear
   openssh-client:ssh
   busybox:busybox

@@ -43,6 +43,17 @@ def qdhcp_namespace(network_id):
     return "qdhcp-" + network_id
 
 
+def ovnmeta_namespace(network_id):
+    """The OVN metadata agent's namespace of a network, as a chassis' `ip netns` lists it."""
+    return "ovnmeta-" + network_id
+
+
+def ovnmeta_host(node, network_id):
+    """The lab's name for the ovnmeta- namespace on `node` (one per chassis: the same
+    network's namespace exists on each node with its ports)."""
+    return "%s@%s" % (ovnmeta_namespace(network_id), node)
+
+
 def tap_mac(mac):
     """The host side of an instance's tap carries fe: instead of fa: (as libvirt sets it)."""
     return "fe" + mac[2:]

@@ -15,12 +15,15 @@ from stacklab.observe.ssh import key_file
 from stacklab.runtime.procs import read_pidfile, signals_deferred
 from stacklab.runtime.teardown import sweep
 from stacklab.scenario import metadata as scenario_metadata
+from stacklab.scenario.ovn import metadata_chassis as ovn_metadata_chassis
 from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
+from topologies.ovn_metadata import MetadataNamespace
+from topologies.ovn_metadata import veth_names as ovn_veth_names
 from topologies.pki import CertificateAuthority
 from topologies.routers import RouterNamespace
 from topologies.services import DhcpNamespace
@@ -131,6 +134,7 @@ class Lab:
         self.nodes = {}         # name -> CloudNode
         self.instances = {}     # name -> InstanceHost (AmphoraHost for an amphora)
         self.dhcp = {}          # qdhcp-<network id> -> DhcpNamespace
+        self.ovnmeta = {}       # ovnmeta-<network id>@<node> -> MetadataNamespace (ML2/OVN)
         self.routers = {}       # qrouter-<router id> -> RouterNamespace
         self.external = {}      # name -> ExternalHost
         self.fabric = None
@@ -144,7 +148,7 @@ class Lab:
 
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
-        return {**self.nodes, **self.instances, **self.dhcp, **self.routers, **self.external}
+        return {**self.nodes, **self.instances, **self.dhcp, **self.ovnmeta, **self.routers, **self.external}
 
     # -- building -------------------------------------------------------------
     # the build, step by step: (title shown in the progress, method)
@@ -160,6 +164,7 @@ class Lab:
         ("ssh servers", "start_ssh"),
         ("web servers", "start_web_servers"),
         ("dhcp", "start_dhcp"),
+        ("ovn metadata", "start_ovn_metadata_namespaces"),
         ("routers", "_start_routers"),
         ("metadata", "start_metadata"),
         ("flows", "wait_for_flows"),
@@ -535,6 +540,39 @@ class Lab:
             self.watch("%s dnsmasq" % host.name, host.name, host.dnsmasq_command(), host.pidfile())
         return "%d x dnsmasq" % len(started)
 
+    def start_ovn_metadata_namespaces(self, places=None):
+        """ovnmeta-<network id> on each chassis with ports on a network that
+        has a metadata port (ML2/OVN), as the OVN metadata agent makes it:
+        its veth on br-int bound to the localport, the localport's address and
+        169.254.169.254 inside. `places`: only these [(node, network)]."""
+        places = ovn_metadata_chassis(self.scenario) if places is None else places
+        if not places:
+            return "none"
+        started = []
+
+        def new(node, net_name):
+            host = self.nodes[node]
+            return MetadataNamespace(self.script_dir, node, self.scenario.networks[net_name],
+                                     self.scenario.metadata_ports[net_name], os.path.join(host.workdir, "neutron"),
+                                     host.pid)
+
+        def made(host):
+            self.ovnmeta[host.name] = host
+            started.append(host)
+            self._record(host, "ovnmeta")
+        self._start_hosts([(partial(new, node, net), made) for node, net in places])
+        veths = [(self.nodes[h.node], h, *ovn_veth_names(h.network.id), None, h.port.mac, h.network.mtu)
+                 for h in started]
+        self._make_veths(veths, "creating the ovnmeta- ports")
+        by_node = {}
+        for h in started:
+            by_node.setdefault(h.node, []).extend([self.nodes[h.node].expose_namespace_script(h.namespace, h.pid),
+                                                   h.plug_script()])
+        run_parallel([(self.nodes[n], "\n".join(lines)) for n, lines in by_node.items()],
+                     "plugging ovnmeta- ports into br-int")
+        run_parallel([(h, h.configure_script()) for h in started], "configuring ovnmeta- namespaces")
+        return "%d x ovnmeta- on %d chassis" % (len(started), len(by_node))
+
     def _plug_namespaces(self, hosts, ports_of, what):
         """Plug agent namespaces' ports into their node's br-int and list the
         namespaces in the node's `ip netns`, as on a real network node."""
@@ -612,6 +650,7 @@ class Lab:
         if proxies is None:
             proxies = [h for h in self.routers.values() if h.router.metadata_proxy]
             proxies += [h for h in self.dhcp.values() if h.serves_metadata]
+            proxies += list(self.ovnmeta.values())
         api_node, api_ip = self._metadata_api()
         if not proxies or api_node is None:
             return "none"
@@ -641,9 +680,10 @@ class Lab:
                        os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
         for host in proxies:
             self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
-        return "%d x haproxy (%d in qrouter-, %d in qdhcp-), %d x neutron-metadata-agent" % (
-            len(proxies), sum(isinstance(h, RouterNamespace) for h in proxies),
-            sum(isinstance(h, DhcpNamespace) for h in proxies), len(agents))
+        kinds = [("qrouter-", RouterNamespace), ("qdhcp-", DhcpNamespace), ("ovnmeta-", MetadataNamespace)]
+        where = ", ".join("%d in %s" % (n, prefix) for n, prefix in
+                          ((sum(isinstance(h, kind) for h in proxies), prefix) for prefix, kind in kinds) if n)
+        return "%d x haproxy (%s), %d x metadata agent" % (len(proxies), where, len(agents))
 
     def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""
@@ -757,6 +797,7 @@ class Lab:
                 except (OSError, ValueError):
                     pass
             self.nodes, self.instances, self.dhcp, self.routers, self.external = {}, {}, {}, {}, {}
+            self.ovnmeta = {}
             self.fabric = None
 
 

@@ -22,6 +22,7 @@ import json
 import os
 
 from stacklab.scenario.metadata import METADATA_IP, meta_data, served_by_dhcp
+from stacklab.scenario.ovn import metadata_chassis
 METADATA_IP6 = "fe80::a9fe:a9fe"         # the DHCP namespace's, on its port
 PROXY_PORT = 9697                       # the L3 agent's metadata_port
 ACCESS_MARK = "0x1"                     # metadata_access_mark
@@ -125,13 +126,16 @@ def agent_ports(scenario, node):
                for r in scenario.routers.values() if r.node == node and r.metadata_proxy}
     networks = {scenario.networks[n].id: behind({n}) for n, port in scenario.dhcp_ports.items()
                 if port.node == node and served_by_dhcp(scenario, n)}
+    networks.update({scenario.networks[n].id: behind({n}) for where, n in metadata_chassis(scenario)
+                     if where == node})
     return {"routers": routers, "networks": networks}
 
 
 def agent_nodes(scenario):
-    """The nodes that run a neutron-metadata-agent: those with a proxy."""
+    """The nodes that run a metadata agent: those with a proxy (OVN's in ovnmeta-)."""
     nodes = {r.node for r in scenario.routers.values() if r.node is not None and r.metadata_proxy}
-    return sorted(nodes | {p.node for n, p in scenario.dhcp_ports.items() if served_by_dhcp(scenario, n)})
+    nodes |= {p.node for n, p in scenario.dhcp_ports.items() if served_by_dhcp(scenario, n)}
+    return sorted(nodes | {where for where, _ in metadata_chassis(scenario)})
 
 
 def nova_records(scenario, public_key):

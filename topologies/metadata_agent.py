@@ -1,7 +1,9 @@
-"""neutron-metadata-agent, as a network node runs it: listens on the unix
-socket the proxies' haproxy forward to, finds the instance a request comes
-from (the router's id from X-Neutron-Router-ID or the network's from
-X-Neutron-Network-ID, the address from X-Forwarded-For), and asks nova's
+"""neutron-metadata-agent, as a network node runs it (and, on an ML2/OVN
+chassis, neutron-ovn-metadata-agent): listens on the unix socket the
+proxies' haproxy forward to, finds the instance a request comes from (the
+router's id from X-Neutron-Router-ID or the network's from
+X-Neutron-Network-ID or X-OVN-Network-ID, the address from
+X-Forwarded-For), and asks nova's
 metadata API on its behalf, with the instance's id signed by the shared
 secret. What it knows of the ports is
 in PORTS_FILE (the lab writes it; neutron's agent asks its server).
@@ -44,7 +46,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         router_id = self.headers.get("X-Neutron-Router-ID")
-        network_id = self.headers.get("X-Neutron-Network-ID")
+        # the DHCP agent's proxy names the network as neutron's agent reads it; the OVN agent's proxy as its own
+        network_id = self.headers.get("X-Neutron-Network-ID") or self.headers.get("X-OVN-Network-ID")
         address = client_address(self.headers.get("X-Forwarded-For"))
         try:
             with open(self.server.ports_file) as f:

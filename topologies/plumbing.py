@@ -15,6 +15,11 @@ MANAGER = "ptcp:6640:127.0.0.1"
 PROTOCOLS = "OpenFlow10,OpenFlow13,OpenFlow14"
 
 
+def vsctl(args):
+    """One ovs-vsctl command line (a transaction) of `args`."""
+    return "ovs-vsctl " + " ".join(shlex.quote(a) for a in args)
+
+
 def _bridge(name, datapath_type):
     # netdev: the userspace datapath (no kernel module needed; see platform notes); system: the kernel's
     return ["--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=" + datapath_type,

@@ -1,7 +1,8 @@
 """`stacklab ssh`: log in to an instance as the documents do, e.g.
 `ssh -i demo_rsa cirros@172.16.0.112 /sbin/ip addr`, from a place on the
 instance's network: a node with an address on its subnet (a provider
-network), else the network's DHCP namespace (`ip netns exec qdhcp-...`);
+network), else the network's DHCP namespace (`ip netns exec qdhcp-...`; on
+ML2/OVN the metadata namespace on the instance's chassis, ovnmeta-...);
 or from anywhere to an address of the caller's choosing (a floating IP from
 the workstation, as 003 logs in)."""
 
@@ -19,6 +20,8 @@ def login_point(scenario, instance):
             return node.name
     if net.name in scenario.dhcp_ports:
         return naming.qdhcp_namespace(net.id)
+    if net.name in scenario.metadata_ports:         # ML2/OVN: the metadata namespace on its chassis
+        return naming.ovnmeta_host(instance.port.node, net.id)
     raise LabError("no place to log in to %s from: network %s has neither a node address nor DHCP"
                    % (instance.name, net.name))
 

@@ -9,7 +9,7 @@ from stacklab.scenario.schema import (
 )
 
 ROLES = ("controller", "network", "compute")
-NETWORK_TYPES = ("flat", "vlan", "vxlan")
+NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
 
 NIC = Record({
     "physical_network": Field(Name(example="provider"), required=True,
@@ -71,12 +71,14 @@ NETWORK = Record({
     "id": Field(UUID(example="9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1"),
                 doc="The network id (default: derived from the network's name, never from the lab's)."),
     "type": Field(Str(choices=NETWORK_TYPES, example="vxlan"), required=True,
-                  doc="flat (untagged on a physical network), vlan (tagged) or vxlan (self-service)."),
+                  doc="flat (untagged on a physical network), vlan (tagged), vxlan (self-service) or geneve "
+                      "(self-service on ML2/OVN: `sdn: {type: ovn}`)."),
     "segmentation_id": Field(Int(min=1, max=16777215, example=203),
-                             doc="VLAN id (vlan, 1-4094) or VNI (vxlan). Required for vlan; for vxlan "
-                                 "allocated from 1 upward when left out."),
+                             doc="VLAN id (vlan, 1-4094) or VNI (vxlan, geneve). Required for vlan; for vxlan "
+                                 "and geneve allocated from 1 upward when left out."),
     "physical_network": Field(Name(example="provider"), doc="Physical network of a flat or vlan network."),
-    "mtu": Field(Int(min=68, max=9000, example=1450), doc="Default: 1450 for vxlan, 1500 otherwise."),
+    "mtu": Field(Int(min=68, max=9000, example=1450), doc="Default: 1450 for vxlan, 1442 for geneve (as neutron computes them for a "
+                                                        "1500-byte underlay), 1500 otherwise."),
     "local_vlans": Field(MapOf(Int(min=1, max=4094), example={"compute1": 3}), default=dict,
                          doc="Pinned local VLAN tag per node, as the documents show them. A network with "
                              "a pinned tag on a node is provisioned there even without ports."),
@@ -323,10 +325,13 @@ LOAD_BALANCER = Record({
 
 
 SDN = Record({
-    "type": Field(Str(choices=("neutron", "netvirt"), example="netvirt"), default="neutron",
-                  doc="neutron: the OVS agent on every node; netvirt: one OpenDaylight-style controller."),
+    "type": Field(Str(choices=("neutron", "netvirt", "ovn"), example="netvirt"), default="neutron",
+                  doc="neutron: the OVS agent on every node; netvirt: one OpenDaylight-style controller; "
+                      "ovn: ML2/OVN, the real OVN (northbound, southbound and ovn-northd on the "
+                      "controller node, ovn-controller on every node; docs/ovn.md)."),
     "controller": Field(Name(example="controller"),
-                        doc="The node netvirt runs on (default: the controller node)."),
+                        doc="The node netvirt (or OVN's central databases and ovn-northd) runs on "
+                            "(default: the controller node)."),
     "port": Field(Int(min=1, max=65535, example=6653), default=6653),
 }, doc="Which flow set programs br-int.")
 

@@ -41,7 +41,7 @@ def reserve(b, networks):
 def _check_external(b, networks):
     """An external network must ride a physical network: flat or vlan."""
     for net in networks.values():
-        if net.external and net.type == "vxlan":
+        if net.external and net.type in model.TUNNEL_TYPES:
             b.report(("networks", net.name, "external"), "an external network rides a physical network: "
                      "make %s flat or vlan" % net.name)
 

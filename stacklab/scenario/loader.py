@@ -74,11 +74,12 @@ class _Builder:
         self.mac_owners = {}            # given MAC -> the key path of what has it
 
     def build(self):
-        from stacklab.scenario import l3, netvirt, octavia
+        from stacklab.scenario import l3, netvirt, octavia, ovn
         nodes = self.nodes()
         networks = self.networks(nodes)
         if self.sdn == "netvirt":
             netvirt.no_dhcp(self, networks)
+        ovn.network_types(self, networks)
         groups = self.security_groups()
         keypairs = {name: model.Keypair(name, k["public_key"], k["private_key_file"])
                     for name, k in self.d["keypairs"].items()}
@@ -106,6 +107,8 @@ class _Builder:
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
+        if self.sdn == "ovn":
+            ovn.check(self, scenario)
         if self.sdn != "netvirt":           # (netvirt.check rejects them)
             octavia.load_balancers(self, scenario)
         l3.routers(self, scenario)
@@ -124,7 +127,7 @@ class _Builder:
     def nodes(self):
         nodes = {}
         addresses = self.node_addresses = {}
-        vxlan = any(n["type"] == "vxlan" for n in self.d["networks"].values())
+        vxlan = any(n["type"] in model.TUNNEL_TYPES for n in self.d["networks"].values())
         for name, n in self.d["nodes"].items():
             path = ("nodes", name)
             bridges = {}
@@ -228,15 +231,15 @@ class _Builder:
     def networks(self, nodes):
         networks, vnis, vlans, flats, next_vni = {}, {}, {}, {}, 1
         explicit_vnis = {n["segmentation_id"] for n in self.d["networks"].values()
-                         if n["type"] == "vxlan" and n["segmentation_id"]}
+                         if n["type"] in model.TUNNEL_TYPES and n["segmentation_id"]}
         mapped = {p for node in nodes.values() for p in (node.provider_mappings if self.sdn == "netvirt"
                                                          else node.bridge_mappings)}
         for name, n in self.d["networks"].items():
             path = ("networks", name)
             kind, seg, physnet = n["type"], n["segmentation_id"], n["physical_network"]
-            if kind == "vxlan":
+            if kind in model.TUNNEL_TYPES:
                 if physnet is not None:
-                    self.report(path + ("physical_network",), "a vxlan network has no physical network")
+                    self.report(path + ("physical_network",), "a %s network has no physical network" % kind)
                 if seg is None:
                     while next_vni in explicit_vnis or next_vni in vnis:
                         next_vni += 1
@@ -266,10 +269,11 @@ class _Builder:
                         self.report(path + ("segmentation_id",), "VLAN %d on %s is also used by network %s"
                                     % (seg, physnet, vlans[(physnet, seg)]))
                     vlans[(physnet, seg)] = name
-            mtu = n["mtu"] or (1450 if kind == "vxlan" else 1500)
-            if kind == "vxlan" and mtu > 1450:
-                self.report(path + ("mtu",), "%d is too large for VXLAN over the 1500-byte underlay "
-                            "(at most 1450)" % mtu)
+            largest = model.TUNNEL_MTU.get(kind, 1500)
+            mtu = n["mtu"] or largest
+            if kind in model.TUNNEL_MTU and mtu > largest:
+                self.report(path + ("mtu",), "%d is too large for %s over the 1500-byte underlay "
+                            "(at most %d)" % (mtu, kind.upper() if kind == "vxlan" else "Geneve", largest))
             for node, tag in n["local_vlans"].items():
                 if node not in nodes:
                     self.report(path + ("local_vlans", node), "no node named %s" % node)
@@ -527,16 +531,16 @@ class _Builder:
                 else:
                     taken[name] = what
             # the agent's own names first: what a scenario names is reported at its key
-            for bridge in [naming.INTEGRATION_BRIDGE] + ([naming.TUNNEL_BRIDGE] if self.sdn != "netvirt" else []):
+            for bridge in [naming.INTEGRATION_BRIDGE] + ([naming.TUNNEL_BRIDGE] if self.sdn == "neutron" else []):
                 claim(bridge, "the agent's bridge %s" % bridge, path)
-            if self.sdn != "netvirt" and node.tunnel_ip is not None:
+            if self.sdn == "neutron" and node.tunnel_ip is not None:
                 for patch in (naming.PATCH_INT_TO_TUN, naming.PATCH_TUN_TO_INT):
                     claim(patch, "the agent's patch port %s" % patch, path)
             for physnet, bridge in node.bridge_mappings.items():
                 if bridge in taken and taken[bridge] == "bridge %s" % bridge:
                     continue            # (a bridge mapped twice is reported where it is mapped)
                 claim(bridge, "bridge %s" % bridge, path + ("bridge_mappings", physnet))
-                if self.sdn != "netvirt":
+                if self.sdn == "neutron":
                     for patch in (naming.int_patch_name(bridge), naming.phy_patch_name(bridge)):
                         claim(patch, "the patch port %s of %s" % (patch, bridge), path + ("bridge_mappings", physnet))
             for nic in node.nics:
@@ -636,23 +640,23 @@ class _Builder:
         """A vxlan network needs every node it is on to have a tunnel IP, and
         every pair of them to share a physical network holding both IPs."""
         for net in scenario.networks.values():
-            if net.type != "vxlan":
+            if net.type not in model.TUNNEL_TYPES:
                 continue
             on = [scenario.nodes[n] for n in net.local_vlans]
             path = ("networks", net.name)
             for node in on:
                 if node.tunnel_ip is None:
-                    self.report(path, "vxlan network %s is on node %s, which has no tunnel path: it has no "
+                    self.report(path, "%s network %s is on node %s, which has no tunnel path: it has no "
                                 "address to tunnel from (give it a NIC address or tunnel_ip)"
-                                % (net.name, node.name))
+                                % (net.type, net.name, node.name))
             for a_i, a in enumerate(on):
                 for b in on[a_i + 1:]:
                     if a.tunnel_ip is None or b.tunnel_ip is None:
                         continue
                     if not _same_wire(a, b):
-                        self.report(path, "vxlan network %s has no tunnel path between %s (%s) and %s (%s): "
+                        self.report(path, "%s network %s has no tunnel path between %s (%s) and %s (%s): "
                                     "no physical network joins both tunnel IPs in one subnet"
-                                    % (net.name, a.name, a.tunnel_ip, b.name, b.tunnel_ip))
+                                    % (net.type, net.name, a.name, a.tunnel_ip, b.name, b.tunnel_ip))
 
     # -- checks ----------------------------------------------------------
     def checks(self, scenario):

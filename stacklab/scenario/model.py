@@ -5,6 +5,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 import ipaddress
 
+# self-service network types: tunnelled between the nodes' tunnel IPs
+TUNNEL_TYPES = ("vxlan", "geneve")
+# their largest MTU over a 1500-byte underlay, as neutron computes it (IPv4: VXLAN's 50
+# bytes; Geneve's 30 plus OVN's 38-byte option header, ml2's max_header_size)
+TUNNEL_MTU = {"vxlan": 1450, "geneve": 1442}
+
 
 @dataclass
 class Nic:
@@ -275,6 +281,7 @@ class Scenario:
     restart_daemons: bool = True              # the keeper restarts a dead daemon, as systemd would
     isolated_metadata: bool = True            # the DHCP agent's enable_isolated_metadata
     force_metadata: bool = False              # the DHCP agent's force_metadata
+    metadata_ports: Dict[str, Port] = field(default_factory=dict)    # ovn: network -> its ovnmeta- localport
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property
@@ -316,7 +323,7 @@ class Scenario:
 
     def tunnelled_networks(self, node):
         """Names of the VXLAN networks with a port on `node`."""
-        return {p.network for p in self.ports(node) if self.networks[p.network].type == "vxlan"}
+        return {p.network for p in self.ports(node) if self.networks[p.network].type in TUNNEL_TYPES}
 
     def remote_ports(self, node, network):
         """{peer tunnel IP: [ports]}: the ports of `network` on other nodes

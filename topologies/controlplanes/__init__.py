@@ -1,6 +1,7 @@
 """The control planes: what programs the nodes' switches. Each is one module
 behind ControlPlane (neutron.py: neutron's OVS agent on every node; netvirt.py:
-OpenDaylight netvirt, one controller for the cloud), chosen by the scenario's
+OpenDaylight netvirt, one controller for the cloud; ovn.py: the real OVN,
+ovn-central and an ovn-controller per node), chosen by the scenario's
 `sdn: {type: ...}`. The Lab composes its build steps and asks its control
 plane, never which one it is:
 
@@ -16,16 +17,18 @@ plane, never which one it is:
   update_plans()        a live change: plans written again, the nodes whose changed
   update_tunnels(old, new)  a live change: tunnel ports that come or go
 
-To add one (OVN, neutron DVR/HA): a module here with a ControlPlane
+To add one (neutron DVR/HA): a module here with a ControlPlane
 subclass (base.py), its class in PLANES, its scenario keys in stacklab/scenario/."""
 
 from topologies.controlplanes.netvirt import Netvirt
 from topologies.controlplanes.neutron import NeutronAgents
+from topologies.controlplanes.ovn import Ovn
 
 # the scenario's sdn type -> its control plane
 PLANES = {
     "neutron": NeutronAgents,
     "netvirt": Netvirt,
+    "ovn": Ovn,
 }
 
 
