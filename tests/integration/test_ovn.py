@@ -1,0 +1,115 @@
+"""ML2/OVN with the real OVN (ovn-instance, kept by its keeper as `stacklab
+up` leaves it): every check passes; the northbound holds neutron's rows and
+the southbound every chassis with its Geneve encap; no dnsmasq and no agent
+runs; the security group is OVN's ACLs (the probe fails when the rule goes,
+passes when it comes back); the key pair came from the OVN metadata path;
+killed OVN daemons are started again and traffic comes back."""
+
+import json
+import os
+import re
+
+import pytest
+
+from stacklab.observe import probes
+from stacklab.runtime.running import RunningLab
+from stacklab.runtime.state import LabState
+
+from .conftest import Snapshot, kill_dead, renamed, stacklab, wait_clean, wait_for
+
+LAB = "it-ovn"
+
+
+@pytest.fixture(scope="module")
+def ovn(tmp_path_factory):
+    before = Snapshot()
+    path = renamed("ovn-instance", LAB, str(tmp_path_factory.mktemp("ovn")))
+    stacklab("up", path)
+    try:
+        yield RunningLab.open(LAB)
+    finally:
+        stacklab("down", LAB, check=False)
+    assert not wait_clean(before)
+
+
+def nbctl(lab, *args):
+    out = lab.run("controller", ["ovn-nbctl"] + list(args))
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def tcp(lab, port):
+    target = str(lab.scenario.instances["instance02"].port.ip)
+    return lab.probe("instance03", probes.tcp_syn, target, port)["state"]
+
+
+def pings(lab):
+    target = str(lab.scenario.instances["instance02"].port.ip)
+    return lab.probe("instance03", probes.ping, target, 1, 1.0)["replies"] == 1
+
+
+def record(what):
+    return next(p for p in LabState.load(LAB).processes if p.what == what)
+
+
+def test_every_check_of_ovn_instance_passes(ovn):
+    out = stacklab("check", LAB, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "8 checks: 8 passed" in out.stdout or re.search(r"(\d+) checks: \1 passed", out.stdout), out.stdout
+
+
+def test_the_databases_hold_what_neutron_and_the_chassis_write(ovn):
+    ports = json.loads(nbctl(ovn, "--format=json", "--columns=name,up,type", "list", "Logical_Switch_Port"))
+    up = {row[0]: row[1] for row in ports["data"]}
+    for inst in ovn.scenario.instances.values():
+        assert up[inst.port.id] is True, up
+    show = nbctl(ovn, "show")
+    assert "(neutron-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1) (aka selfservice)" in show
+    assert "type: localport" in show and "type: localnet" in show
+    sb = ovn.run("controller", ["ovn-sbctl", "show"]).stdout
+    for node, ip in (("controller", "172.16.0.11"), ("compute1", "172.16.0.31"), ("compute2", "172.16.0.32")):
+        assert re.search(r'hostname: "?%s"?\s+Encap geneve\s+ip: "%s"' % (node, ip), sb), sb
+    assert re.search(r"Chassis compute1\n(    .*\n)*    Port_Binding \"8811e933-5c4e-4bd2-a6a1-0c87c2f1a3b5\"", sb), sb
+    ids = ovn.run("compute1", ["ovs-vsctl", "get", "Open_vSwitch", ".", "external_ids"]).stdout
+    for want in ('ovn-encap-type=geneve', 'ovn-remote="tcp:172.16.0.11:6642"', 'ovn-encap-ip="172.16.0.31"',
+                 'ovn-bridge-mappings="provider:br-provider"'):
+        assert want in ids, ids
+    # ovn-controller made br-int and the tunnels; no agent, no dnsmasq, no qdhcp-
+    vsctl = ovn.run("compute1", ["ovs-vsctl", "show"]).stdout
+    assert "type: geneve" in vsctl and 'remote_ip="172.16.0.11"' in vsctl
+    whats = [p.what for p in LabState.load(LAB).processes]
+    assert not [w for w in whats if "dnsmasq" in w or "openvswitch-agent" in w], whats
+    assert "ovnmeta-9eb0ca8c-b4d4-455b-9f5e-fc3641a0ebd1" in ovn.run("compute1", ["ip", "netns"]).stdout
+
+
+def test_the_key_came_from_the_ovn_metadata_path(ovn):
+    """instance02 has no config drive: its authorized key is what it fetched."""
+    out = ovn.run("instance02", ["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])
+    assert out.stdout.strip() == "i-00000001"
+    log = os.path.join(LabState.load(LAB).dir, "nodes", "compute1", "neutron", "metadata-agent.log")
+    assert os.path.exists(log)
+
+
+def test_the_security_group_is_ovn_acls(ovn):
+    """Port 22 is open by web's rule; without that ACL it is filtered (the
+    default drop), with it back open again."""
+    assert tcp(ovn, 22) == "open"
+    group = ovn.scenario.security_groups["web"].id.replace("-", "_")
+    match = "outport == @pg_%s && ip4 && tcp && tcp.dst == 22" % group
+    nbctl(ovn, "--type=port-group", "acl-del", "pg_" + group, "to-lport", "1002", match)
+    try:
+        assert wait_for(lambda: tcp(ovn, 22) == "filtered", 10), "port 22 still answers without its ACL"
+    finally:
+        nbctl(ovn, "--type=port-group", "acl-add", "pg_" + group, "to-lport", "1002", match, "allow-related")
+    assert wait_for(lambda: tcp(ovn, 22) == "open", 10)
+
+
+@pytest.mark.parametrize("what", ["compute1 ovn-controller", "controller ovn-northd", "controller ovsdb-server-sb"])
+def test_a_killed_ovn_daemon_is_started_again(ovn, what):
+    old = record(what)
+    kill_dead(old.pid)
+    assert wait_for(lambda: record(what).pid != old.pid and record(what).alive(), 15), "%s not started again" % what
+    where, daemon = what.split(" ", 1)
+    status = stacklab("status", LAB)
+    assert re.search(r"%s: %s restarted \dx" % (where, daemon), status.stdout), status.stdout
+    assert wait_for(lambda: pings(ovn), 30), "no traffic after %s came back" % what
