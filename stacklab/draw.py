@@ -24,6 +24,8 @@ DIFFERS = "#c00000"
 def bridges(scenario, node):
     if scenario.sdn == "netvirt":
         return ([naming.INTEGRATION_BRIDGE] if node.datapath_id is not None else []) + node.physical_bridges
+    if scenario.sdn == "ovn":
+        return [naming.INTEGRATION_BRIDGE] + node.physical_bridges
     out = [naming.INTEGRATION_BRIDGE]
     if node.tunnel_ip is not None:
         out.append(naming.TUNNEL_BRIDGE)
@@ -65,6 +67,12 @@ def scenario_view(scenario):
         if scenario.sdn == "netvirt":
             ports = [(t.name, str(scenario.nodes[peer].tunnel_ip)) for peer, t in node.tunnels.items()]
             bridge = naming.INTEGRATION_BRIDGE
+        elif scenario.sdn == "ovn":       # ovn-controller's Geneve ports, to every other chassis
+            peers = [p for p in scenario.nodes.values() if p.name != node.name and p.tunnel_ip is not None]
+            view.tunnels[node.name] = [Tunnel(naming.INTEGRATION_BRIDGE, naming.ovn_tunnel_port(
+                peer.name, sum(p.name[:6] == peer.name[:6] for p in peers[:i])), str(node.tunnel_ip),
+                str(peer.tunnel_ip), "geneve") for i, peer in enumerate(peers)]
+            continue
         else:
             ports = [(naming.vxlan_port_name(ip), str(ip)) for ip in scenario.tunnel_peers(node.name)]
             bridge = naming.TUNNEL_BRIDGE
@@ -72,7 +80,7 @@ def scenario_view(scenario):
                                    for name, remote in ports if remote in by_ip]
     for port in _ports(scenario):
         net = scenario.networks[port.network]
-        view.tags[port.name] = net.local_vlans.get(port.node)
+        view.tags[port.name] = net.local_vlans.get(port.node) if scenario.sdn != "ovn" else None
     for inst in scenario.instances.values():
         for p in inst.ports:
             view.instance_links[_id(inst.name, p.interface)] = {"mtu": scenario.networks[p.network].mtu, "up": True}
@@ -109,21 +117,26 @@ def running_view(scenario, live, mark):
         for b, connected in view.controllers[node].items():
             if connected is False:
                 differ("%s: %s is not connected to its controller" % (node, b))
-        want = {t.port: t for t in expected.tunnels.get(node, [])}
+        # ovn-controller numbers its ports among chassis whose names share six characters
+        # (ovn-comput-0, ovn-comput-1): its tunnels are told apart by their remote end
+        by_remote = scenario.sdn == "ovn"
+        want = {(t.remote_ip if by_remote else t.port): t for t in expected.tunnels.get(node, [])}
         tunnels = []
         for b, info in bridges_now.items():
             for port, p in info["ports"].items():
                 if p["type"] in naming.TUNNEL_TYPES:
                     t = Tunnel(b, port, p["options"].get("local_ip"), p["options"].get("remote_ip"), p["type"])
-                    w = want.pop(port, None)
+                    w = want.pop(t.remote_ip if by_remote else port, None)
+                    if by_remote and w is not None and t.local_ip is None:
+                        t.local_ip = w.local_ip         # (OVN sets no local_ip: it is ovn-encap-ip)
                     if w is None:
                         t.differs = differ("%s: tunnel port %s is not in the scenario" % (node, port))
                     elif (w.remote_ip, w.local_ip) != (t.remote_ip, t.local_ip):
                         t.differs = differ("%s: %s leads %s -> %s, the scenario %s -> %s"
                                            % (node, port, t.local_ip, t.remote_ip, w.local_ip, w.remote_ip))
                     tunnels.append(t)
-        for port in want:
-            differ("%s: tunnel port %s is missing" % (node, port))
+        for key, w in want.items():
+            differ("%s: tunnel port %s is missing" % (node, w.port if not by_remote else "to %s" % key))
         view.tunnels[node] = tunnels
         integration = bridges_now.get(naming.INTEGRATION_BRIDGE, {}).get("ports", {})
         for port, tag in list(view.tags.items()):
@@ -200,8 +213,9 @@ def _node(g, scenario, view, node, amphorae):
     with g.subgraph(name="cluster_" + node.name, graph_attr={
             "label": label, "style": "rounded", "color": "#4a6fa5", "fontname": FONT}) as c:
         if node.name == scenario.sdn_controller:
-            c.node(_id(node.name, "netvirt"), "OpenDaylight netvirt\n(programs every br-int)", shape="box",
-                   style="rounded,filled", fillcolor="#dae8fc")
+            what = ("ovn-central\n(northbound, southbound, ovn-northd)" if scenario.sdn == "ovn" else
+                    "OpenDaylight netvirt\n(programs every br-int)")
+            c.node(_id(node.name, "netvirt"), what, shape="box", style="rounded,filled", fillcolor="#dae8fc")
         elif not names:
             c.node(_id(node.name, "empty"), "no Open vSwitch bridges", shape="plain")
         for b in names:
@@ -213,7 +227,7 @@ def _node(g, scenario, view, node, amphorae):
         if naming.TUNNEL_BRIDGE in names and naming.INTEGRATION_BRIDGE in names:
             c.edge(_id(node.name, naming.INTEGRATION_BRIDGE), _id(node.name, naming.TUNNEL_BRIDGE),
                    label="patch-tun | patch-int")
-        if naming.INTEGRATION_BRIDGE in names and scenario.sdn != "netvirt":
+        if naming.INTEGRATION_BRIDGE in names and scenario.sdn == "neutron":
             for bridge in node.physical_bridges:
                 if bridge in names:
                     c.edge(_id(node.name, naming.INTEGRATION_BRIDGE), _id(node.name, bridge),

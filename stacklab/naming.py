@@ -48,6 +48,12 @@ def ovnmeta_namespace(network_id):
     return "ovnmeta-" + network_id
 
 
+def ovn_tunnel_port(chassis, index=0):
+    """ovn-controller's Geneve port to `chassis`: ovn-, its name's first six characters, and a
+    number among the chassis whose names share them (0 for the first)."""
+    return "ovn-%s-%d" % (chassis[:6], index)
+
+
 def ovnmeta_host(node, network_id):
     """The lab's name for the ovnmeta- namespace on `node` (one per chassis: the same
     network's namespace exists on each node with its ports)."""

@@ -553,6 +553,11 @@ class Walker:
         self._flood(port.node, bridge, in_port, request, hops)
         owner = self._owner_of(target, port.network)
         reached = owner is not None and self._flood_reaches(hops, owner)
+        if not reached and self._flood_reaches(hops, port):
+            # the switch answers for the address itself (OVN's ls_in_arp_rsp), back out of the asking port
+            hops.append(Note("the switch answers the ARP request for %s itself, back to %s: walk `%s %s` once %s "
+                             "has the answer" % (target, src, src, fields["nw_dst"], src)))
+            return hops
         if not reached:
             hops.append(Note("the ARP request does not reach %s%s: %s gets no answer, and the packet is never sent"
                              % (target, " (%s)" % owner.name if owner is not None else "", src)))
