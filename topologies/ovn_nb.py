@@ -15,8 +15,8 @@ A row is a dict of columns plus `_ref`, the name other rows use for it;
 a column value that is a list of "@ref" strings refers to those rows."""
 
 import hashlib
-import uuid
 
+from stacklab.scenario.ovn import derived, port_group_name, rule_id
 from topologies.metadata import PROJECT_ID
 
 # neutron's ACL priorities (neutron/common/ovn/constants.py): allow above the default drop
@@ -29,16 +29,9 @@ METADATA_CIDR = "169.254.169.254/32"
 # the order rows are written in: what a row refers to exists before it
 TABLES = ("DHCP_Options", "Logical_Switch_Port", "Logical_Switch", "ACL", "Port_Group")
 
-_RULE_NAMESPACE = uuid.UUID("5c7a1ab0-0000-4000-8000-0000000000ac")
-
 
 def switch_name(net):
     return "neutron-" + net.id
-
-
-def port_group_name(group):
-    """pg_ and the group's id with underscores: OVN's names may not hold '-'."""
-    return "pg_" + group.id.replace("-", "_")
 
 
 def address_set(group, version="ip4"):
@@ -46,14 +39,9 @@ def address_set(group, version="ip4"):
     return "%s_%s" % (port_group_name(group), version)
 
 
-def rule_id(group, index):
-    """A rule's id: the scenario names rules by their place in the group."""
-    return str(uuid.uuid5(_RULE_NAMESPACE, "%s/%d" % (group.id, index)))
-
-
 def segment_id(net):
     """A provider network's segment id (neutron's networksegments row)."""
-    return str(uuid.uuid5(_RULE_NAMESPACE, "segment/" + net.id))
+    return derived("segment", net.id)
 
 
 def server_mac(net):
@@ -79,7 +67,7 @@ def dhcp_options(net, metadata_port=None):
 
 
 def subnet_id(net):
-    return str(uuid.uuid5(_RULE_NAMESPACE, "subnet/" + net.id))
+    return derived("subnet", net.id)
 
 
 def logical_switch(net, ports):

@@ -300,6 +300,37 @@ class InstanceLaunched(InstanceFault):
         return "%s: launched (%s)" % (p["instance"], runner.reboot(lab.name, p["instance"]))
 
 
+class OvnAclDeleted(Fault):
+    kind = "ovn_acl_deleted"
+    params = Record({
+        "group": Field(Name(example="web"), required=True, doc="The security group."),
+        "rule": Field(Int(min=0, example=1), required=True, doc="The rule's place in the group's rules (from 0)."),
+    }, doc="The ACL of one security group rule gone from the group's port group in OVN's northbound database "
+           "(as by `ovn-nbctl remove Port_Group ... acls`): neutron still has the rule.")
+
+    def validate(self, scenario, p, report):
+        if scenario.sdn != "ovn":
+            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+            return
+        group = scenario.security_groups.get(p["group"])
+        if group is None:
+            report(("group",), "no security group named %s" % p["group"])
+        elif p["rule"] >= len(group.rules):
+            report(("rule",), "%s has %d rules" % (p["group"], len(group.rules)))
+
+    def inject(self, lab, scenario, p):
+        from stacklab.scenario.ovn import port_group_name, rule_id
+        group = scenario.security_groups[p["group"]]
+        acl = "$(ovn-nbctl --bare --columns=_uuid find ACL 'external_ids:\"neutron:security_group_rule_id\"=\"%s\"')" \
+            % rule_id(group, p["rule"])
+        return _run(lab, scenario.sdn_controller, "ovn-nbctl remove Port_Group %s acls %s"
+                    % (port_group_name(group), acl))
+
+    def giveaways(self, scenario, p):
+        return ["acl-add"]
+
+
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
-                                      NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched)}
+                                      NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched,
+                                      OvnAclDeleted)}

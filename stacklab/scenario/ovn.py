@@ -5,8 +5,26 @@ place of a DHCP port. What this lab does not run on OVN yet is refused at
 its key, not built some other way. Functions here take the loader's builder
 (`b`), as in l3.py and netvirt.py."""
 
+import uuid
+
 # device_owner of the metadata port neutron's OVN driver makes on every network
 DISTRIBUTED = "network:distributed"
+_NAMESPACE = uuid.UUID("5c7a1ab0-0000-4000-8000-0000000000ac")
+
+
+def port_group_name(group):
+    """A security group's Port_Group: pg_ and its id with underscores (OVN's names may not hold '-')."""
+    return "pg_" + group.id.replace("-", "_")
+
+
+def rule_id(group, index):
+    """A rule's id: the scenario names rules by their place in the group."""
+    return str(uuid.uuid5(_NAMESPACE, "%s/%d" % (group.id, index)))
+
+
+def derived(kind, ident):
+    """Ids of what neutron makes alongside (a subnet's, a provider segment's), from the network's id."""
+    return str(uuid.uuid5(_NAMESPACE, "%s/%s" % (kind, ident)))
 
 
 def network_types(b, networks):
