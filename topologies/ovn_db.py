@@ -100,3 +100,8 @@ class Southbound(Database):
     def chassis(self):
         self.refresh()
         return {row.name: row for row in self.rows("Chassis")}
+
+    def bound(self):
+        """{logical port: chassis name} of the port bindings that have a chassis."""
+        self.refresh()
+        return {row.logical_port: row.chassis[0].name for row in self.rows("Port_Binding") if row.chassis}

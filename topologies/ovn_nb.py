@@ -16,7 +16,7 @@ a column value that is a list of "@ref" strings refers to those rows."""
 
 import hashlib
 
-from stacklab.scenario.ovn import derived, port_group_name, rule_id
+from stacklab.scenario.ovn import derived, gateway_chassis, port_group_name, rule_id
 from topologies.metadata import PROJECT_ID
 
 # neutron's ACL priorities (neutron/common/ovn/constants.py): allow above the default drop
@@ -27,7 +27,10 @@ DROP_PORT_GROUP = "neutron_pg_drop"
 DHCP_LEASE_SECONDS = 43200
 METADATA_CIDR = "169.254.169.254/32"
 # the order rows are written in: what a row refers to exists before it
-TABLES = ("DHCP_Options", "Logical_Switch_Port", "Logical_Switch", "ACL", "Port_Group")
+TABLES = ("DHCP_Options", "Logical_Switch_Port", "Logical_Switch", "ACL", "Port_Group", "Gateway_Chassis",
+          "Logical_Router_Port", "Logical_Router_Static_Route", "NAT", "Logical_Router")
+INTERFACE_OWNER = "network:router_interface"
+GATEWAY_OWNER = "network:router_gateway"
 
 
 def switch_name(net):
@@ -178,6 +181,88 @@ def drop_acls():
             for direction, which in (("from-lport", "inport"), ("to-lport", "outport"))]
 
 
+def router_name(router):
+    return "neutron-" + router.id
+
+
+def lrp_name(port):
+    return "lrp-" + port.id
+
+
+def router_switch_port(port, net, router, gateway):
+    """The switch's side of a router port: type router, peered by name."""
+    options = {"router-port": lrp_name(port)}
+    if gateway:
+        options.update({"nat-addresses": "router", "exclude-lb-vips-from-garp": "true"})
+    ids = _port_external_ids(port, net, {}, "")
+    ids.update({"neutron:device_id": router.id, "neutron:device_owner": GATEWAY_OWNER if gateway else INTERFACE_OWNER,
+                "neutron:security_group_ids": ""})
+    return {"_ref": "lsp:" + port.id, "name": port.id, "type": "router", "addresses": ["router"],
+            "port_security": [], "enabled": True, "options": options, "external_ids": ids}
+
+
+def router_port(port, net, router, gateway, chassis=()):
+    row = {"_ref": "lrp:" + port.id, "name": lrp_name(port), "mac": port.mac,
+           "networks": ["%s/%d" % (port.ip, net.subnet.cidr.prefixlen)], "enabled": True,
+           "external_ids": {"neutron:is_ext_gw": str(gateway), "neutron:network_name": switch_name(net),
+                            "neutron:revision_number": "1", "neutron:router_name": router.id,
+                            "neutron:subnet_ids": subnet_id(net)}}
+    if chassis:
+        row["gateway_chassis"] = ["@gwc:%s_%s" % (lrp_name(port), c) for c in chassis]
+    return row
+
+
+def router_rows(scenario, router):
+    """{table: [row]} of one router: its logical router, ports (with the
+    gateway chassis of its gateway port), default route and NAT."""
+    out = {"Gateway_Chassis": [], "Logical_Router_Port": [], "Logical_Router_Static_Route": [], "NAT": []}
+    nets = scenario.networks
+    gw = router.gateway
+    if gw is not None:
+        chassis = gateway_chassis(scenario, router)
+        for priority, name in zip(range(len(chassis), 0, -1), chassis):
+            out["Gateway_Chassis"].append({"_ref": "gwc:%s_%s" % (lrp_name(gw), name),
+                                           "name": "%s_%s" % (lrp_name(gw), name), "chassis_name": name,
+                                           "priority": priority, "external_ids": {}, "options": {}})
+        out["Logical_Router_Port"].append(router_port(gw, nets[gw.network], router, True, chassis))
+        ext = nets[gw.network].subnet
+        if ext.gateway is not None:
+            out["Logical_Router_Static_Route"].append({
+                "_ref": "route:" + router.name, "ip_prefix": "0.0.0.0/0", "nexthop": str(ext.gateway),
+                "external_ids": {"neutron:is_ext_gw": "true", "neutron:subnet_id": subnet_id(nets[gw.network])}})
+        if router.snat:
+            for port in router.interfaces:
+                out["NAT"].append({"_ref": "nat:snat:%s:%s" % (router.name, port.network), "type": "snat",
+                                   "logical_ip": str(nets[port.network].subnet.cidr), "external_ip": str(gw.ip),
+                                   "external_ids": {}, "options": {}})
+        for fip in scenario.floating_ips:
+            if fip.router != router.name or fip.fixed_ip is None:
+                continue
+            row = {"_ref": "nat:fip:" + str(fip.address), "type": "dnat_and_snat", "logical_ip": str(fip.fixed_ip),
+                   "external_ip": str(fip.address), "options": {"stateless": "false"},
+                   "external_ids": {"neutron:fip_external_mac": fip.mac or "", "neutron:fip_id": fip.id,
+                                    "neutron:fip_network_id": nets[fip.network].id,
+                                    "neutron:fip_port_id": fip.port_id or "", "neutron:revision_number": "1",
+                                    "neutron:router_name": router_name(router)}}
+            if scenario.distributed_floating_ips and fip.port_id and fip.mac:
+                row.update({"external_mac": [fip.mac], "logical_port": [fip.port_id]})
+            out["NAT"].append(row)
+    for port in router.interfaces:
+        out["Logical_Router_Port"].append(router_port(port, nets[port.network], router, False))
+    out["Logical_Router"] = [{
+        "_ref": "lr:" + router.name, "name": router_name(router), "enabled": True,
+        "ports": ["@" + r["_ref"] for r in out["Logical_Router_Port"]],
+        "static_routes": ["@" + r["_ref"] for r in out["Logical_Router_Static_Route"]],
+        "nat": ["@" + r["_ref"] for r in out["NAT"]],
+        "options": {"always_learn_from_arp_request": "false", "dynamic_neigh_routers": "true",
+                    "mac_binding_age_threshold": "0"},
+        "external_ids": {"neutron:availability_zone_hints": "", "neutron:revision_number": "1",
+                         "neutron:router_name": router.name,
+                         **({"neutron:gw_network_id": nets[gw.network].id, "neutron:gw_port_id": gw.id}
+                            if gw is not None else {})}}]
+    return out
+
+
 def rows(scenario):
     """Every northbound row of `scenario`, {table: [row]} in TABLES' order."""
     out = {table: [] for table in TABLES}
@@ -202,6 +287,13 @@ def rows(scenario):
         secured.append(port.id)
         for name in port.security_groups:
             members[name].append(port.id)
+    for router in scenario.routers.values():
+        for port in router.ports():
+            net = scenario.networks[port.network]
+            out["Logical_Switch_Port"].append(router_switch_port(port, net, router, port is router.gateway))
+            on_switch[net.name].append(port.id)
+        for table, made in router_rows(scenario, router).items():
+            out[table] += made
     for net in scenario.networks.values():
         out["Logical_Switch"].append(logical_switch(net, on_switch[net.name]))
     for group in groups.values():

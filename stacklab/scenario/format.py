@@ -333,6 +333,11 @@ SDN = Record({
                         doc="The node netvirt (or OVN's central databases and ovn-northd) runs on "
                             "(default: the controller node)."),
     "port": Field(Int(min=1, max=65535, example=6653), default=6653),
+    "distributed_floating_ips": Field(Bool(example=True), default=False,
+                                      doc="With `type: ovn`: neutron's [ovn] enable_distributed_floating_ip: a "
+                                          "floating IP's NAT happens on the instance's own chassis (its NAT row "
+                                          "names the port and the floating IP's MAC); false, the default, sends "
+                                          "it through the router's gateway chassis."),
 }, doc="Which flow set programs br-int.")
 
 
@@ -356,7 +361,8 @@ SCENARIO = Record({
     "agent": Field(AGENT, default=lambda: {"release": DEFAULT_RELEASE, "l2_population": False,
                                            "arp_responder": False, "metadata_proxy": True,
                                            "enable_isolated_metadata": True, "force_metadata": False}),
-    "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653}),
+    "sdn": Field(SDN, default=lambda: {"type": "neutron", "controller": None, "port": 6653,
+                                       "distributed_floating_ips": False}),
     "datapath_type": Field(Str(choices=DATAPATH_TYPES, example="system"), default="netdev",
                            doc="Open vSwitch's datapath on every node: `netdev` (userspace; needs no kernel "
                                "module, works everywhere) or `system` (the kernel's openvswitch module, as "

@@ -63,7 +63,7 @@ def routers(b, scenario):
 def _router(b, scenario, name, r):
     path = ("routers", name)
     router_id = r["id"] or b.derived_id("router", name)
-    if b.sdn == "netvirt":
+    if b.sdn in DISTRIBUTED_PLANES:
         return _distributed_router(b, scenario, name, r, router_id)
     node_name = r["node"] or scenario.l3_node
     node = scenario.nodes.get(node_name) if node_name else None
@@ -117,17 +117,23 @@ def _router(b, scenario, name, r):
                         metadata_proxy=b.d["agent"]["metadata_proxy"] and bool(interfaces))
 
 
+# control planes whose routers are no namespace: netvirt's flows on every node, OVN's logical routers
+DISTRIBUTED_PLANES = {"netvirt": "a netvirt router", "ovn": "an OVN logical router"}
+
+
 def _distributed_router(b, scenario, name, r, router_id):
-    """netvirt's router is flows on every node: its ports hold addresses and
-    MACs (the gateway MACs of table 19) but are bound nowhere."""
+    """netvirt's router is flows on every node, OVN's a logical router: its
+    ports hold addresses and MACs (netvirt: the gateway MACs of table 19;
+    OVN: its logical router ports) but are bound to no bridge."""
     path = ("routers", name)
+    what = DISTRIBUTED_PLANES[b.sdn]
     if r["node"] is not None:
-        b.report(path + ("node",), "a netvirt router is distributed: it has no node")
+        b.report(path + ("node",), "%s is distributed: it has no node" % what)
     ports = ([(("external_gateway",), r["external_gateway"])] if r["external_gateway"] else []) + \
         [(("interfaces", k), itf) for k, itf in enumerate(r["interfaces"])]
     for where, port in ports:
         if port.get("ofport") is not None:
-            b.report(path + where + ("ofport",), "a netvirt router's ports are flows, on no bridge: no ofport")
+            b.report(path + where + ("ofport",), "%s's ports are on no bridge: no ofport" % what)
     gateway, interfaces = None, []
     gw = r["external_gateway"]
     if gw is not None:

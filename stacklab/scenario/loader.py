@@ -103,7 +103,8 @@ class _Builder:
             arp_responder=self.d["agent"]["arp_responder"], datapath_type=self.d["datapath_type"],
             restart_daemons=self.d["daemons"]["restart"],
             isolated_metadata=self.d["agent"]["enable_isolated_metadata"],
-            force_metadata=self.d["agent"]["force_metadata"])
+            force_metadata=self.d["agent"]["force_metadata"],
+            distributed_floating_ips=self.d["sdn"]["distributed_floating_ips"])
         if self.sdn == "netvirt":
             netvirt.check(self, scenario)
         self.dhcp_ports(scenario)
@@ -113,6 +114,8 @@ class _Builder:
             octavia.load_balancers(self, scenario)
         l3.routers(self, scenario)
         l3.floating_ips(self, scenario)
+        if self.sdn == "ovn":
+            ovn.check_routers(self, scenario)
         if self.sdn == "netvirt":
             netvirt.allocate(self, scenario)
         self.unique_lab_names(scenario)

@@ -282,6 +282,7 @@ class Scenario:
     isolated_metadata: bool = True            # the DHCP agent's enable_isolated_metadata
     force_metadata: bool = False              # the DHCP agent's force_metadata
     metadata_ports: Dict[str, Port] = field(default_factory=dict)    # ovn: network -> its ovnmeta- localport
+    distributed_floating_ips: bool = False    # ovn: [ovn] enable_distributed_floating_ip
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
     @property

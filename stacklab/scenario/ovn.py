@@ -28,7 +28,11 @@ def derived(kind, ident):
 
 
 def network_types(b, networks):
-    """Geneve is ML2/OVN's tunnel, VXLAN the OVS agent's (and netvirt's here)."""
+    """Geneve is ML2/OVN's tunnel, VXLAN the OVS agent's (and netvirt's here);
+    distributed floating IPs are an OVN setting."""
+    if b.sdn != "ovn" and b.d["sdn"]["distributed_floating_ips"]:
+        b.report(("sdn", "distributed_floating_ips"), "distributed_floating_ips is ML2/OVN's: give type: ovn "
+                 "(neutron's OVS agent distributes floating IPs with DVR routers)")
     for net in networks.values():
         path = ("networks", net.name, "type")
         if b.sdn == "ovn" and net.type == "vxlan":
@@ -48,11 +52,8 @@ def check(b, scenario):
         if agent[key]:
             b.report(("agent", key), "%s is neutron's OVS agent's; with sdn: {type: ovn} ovn-controller "
                      "programs the switches" % key)
-    not_yet = (("routers", "routers (OVN logical routers)"), ("floating_ips", "floating IPs"),
-               ("load_balancers", "load balancers"))
-    for section, what in not_yet:
-        for key in (b.d[section] if isinstance(b.d[section], dict) else range(len(b.d[section]))):
-            b.report((section, key), "%s are not emulated with sdn: {type: ovn} yet (docs/ovn.md)" % what)
+    for key in b.d["load_balancers"]:
+        b.report(("load_balancers", key), "load balancers are not emulated with sdn: {type: ovn} yet (docs/ovn.md)")
     for node in scenario.nodes.values():
         if node.provider_mappings:
             b.report(("nodes", node.name, "provider_mappings"), "provider_mappings is OpenDaylight's: "
@@ -64,6 +65,16 @@ def check(b, scenario):
         port.security_groups = []
         scenario.metadata_ports[net_name] = port
     scenario.dhcp_ports.clear()
+
+
+def check_routers(b, scenario):
+    """Every router gateway needs a chassis to be scheduled on (after l3.routers)."""
+    for router in scenario.routers.values():
+        if router.gateway is not None and not gateway_chassis(scenario, router):
+            net = scenario.networks[router.gateway.network]
+            b.report(("routers", router.name, "external_gateway"), "no gateway chassis for %s: a controller or "
+                     "network node mapping physical network %s (bridge_mappings) hosts a router's gateway"
+                     % (net.name, net.physical_network))
 
 
 def central_node(b, scenario):
@@ -102,6 +113,15 @@ def central_address(scenario):
 def sb_remote(scenario):
     """ovn-remote, as every chassis has it."""
     return "tcp:%s:6642" % central_address(scenario)
+
+
+def gateway_chassis(scenario, router):
+    """The chassis that may host `router`'s gateway port, in priority order
+    (neutron schedules it on chassis with enable-chassis-as-gw that map the
+    external network's physical network, at most five)."""
+    physnet = scenario.networks[router.gateway.network].physical_network
+    return [n.name for n in scenario.nodes.values()
+            if n.role in ("controller", "network") and physnet in n.bridge_mappings][:5]
 
 
 def metadata_chassis(scenario):

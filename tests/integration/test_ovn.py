@@ -113,3 +113,82 @@ def test_a_killed_ovn_daemon_is_started_again(ovn, what):
     status = stacklab("status", LAB)
     assert re.search(r"%s: %s restarted \dx" % (where, daemon), status.stdout), status.stdout
     assert wait_for(lambda: pings(ovn), 30), "no traffic after %s came back" % what
+
+
+# -- ovn-router: the logical router, SNAT through the gateway chassis, floating IPs --------------
+ROUTED = "it-ovn-router"
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    before = Snapshot()
+    path = renamed("ovn-router", ROUTED, str(tmp_path_factory.mktemp("ovnr")))
+    stacklab("up", path)
+    try:
+        yield RunningLab.open(ROUTED)
+    finally:
+        stacklab("down", ROUTED, check=False)
+    assert not wait_clean(before)
+
+
+def left_through(lab, node, instance, payload=b"stacklab-ovn-fip"):
+    """The sources of `instance`'s echo requests to the workstation seen on
+    `node`'s eth0 as plain ICMP (not inside Geneve): where they leave the cloud."""
+    watch = lab.start_probe(node, probes.watch_icmp, payload, 3.0, "eth0")
+    try:
+        lab.probe(instance, probes.ping, "172.16.0.5", 3, 1.0, payload)
+    finally:
+        seen = lab.finish_probe(watch)
+    return sorted({s["src"] for s in seen})
+
+
+def test_every_check_of_ovn_router_passes(routed):
+    out = stacklab("check", ROUTED, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # OVN's router: no qrouter- namespace anywhere, the gateway port bound on the gateway chassis
+    assert "qrouter-" not in routed.run("controller", ["ip", "netns"]).stdout
+    sb = routed.run("controller", ["ovn-sbctl", "show"]).stdout
+    assert re.search(r"Chassis controller\n(    .*\n)*    Port_Binding cr-lrp-", sb), sb
+
+
+def test_snat_and_the_floating_ip_leave_through_the_gateway_chassis(routed):
+    """Centralized (neutron's default): both leave the cloud on the controller's NIC, none on compute1's."""
+    assert left_through(routed, "controller", "vm1") == ["172.16.0.150"]
+    assert left_through(routed, "controller", "vm2") == ["172.16.0.101"]
+    assert left_through(routed, "compute1", "vm1") == []
+
+
+def test_snat_fails_without_its_nat_row(routed):
+    router = "neutron-" + routed.scenario.routers["router"].id
+    out = routed.run("controller", ["ovn-nbctl", "lr-nat-del", router, "snat", "192.168.2.0/24"])
+    assert out.returncode == 0, out.stderr
+    try:
+        result = stacklab("check", ROUTED, check=False)
+        assert re.search(r"snat vm2 workstation\s+FAIL", result.stdout), result.stdout
+        assert re.search(r"snat vm1 workstation\s+PASS", result.stdout), result.stdout
+    finally:
+        routed.run("controller", ["ovn-nbctl", "lr-nat-add", router, "snat", "172.16.0.101", "192.168.2.0/24"],
+                   check=True)
+    assert wait_for(lambda: left_through(routed, "controller", "vm2") == ["172.16.0.101"], 10)
+
+
+def test_a_distributed_floating_ip_leaves_from_its_own_chassis(tmp_path):
+    """sdn.distributed_floating_ips: the NAT row names the port and the MAC, and
+    vm1's packets leave on compute1's own NIC with the floating IP."""
+    before = Snapshot()
+    path = renamed("ovn-router", "it-ovn-dfip", str(tmp_path))
+    text = open(path).read().replace("sdn: {type: ovn}", "sdn: {type: ovn, distributed_floating_ips: true}")
+    open(path, "w").write(text)
+    stacklab("up", path)
+    try:
+        lab = RunningLab.open("it-ovn-dfip")
+        fip = lab.scenario.floating_ips[0]
+        nat = lab.run("controller", ["ovn-nbctl", "--format=csv", "--columns=external_mac,logical_port", "find",
+                                     "NAT", "type=dnat_and_snat"]).stdout
+        assert fip.mac in nat and fip.port_id in nat, nat
+        assert left_through(lab, "compute1", "vm1") == ["172.16.0.150"]
+        assert left_through(lab, "controller", "vm1") == []
+        assert stacklab("check", "it-ovn-dfip", check=False).returncode == 0
+    finally:
+        stacklab("down", "it-ovn-dfip", check=False)
+    assert not wait_clean(before)

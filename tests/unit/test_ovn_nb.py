@@ -162,8 +162,8 @@ def _problems(text):
 def test_ovn_refuses_vxlan_and_what_it_does_not_emulate_yet():
     said = _problems(BASE % ("vxlan", ""))
     assert "networks.net.type" in said and "Geneve" in said
-    said = _problems(BASE % ("geneve", "") + "routers:\n  r: {interfaces: [net]}\n")
-    assert "routers.r" in said and "not emulated with sdn: {type: ovn} yet" in said
+    said = _problems(BASE % ("geneve", "") + "agent: {l2_population: true}\n")
+    assert "agent.l2_population" in said and "ovn-controller programs the switches" in said
     load_scenario("x.yaml", BASE % ("geneve", ""))
 
 
@@ -172,3 +172,61 @@ def test_geneve_needs_ovn_and_its_mtu():
     assert "networks.net.type" in said and "sdn: {type: ovn}" in said
     said = _problems((BASE % ("geneve", ", config_drive: true")).replace("type: geneve,", "type: geneve, mtu: 1450,"))
     assert "networks.net.mtu" in said and "at most 1442" in said
+
+
+ROUTED = load_scenario(os.path.join(SCENARIO_DIR, "ovn-router.yaml"))
+
+
+def test_router_rows_as_neutron_writes_them():
+    rows = ovn_nb.rows(ROUTED)
+    router = ROUTED.routers["router"]
+    lr = _by(rows, "Logical_Router", "neutron-" + router.id)
+    assert lr["external_ids"]["neutron:router_name"] == "router"
+    assert lr["external_ids"]["neutron:gw_port_id"] == router.gateway.id
+    assert lr["options"]["dynamic_neigh_routers"] == "true"
+    assert len(lr["ports"]) == 3 and len(lr["nat"]) == 3 and len(lr["static_routes"]) == 1
+    gw = _by(rows, "Logical_Router_Port", "lrp-" + router.gateway.id)
+    assert gw["networks"] == ["172.16.0.101/24"] and gw["external_ids"]["neutron:is_ext_gw"] == "True"
+    assert gw["gateway_chassis"] == ["@gwc:lrp-%s_controller" % router.gateway.id]
+    gwc = rows["Gateway_Chassis"][0]
+    assert gwc["name"] == "lrp-%s_controller" % router.gateway.id and gwc["chassis_name"] == "controller"
+    itf = _by(rows, "Logical_Router_Port", "lrp-" + router.interfaces[0].id)
+    assert itf["networks"] == ["192.168.1.1/24"] and "gateway_chassis" not in itf
+    # the switch's side: a router port peered by name; the gateway's answers for the NAT addresses
+    lsp = _by(rows, "Logical_Switch_Port", router.interfaces[0].id)
+    assert lsp["type"] == "router" and lsp["addresses"] == ["router"]
+    assert lsp["options"] == {"router-port": "lrp-" + router.interfaces[0].id}
+    assert lsp["external_ids"]["neutron:device_owner"] == "network:router_interface"
+    glsp = _by(rows, "Logical_Switch_Port", router.gateway.id)
+    assert glsp["options"]["nat-addresses"] == "router"
+    assert glsp["external_ids"]["neutron:device_owner"] == "network:router_gateway"
+    route = rows["Logical_Router_Static_Route"][0]
+    assert (route["ip_prefix"], route["nexthop"]) == ("0.0.0.0/0", "172.16.0.1")
+    nat = {(n["type"], n["logical_ip"]): n for n in rows["NAT"]}
+    assert nat[("snat", "192.168.1.0/24")]["external_ip"] == "172.16.0.101"
+    assert nat[("snat", "192.168.2.0/24")]["external_ip"] == "172.16.0.101"
+    fip = nat[("dnat_and_snat", str(ROUTED.instances["vm1"].port.ip))]
+    assert fip["external_ip"] == "172.16.0.150"
+    assert fip["external_ids"]["neutron:fip_port_id"] == ROUTED.instances["vm1"].port.id
+    assert "external_mac" not in fip and "logical_port" not in fip      # centralized: neutron's default
+    # router ports are trusted: in no port group
+    drop = _by(rows, "Port_Group", "neutron_pg_drop")
+    assert "@lsp:" + router.interfaces[0].id not in drop["ports"]
+
+
+def test_distributed_floating_ip_names_port_and_mac():
+    text = open(os.path.join(SCENARIO_DIR, "ovn-router.yaml")).read()
+    scenario = load_scenario("d.yaml", text.replace("sdn: {type: ovn}", "sdn: {type: ovn, distributed_floating_ips: true}"))
+    fip = next(n for n in ovn_nb.rows(scenario)["NAT"] if n["type"] == "dnat_and_snat")
+    assert fip["external_mac"] == [scenario.floating_ips[0].mac]
+    assert fip["logical_port"] == [scenario.instances["vm1"].port.id]
+
+
+def test_a_router_gateway_needs_a_gateway_chassis():
+    text = open(os.path.join(SCENARIO_DIR, "ovn-router.yaml")).read()
+    unmapped = text.replace("bridge_mappings: {provider: br-provider}", "bridge_mappings: {}", 1)
+    assert unmapped != text
+    said = _problems(unmapped)
+    assert "routers.router.external_gateway" in said and "no gateway chassis" in said
+    said = _problems(text.replace("sdn: {type: ovn}", "sdn: {type: neutron, distributed_floating_ips: true}"))
+    assert "sdn.distributed_floating_ips" in said

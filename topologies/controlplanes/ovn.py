@@ -190,6 +190,10 @@ class Ovn(ControlPlane):
         out = [(name, "its chassis") for name in self.scenario.nodes if name not in chassis]
         up = self.nb.ports_up()
         out += [(p.node, "port %s" % p.name) for p in self.scenario.instance_ports() if not up.get(p.id)]
+        if any(r.gateway for r in self.scenario.routers.values()):
+            bound = self.sb.bound()
+            out += [(self.central, "the gateway port of router %s" % r.name) for r in self.scenario.routers.values()
+                    if r.gateway is not None and "cr-" + ovn_nb.lrp_name(r.gateway) not in bound]
         return out
 
     def summary(self):
@@ -199,8 +203,9 @@ class Ovn(ControlPlane):
                                                             len(ports))
 
     def stalled(self, node, what):
-        return "ovn-controller of %s did not bind %s" % (node, what) if what.startswith("port") else \
-            "%s did not register %s in the southbound database" % (node, what)
+        if what == "its chassis":
+            return "%s did not register its chassis in the southbound database" % node
+        return "ovn-controller did not bind %s" % what
 
     def units(self, where):
         if where not in self.lab.nodes:
