@@ -12,7 +12,9 @@ from stacklab import naming
 from stacklab.errors import LabError
 from stacklab.runtime.procs import Proc, from_pidfile, in_namespaces, terminate, wait_gone
 from stacklab.scenario.metadata import served_by_dhcp
+from stacklab.scenario.ovn import metadata_chassis as ovn_metadata_chassis
 from topologies import metadata
+from topologies.ovn_metadata import veth_names as ovn_veth_names
 from topologies.shell import script
 
 
@@ -47,11 +49,18 @@ def apply_changes(lab, new, d):
             done.append("metadata: %s" % lab.start_metadata(serving))
     if (added or d.removed_instances) and metadata.agent_nodes(new):
         lab.write_metadata()            # nova and the metadata agents learn of them, as from neutron's server
+    for node, net in [p for p in ovn_metadata_chassis(old) if p not in ovn_metadata_chassis(new)]:
+        remove_ovn_metadata(lab, node, old.networks[net])     # the network's last port left the chassis
+        done.append("metadata: ovnmeta-%s removed from %s" % (old.networks[net].id, node))
+    places = [p for p in ovn_metadata_chassis(new) if p not in ovn_metadata_chassis(old)]
+    if places:                          # ML2/OVN: a network's first port on a chassis brings its ovnmeta-
+        lab.start_ovn_metadata_namespaces(places)
+        started = [lab.ovnmeta[naming.ovnmeta_host(node, new.networks[net].id)] for node, net in places]
+        done.append("metadata: %s" % lab.start_metadata(started))
     lab.state.save()
     if added or plans:
         lab.wait_for_flows()
-        done.append("agents: new plans for %s, flows confirmed" % ", ".join(plans) if plans else
-                    "agents: flows confirmed")
+        done.append(lab.plane.plans_line(plans))
     if added:
         lab.start_ssh(added)
         lab.start_web_servers(added)
@@ -60,6 +69,7 @@ def apply_changes(lab, new, d):
         done += ["instance %s added on %s (%s, %s)" % (i.name, i.node, i.port.ip, i.port.name) for i in added]
     if d.added_floating_ips:
         done += _update_routers(lab, old, new)
+    done += ["floating IP %s removed (its NAT row)" % a for a in d.removed_floating_ips]
     lab.state.save()
     return done
 
@@ -117,6 +127,17 @@ def remove_namespace(lab, name, host):
                    "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true\n"
                    "umount /run/netns/%s 2>/dev/null; rm -f /run/netns/%s || true"
                    % (naming.INTEGRATION_BRIDGE, port.name, port.name, name, name))
+
+
+def remove_ovn_metadata(lab, node, network):
+    """End ovnmeta-<network id> on `node`, as the OVN metadata agent does when
+    the network's last port leaves the chassis: haproxy, the veth, the namespace."""
+    name = naming.ovnmeta_host(node, network.id)
+    host = lab.ovnmeta.pop(name)
+    outer, _ = ovn_veth_names(network.id)
+    _end_namespace(lab, name, host, node, "ovs-vsctl --if-exists del-port %s %s\nip link del %s 2>/dev/null || true\n"
+                   "umount /run/netns/{ns} 2>/dev/null; rm -f /run/netns/{ns} || true".format(ns=host.namespace)
+                   % (naming.INTEGRATION_BRIDGE, outer, outer))
 
 
 def remove_instance(lab, name):
@@ -188,4 +209,7 @@ def _update_routers(lab, old, new):
         lines.append(host.nat_reload_script(new.floating_ips))
         script(host, "\n".join(lines), "adding floating IPs to %s" % host.name)
         done += ["floating IP %s -> %s on %s" % (f.address, f.fixed_ip, host.name) for f in fips]
+    done += ["floating IP %s -> %s (router %s, %s)" % (f.address, f.fixed_ip, f.router, lab.plane.NAME)
+             for f in new.floating_ips if str(f.address) in added and f.router is not None
+             and new.routers[f.router].node is None]
     return done

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import List
 
 
+# the control planes `apply` changes live (neutron's agents by their plans, OVN by northbound writes)
+LIVE_PLANES = ("neutron", "ovn")
+
+
 @dataclass
 class ScenarioDiff:
     added_instances: List[str] = field(default_factory=list)
@@ -17,13 +21,15 @@ class ScenarioDiff:
     regrouped_instances: List[str] = field(default_factory=list)     # their security groups changed
     added_networks: List[str] = field(default_factory=list)
     added_floating_ips: List[str] = field(default_factory=list)      # addresses
+    removed_floating_ips: List[str] = field(default_factory=list)    # addresses (OVN: a NAT row goes)
     groups: List[str] = field(default_factory=list)                  # "web: + ingress tcp 80"
     refused: List[str] = field(default_factory=list)                 # why it cannot be live
 
     @property
     def empty(self):
         return not (self.added_instances or self.removed_instances or self.regrouped_instances
-                    or self.added_networks or self.added_floating_ips or self.groups)
+                    or self.added_networks or self.added_floating_ips or self.removed_floating_ips
+                    or self.groups)
 
     def lines(self):
         """What changes, one line each, as `apply` prints it."""
@@ -33,6 +39,7 @@ class ScenarioDiff:
         out += ["instance %s added" % n for n in self.added_instances]
         out += ["instance %s: security groups changed" % n for n in self.regrouped_instances]
         out += ["floating IP %s added" % a for a in self.added_floating_ips]
+        out += ["floating IP %s removed" % a for a in self.removed_floating_ips]
         return out
 
 
@@ -86,11 +93,13 @@ def diff(old, new):
     if new.name != old.name:
         d.refused.append("the file describes scenario %s, the lab is %s" % (new.name, old.name))
         return d
-    if old.sdn != "neutron":
-        d.refused.append("live changes are made to neutron labs only (this one is %s): rebuild it" % old.sdn)
+    if old.sdn not in LIVE_PLANES:
+        d.refused.append("live changes are made to %s labs only (this one is %s): rebuild it"
+                         % (" and ".join(LIVE_PLANES), old.sdn))
         return d
     for attr, what in (("agent_release", "the agent release"), ("l2_population", "agent.l2_population"),
-                       ("arp_responder", "agent.arp_responder"), ("sdn", "sdn")):
+                       ("arp_responder", "agent.arp_responder"), ("sdn", "sdn"),
+                       ("distributed_floating_ips", "sdn.distributed_floating_ips")):
         if getattr(old, attr) != getattr(new, attr):
             d.refused.append("%s changed" % what)
     _unchanged("node", old.nodes, new.nodes, d.refused)
@@ -110,6 +119,8 @@ def diff(old, new):
         else:
             o, n = old.networks[name], new.networks[name]
             kept = {k: v for k, v in n.local_vlans.items() if k in o.local_vlans}
+            if old.sdn == "ovn":        # no local VLANs on OVN: a network comes and goes with its ports
+                kept = o.local_vlans
             if dataclasses.replace(o, local_vlans={}) != dataclasses.replace(n, local_vlans={}) \
                     or kept != o.local_vlans:
                 what = changed_fields(dataclasses.replace(o, local_vlans={}), dataclasses.replace(n, local_vlans={}))
@@ -117,6 +128,9 @@ def diff(old, new):
     for net, port in old.dhcp_ports.items():
         if net in new.dhcp_ports and new.dhcp_ports[net] != port:
             d.refused.append("the DHCP port of network %s would change" % net)
+    for net, port in old.metadata_ports.items():
+        if net in new.metadata_ports and new.metadata_ports[net] != port:
+            d.refused.append("the metadata port of network %s would change" % net)
 
     for name in sorted(set(old.security_groups) | set(new.security_groups)):
         o, n = old.security_groups.get(name), new.security_groups.get(name)
@@ -162,5 +176,8 @@ def diff(old, new):
                 d.added_floating_ips.append(str(f.address))
         elif known != f:
             d.refused.append("floating IP %s changed" % f.address)
-    d.refused += ["floating IP %s removed" % a for a in old_fips]
+    if old.sdn == "ovn":                # its NAT row deleted, as neutron's driver does
+        d.removed_floating_ips += list(old_fips)
+    else:
+        d.refused += ["floating IP %s removed" % a for a in old_fips]
     return d

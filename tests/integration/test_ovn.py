@@ -192,3 +192,47 @@ def test_a_distributed_floating_ip_leaves_from_its_own_chassis(tmp_path):
     finally:
         stacklab("down", "it-ovn-dfip", check=False)
     assert not wait_clean(before)
+
+
+def test_apply_on_ovn_is_northbound_writes(tmp_path):
+    """`stacklab apply` on an OVN lab: an instance (on a chassis new to its
+    network: its ovnmeta- comes with it), a rule and a floating IP added by
+    northbound writes, done when every chassis has them; logins to vm1
+    through its floating IP keep working meanwhile; then all of it removed
+    again, vm3's ovnmeta- with it."""
+    before = Snapshot()
+    path = renamed("ovn-router", "it-ovn-apply", str(tmp_path))
+    base = open(path).read()
+    rule = "      - {direction: ingress, protocol: tcp, port: 22}\n"
+    grown = base.replace("\nfloating_ips:", "\n  vm3: {node: compute2, network: selfservice1, keypair: mykey}\n"
+                                            "\nfloating_ips:", 1) \
+        .replace(rule, rule + "      - {direction: ingress, protocol: tcp, port: 8080}\n", 1) \
+        .replace("  - {address: 172.16.0.150, instance: vm1}\n",
+                 "  - {address: 172.16.0.150, instance: vm1}\n  - {address: 172.16.0.151, instance: vm3}\n")
+    (tmp_path / "grown.yaml").write_text(grown)
+    stacklab("up", path)
+    try:
+        lab = RunningLab.open("it-ovn-apply")
+        hold = lab.start_probe("workstation", probes.connections, "172.16.0.150", 22, 8.0)
+        out = stacklab("apply", str(tmp_path / "grown.yaml"))
+        assert "instance vm3 added on compute2" in out.stdout, out.stdout
+        assert "every chassis caught up" in out.stdout and "floating IP 172.16.0.151" in out.stdout
+        meta = "ovnmeta-" + lab.scenario.networks["selfservice1"].id
+        assert meta in lab.run("compute2", ["ip", "netns"]).stdout
+        lab = RunningLab.open("it-ovn-apply")
+        assert lab.probe("workstation", probes.ping, "172.16.0.151", 1, 1.0)["replies"] == 1
+        assert lab.probe("vm1", probes.tcp_syn, str(lab.scenario.instances["vm3"].port.ip), 8080)["state"] == "closed"
+        ssh = stacklab("ssh", "--lab", "it-ovn-apply", "vm3", "--", "hostname", check=False)
+        assert ssh.returncode == 0, ssh.stdout + ssh.stderr    # its key came through its new ovnmeta-
+        connections = lab.finish_probe(hold)
+        assert connections["failed"] == 0 and connections["refused"] == 0 and connections["ok"] > 0, connections
+        out = stacklab("apply", path)
+        assert "instance vm3 removed" in out.stdout and "floating IP 172.16.0.151 removed" in out.stdout, out.stdout
+        meta = "ovnmeta-" + lab.scenario.networks["selfservice1"].id
+        assert meta not in lab.run("compute2", ["ip", "netns"]).stdout
+        lab = RunningLab.open("it-ovn-apply")
+        assert lab.probe("workstation", probes.ping, "172.16.0.151", 1, 1.0)["replies"] == 0
+        assert stacklab("check", "it-ovn-apply", check=False).returncode == 0
+    finally:
+        stacklab("down", "it-ovn-apply", check=False)
+    assert not wait_clean(before)

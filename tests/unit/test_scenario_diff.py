@@ -62,4 +62,26 @@ def test_security_groups_of_an_instance():
 def test_netvirt_labs_are_refused():
     text = open(find_scenario("netvirt-dvr")).read()
     d = diff(load(text), load(text))
-    assert d.refused and "neutron labs only" in d.refused[0]
+    assert d.refused and "neutron and ovn labs only" in d.refused[0]
+
+
+OVN = open(find_scenario("ovn-router")).read()
+VM3 = "  vm3: {node: compute2, network: selfservice1, keypair: mykey}\n"
+FIP = "  - {address: 172.16.0.150, instance: vm1}\n"
+
+
+def test_ovn_instances_and_floating_ips_come_and_go():
+    """On OVN a network has no local VLAN to keep, and a floating IP is a
+    NAT row that can go as it came."""
+    grown = OVN.replace("\nfloating_ips:", "\n" + VM3 + "\nfloating_ips:", 1) \
+        .replace(FIP, FIP + "  - {address: 172.16.0.151, instance: vm2}\n")
+    d = diff(load(OVN), load(grown))
+    assert not d.refused, d.refused
+    assert d.lines() == ["instance vm3 added", "floating IP 172.16.0.151 added"]
+    back = diff(load(grown), load(OVN))
+    assert not back.refused, back.refused
+    assert back.lines() == ["instance vm3 removed", "floating IP 172.16.0.151 removed"]
+    # neutron's qrouter- keeps refusing a floating IP's removal
+    lb = open(find_scenario("lb-amphora")).read()
+    fewer = lb.replace("  - {address: 172.17.0.95, instance: instance02}\n", "")
+    assert diff(load(lb), load(fewer)).refused == ["floating IP 172.17.0.95 removed"]

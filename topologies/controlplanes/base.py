@@ -59,6 +59,10 @@ class ControlPlane:
         """Write every plan again from the lab's scenario; the nodes whose plan changed."""
         raise LabError("live changes are not made with %s: rebuild the lab" % self.NAME)
 
+    def plans_line(self, plans):
+        """What `apply` says once the flows of a change are confirmed."""
+        return "agents: new plans for %s, flows confirmed" % ", ".join(plans) if plans else "agents: flows confirmed"
+
     def update_tunnels(self, old, new):
         """Add and remove tunnel ports for a live change from `old` to `new`; what changed."""
         raise LabError("live changes are not made with %s: rebuild the lab" % self.NAME)

@@ -179,6 +179,23 @@ class Ovn(ControlPlane):
         return "ovn-central on %s, %d northbound rows, ovn-controller on %d nodes" % (
             self.central, written, len(self.scenario.nodes))
 
+    def update_plans(self):
+        """A live change: the northbound made what the scenario now says,
+        row by row, as neutron's driver writes each change; returns once
+        every chassis has caught up (`--wait=hv`)."""
+        counts = self.nb.sync(ovn_nb.rows(self.scenario), wait=True)
+        self.last_sync = counts
+        return [] if not any(counts.values()) else ["the northbound database"]
+
+    def update_tunnels(self, old, new):
+        """ovn-controller makes and removes its Geneve ports itself."""
+        return []
+
+    def plans_line(self, plans):
+        counts = getattr(self, "last_sync", {})
+        return ("northbound: %(inserted)d rows added, %(updated)d changed, %(deleted)d removed; every chassis "
+                "caught up" % counts) if plans else "ports bound"
+
     def _watch(self, node, daemon, command):
         pidfile = self._outside(node, "/var/run/ovn/%s.pid" % {"ovsdb-server-nb": "ovnnb_db",
                                                              "ovsdb-server-sb": "ovnsb_db"}.get(daemon, daemon))
