@@ -330,7 +330,29 @@ class OvnAclDeleted(Fault):
         return ["acl-add"]
 
 
+class RequestedChassis(InstanceFault):
+    kind = "requested_chassis"
+    params = Record({
+        "instance": Field(Name(example="instance02"), required=True),
+        "chassis": Field(Name(example="compute2"), required=True, doc="Where its port is now asked to be bound."),
+    }, doc="The instance's logical switch port asks for another chassis (options:requested-chassis in the "
+           "northbound database): the chassis that has its tap no longer binds it.")
+
+    def validate(self, scenario, p, report):
+        super().validate(scenario, p, report)
+        if scenario.sdn != "ovn":
+            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+
+    def inject(self, lab, scenario, p):
+        port = scenario.instances[p["instance"]].port
+        return _run(lab, scenario.sdn_controller, "ovn-nbctl set Logical_Switch_Port %s options:requested-chassis=%s"
+                    % (port.id, shlex.quote(p["chassis"])))
+
+    def giveaways(self, scenario, p):
+        return ["requested-chassis"]
+
+
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
                                       NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched,
-                                      OvnAclDeleted)}
+                                      OvnAclDeleted, RequestedChassis)}
