@@ -251,7 +251,8 @@ class Check:
         about = [str(self.params[k]) for k in self.TITLE_KEYS if self.params.get(k) is not None]
         return " ".join([self.kind] + about)
 
-    TITLE_KEYS = ("node", "instance", "where", "load_balancer", "from", "to", "name", "bridge", "port", "expect")
+    TITLE_KEYS = ("node", "instance", "where", "load_balancer", "from", "to", "name", "bridge", "port", "expect", "db",
+                  "table")
 
 
 @dataclass

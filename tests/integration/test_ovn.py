@@ -236,3 +236,20 @@ def test_apply_on_ovn_is_northbound_writes(tmp_path):
     finally:
         stacklab("down", "it-ovn-apply", check=False)
     assert not wait_clean(before)
+
+
+def test_the_ovn_check_fails_on_a_row_neutron_would_not_write(ovn):
+    """The port's external_ids changed by hand: the list comparison names the line."""
+    from stacklab.checks import run_check
+    from stacklab.scenario.model import Check
+    check = next(c for c in ovn.scenario.checks if c.kind == "ovn" and c.params.get("table") == "Logical_Switch_Port")
+    assert run_check(ovn, check).ok
+    port = "8811e933-5c4e-4bd2-a6a1-0c87c2f1a3b5"
+    nbctl(ovn, "set", "Logical_Switch_Port", port, 'external_ids:"neutron:port_name"=by-hand')
+    try:
+        result = run_check(ovn, check)
+        assert not result.ok and '"neutron:port_name"=by-hand' in result.detail, result.detail
+        assert "1 lines missing, 1 not in it" in result.detail
+    finally:
+        nbctl(ovn, "set", "Logical_Switch_Port", port, 'external_ids:"neutron:port_name"=""')
+    assert run_check(ovn, check).ok
