@@ -182,6 +182,8 @@ def graph(scenario, view=None):
             s.node(_id("physnet", p), "physical network %s" % p, shape="box", style="rounded,filled",
                    fillcolor="#e8e8e8", width="3")
     _networks_legend(g, scenario)
+    if scenario.sdn == "ovn":
+        _logical(g, scenario)
     for node in scenario.nodes.values():
         _node(g, scenario, view, node, amphorae)
     for host in scenario.hosts.values():
@@ -192,6 +194,29 @@ def graph(scenario, view=None):
         g.node("differences", "differences from the scenario:\n" + "\n".join(view.differences), shape="note",
                fontcolor=DIFFERS, color=DIFFERS)
     return g
+
+
+def _logical(g, scenario):
+    """OVN's northbound as `ovn-nbctl show` has it: logical switches with their
+    instances, logical routers with their gateway chassis, joined by router ports."""
+    from stacklab.scenario.ovn import gateway_chassis
+    with g.subgraph(name="cluster_ovn_nb", graph_attr={
+            "label": "OVN northbound (logical)", "style": "rounded,dashed", "color": "#7a7a7a",
+            "fontname": FONT}) as c:
+        for net in scenario.networks.values():
+            inside = [i.name for i in scenario.instances.values() if i.port.network == net.name]
+            extra = " + localnet %s" % net.physical_network if net.physical_network else ""
+            c.node(_id("ls", net.name), "switch neutron-%s...\n(aka %s) %s%s%s" % (
+                net.id[:8], net.name, net.subnet.cidr, extra, "\n" + ", ".join(inside) if inside else ""),
+                shape="box", style="filled", fillcolor="#e1f0e1")
+        for router in scenario.routers.values():
+            gw = ("\ngateway chassis: %s" % ", ".join(gateway_chassis(scenario, router))
+                  if router.gateway is not None else "")
+            c.node(_id("lr", router.name), "router neutron-%s...\n(aka %s)%s" % (router.id[:8], router.name, gw),
+                   shape="box", style="rounded,filled", fillcolor="#fde9c8")
+            for port in router.ports():
+                c.edge(_id("lr", router.name), _id("ls", port.network),
+                       label="lrp-%s...\n%s" % (port.id[:8], port.ip))
 
 
 def _networks_legend(g, scenario):

@@ -125,3 +125,18 @@ def test_the_picture_names_vnis_vlans_mtus_and_security_groups():
     source = graph(load_scenario(find_scenario("three-networks"))).source
     assert "VNI" in source and "VLAN 101" in source and "MTU 1450" in source and "security groups:" in source
     assert "tag " in source
+
+
+def test_an_ovn_lab_drawn_with_its_logical_topology():
+    from stacklab.draw import graph, scenario_view
+    from stacklab.scenario.loader import find_scenario, load_scenario
+    scenario = load_scenario(find_scenario("ovn-router"))
+    source = graph(scenario).source
+    assert "OVN northbound (logical)" in source and "gateway chassis: controller" in source
+    assert "ovn-central" in source and "OpenDaylight" not in source
+    assert source.count("lrp-") == 3            # the router's three ports, to their switches
+    view = scenario_view(scenario)
+    assert view.bridges["compute1"] == ["br-int", "br-provider"]     # no br-tun on OVN
+    assert sorted(t.remote_ip for t in view.tunnels["controller"]) == ["172.16.0.31", "172.16.0.32"]
+    assert sorted(t.port for t in view.tunnels["controller"]) == ["ovn-comput-0", "ovn-comput-1"]
+    assert all(tag is None for tag in view.tags.values())         # no local VLANs either
