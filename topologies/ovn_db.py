@@ -6,17 +6,32 @@ lab sees from outside through the node's private /var/run/ovn.
 Northbound writes happen in one transaction (what ovn_nb.rows() built);
 reads keep one IDL replica and refresh it on every call."""
 
+import sys
 import time
 import warnings
 
 from stacklab.errors import LabError
 from topologies.ovn_nb import TABLES
 
-with warnings.catch_warnings():
-    # ovs.poller asks eventlet (os-ken's) whether it is monkey-patched; eventlet warns on import
-    warnings.simplefilter("ignore")
-    import ovs.db.idl
-    import ovs.poller
+def _import_ovs():
+    """Open vSwitch's IDL without eventlet: ovs.poller imports eventlet (os-ken's) when it can, only to ask
+    whether it monkey-patched select; the lab never does, and an imported eventlet warns at every fork of
+    the builder. Blocked for that one import, importable again after."""
+    blocked = "eventlet" not in sys.modules
+    if blocked:
+        sys.modules["eventlet"] = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import ovs.db.idl
+            import ovs.poller
+    finally:
+        if blocked:
+            del sys.modules["eventlet"]
+    return ovs
+
+
+ovs = _import_ovs()
 
 NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"

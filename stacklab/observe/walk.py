@@ -29,9 +29,13 @@ from stacklab.scenario import endpoints
 MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
 _TABLE = re.compile(r"^\s*(\d+)\. ")
 _BRIDGE = re.compile(r'^bridge\("([^"]+)"\)')
-_TUN_ID = re.compile(r"^\s*(?:set_field:(0x[0-9a-f]+)->tun_id|load:(0x[0-9a-f]+)->NXM_NX_TUN_ID\[\]|"
+_TUN_ID = re.compile(r"^\s*(?:set_field:(0x[0-9a-f]+)(?:/0x[0-9a-f]+)?->tun_id|load:(0x[0-9a-f]+)->NXM_NX_TUN_ID\[\]|"
                      r"set_tunnel:(0x[0-9a-f]+))$")
+_TUN_META = re.compile(r"^\s*set_field:(0x[0-9a-f]+)->tun_metadata0$")
+# OVN moves the logical inport into bits 16..30 of tun_metadata0; the trace says what they became
+_TUN_META_BITS = re.compile(r"^\s*-> NXM_NX_TUN_METADATA0\[(\d+)\.\.(\d+)\] is now (0x[0-9a-f]+)$")
 _OUTPUT = re.compile(r"^\s*output:(\d+)$")
+TUNNEL_PORTS = ("vxlan", "geneve")     # (geneve: ovn-controller's, carrying the logical ports in tun_metadata0)
 _GROUP = re.compile(r"^\s*group:(\d+)$")
 _DPIF_BRIDGE = re.compile(r"^  (\S+):$")
 _DPIF_PORT = re.compile(r"^    (\S+) (\d+)/(\d+|none): \((\w+)(?::\s*(.*))?\)$")
@@ -68,6 +72,7 @@ class Output:
     ofport: int
     bridge: str
     tun_id: Optional[str] = None
+    tun_metadata0: Optional[str] = None     # Geneve's option: OVN's logical in- and out-port
     skipped: bool = False            # to the port it came in by: OpenFlow drops it
     name: str = ""                   # the port's name
     tunnel: Optional[dict] = None    # a VXLAN port's options (remote_ip, ...)
@@ -157,7 +162,7 @@ def parse_trace(text, bridge):
     outputs (with the tun_id set before them); the last final flow and
     datapath actions (after conntrack recirculations)."""
     steps, outputs, final, actions, normal, matched = [], [], "", "", False, []
-    current, pending, tun_id, flow = bridge, None, None, ""
+    current, pending, tun_id, flow, tun_meta = bridge, None, None, "", None
     frozen = []                          # bridges whose ct(table=...) recirculates, in order
     tunneled, underlay = False, None    # the encapsulated packet's bridge (the underlay): not this pipeline
     for line in text.splitlines():
@@ -201,13 +206,50 @@ def parse_trace(text, bridge):
             matched.append((steps[-1], ""))
         elif _TUN_ID.match(line):
             tun_id = next(g for g in _TUN_ID.match(line).groups() if g)
+        elif _TUN_META.match(line):
+            tun_meta = _TUN_META.match(line).group(1)
+        elif _TUN_META_BITS.match(line) and tun_meta is not None:
+            low, high, value = _TUN_META_BITS.match(line).groups()
+            mask = ((1 << (int(high) - int(low) + 1)) - 1) << int(low)
+            tun_meta = hex((int(tun_meta, 16) & ~mask) | (int(value, 16) << int(low)))
         elif _OUTPUT.match(line):
-            outputs.append(Output(int(_OUTPUT.match(line).group(1)), current, tun_id))
+            outputs.append(Output(int(_OUTPUT.match(line).group(1)), current, tun_id, tun_meta))
         elif line.strip() == "NORMAL":
             normal = True
         elif ">> skipping output to input port" in line and outputs:
             outputs[-1].skipped = True
     return Trace(steps, outputs, final, actions, normal, matched)
+
+
+OVN_CT_NEXT = 12          # conntrack lookups a logical path may make (each switch and router pipeline)
+_OVN_PIPELINE = re.compile(r'^\s*(ingress|egress)\(dp="([^"]+)"')
+_OVN_STAGE = re.compile(r"^\s*\d+\. (\w+) \([^)]*\): (.*), priority (\d+)")
+_OVN_OUT = re.compile(r'^\s*/\* output to "([^"]+)"')
+
+
+def ovn_trace_summary(text):
+    """`ovn-trace` in lines: each pipeline (datapath, ingress or egress) with
+    the stages the packet went through, and where it ends (output, or a drop
+    with the logical flow that dropped it)."""
+    parts, current, last = [], None, ""
+    for line in text.splitlines():
+        m = _OVN_PIPELINE.match(line)
+        if m:
+            current = [m.group(2), m.group(1), [], ""]
+            parts.append(current)
+            continue
+        if current is None:
+            continue
+        m = _OVN_STAGE.match(line)
+        if m:
+            current[2].append(m.group(1))
+            last = "%s, priority %s" % (m.group(2), m.group(3))
+        elif _OVN_OUT.match(line):
+            current[3] = "-> %s" % _OVN_OUT.match(line).group(1)
+        elif line.strip() == "drop;":
+            current[3] = "-> drop (%s)" % last
+    return ["%s %s: %s %s" % (dp, pipe, " ".join(stages), end) if end else "%s %s: %s" % (dp, pipe, " ".join(stages))
+            for dp, pipe, stages, end in parts]
 
 
 def datapath_outputs(actions):
@@ -243,7 +285,7 @@ def sent_frame(hop):
 
 
 # what of the final flow travels on to the next node (the packet, not the pipeline's registers)
-_CARRIED = re.compile(r"^(dl_src|dl_dst|nw_src|nw_dst|tp_src|tp_dst|icmp_type|icmp_code|arp_\w+)=")
+_CARRIED = re.compile(r"^(dl_src|dl_dst|nw_src|nw_dst|nw_ttl|tp_src|tp_dst|icmp_type|icmp_code|arp_\w+)=")
 _PROTOCOLS = ("icmp", "tcp", "udp", "arp", "ip")
 
 
@@ -251,7 +293,7 @@ def carried(final_flow):
     """The packet's own fields of a final flow, to trace it on the next node."""
     fields = final_flow.split(",")
     proto = [f for f in fields if f in _PROTOCOLS][:1]
-    kept = [f for f in fields if _CARRIED.match(f)]
+    kept = [f for f in fields if _CARRIED.match(f) and f != "nw_ttl=0"]    # (0: the trace's default, no TTL given)
     if proto and proto[0] in ("tcp", "udp"):
         kept = [proto[0] + f[2:] if f.startswith("tp_") else f for f in kept]
     return ",".join(proto + kept)
@@ -291,7 +333,7 @@ class Walker:
     def _describe(self, node, out, port):
         """What an output reaches: an instance, a NIC's physical network, a tunnel's far node."""
         out.name = port.name
-        if port.type == "vxlan":
+        if port.type in TUNNEL_PORTS:
             out.tunnel = port.options
             peer = next((n.name for n in self.scenario.nodes.values()
                          if n.tunnel_ip is not None and str(n.tunnel_ip) == port.options.get("remote_ip")), "?")
@@ -330,20 +372,24 @@ class Walker:
         if owner is None or owner.node == node:
             return None
         for out in sent:
-            if out.tunnel is not None and (self._peer(out) or ("",))[0] == owner.node:
+            if out.tunnel is not None and (self._peer(out, node) or ("",))[0] == owner.node:
                 who = next((name for name, i in self.scenario.instances.items() if owner in i.ports), owner.name)
                 hops.append(Note("%s floods the frame (no bridge has learned %s yet); the walk follows its copy "
                                  "toward %s, where %s is" % (node, mac.group(1), owner.node, who)))
                 return out
         return None
 
-    def _peer(self, out):
-        """(node, bridge, ofport) where a VXLAN output comes in."""
+    def _peer(self, out, sender=None):
+        """(node, bridge, ofport) where a tunnel output comes in: the peer's
+        port leading back to the sender (its local_ip, or, for OVN's Geneve
+        ports that name none, the sending node's tunnel address)."""
         remote, local = out.tunnel.get("remote_ip"), out.tunnel.get("local_ip")
+        if local is None and sender is not None and self.scenario.nodes[sender].tunnel_ip is not None:
+            local = str(self.scenario.nodes[sender].tunnel_ip)
         for node in self.scenario.nodes.values():
             if node.tunnel_ip is not None and str(node.tunnel_ip) == remote:
                 for port in self.ports(node.name):
-                    if port.type == "vxlan" and port.options.get("remote_ip") == local:
+                    if port.type in TUNNEL_PORTS and port.options.get("remote_ip") == local:
                         return node.name, port.bridge, port.ofport
         return None
 
@@ -401,7 +447,7 @@ class Walker:
             underlay = self._underlay(node) if any(o.tunnel is not None for o in hop.outputs) else None
             for number in datapath_outputs(t.datapath_actions):
                 port = self._port(node, dp_port=number)
-                if port is not None and port.type != "vxlan" and (port.bridge, port.ofport) not in explicit \
+                if port is not None and port.type not in TUNNEL_PORTS and (port.bridge, port.ofport) not in explicit \
                         and port.bridge != underlay:    # (an ARP the tunnel asked for, not the packet)
                     out = Output(port.ofport, port.bridge)
                     self._describe(node, out, port)
@@ -411,12 +457,36 @@ class Walker:
     def walk(self, src, dst, proto="icmp", port=None):
         """[Hop] of a packet from `src` (an instance, or an external host
         toward a floating IP) to `dst` (an instance or an address); the ARP
-        exchange first when `src` has no ARP entry for the next hop."""
+        exchange first when `src` has no ARP entry for the next hop. On OVN
+        the logical path (ovn-trace) comes first, then the chassis' tables."""
         node, bridge, in_port, flow = self.entry(src, dst, proto, port)
+        logical = self.logical(src, flow) if self.scenario.sdn == "ovn" else []
         arp = self._arp_first(src, flow)
         if arp is not None:
-            return arp
-        return self._follow(node, bridge, in_port, flow)
+            return logical + arp
+        return self._follow(node, bridge, in_port, flow, hops=logical)
+
+    def logical(self, src, flow):
+        """OVN's logical path of the packet, as `ovn-trace` on the central node
+        finds it: each datapath's pipeline with the stages it goes through."""
+        sport = self._source_port(src)
+        if sport is None:
+            return []
+        f = dict(x.split("=", 1) for x in flow.split(",") if "=" in x)
+        proto = flow.split(",")[0]
+        expr = ('inport == "%s" && eth.src == %s && eth.dst == %s && ip4.src == %s && ip4.dst == %s && ip.ttl == 64'
+                % (sport.id, f["dl_src"], f["dl_dst"], f["nw_src"], f["nw_dst"]))
+        if proto == "icmp":
+            expr += " && icmp4.type == 8 && icmp4.code == 0"
+        elif proto in ("tcp", "udp"):
+            expr += " && {0}.src == {1} && {0}.dst == {2}".format(proto, f[proto + "_src"], f[proto + "_dst"])
+        switch = "neutron-" + self.scenario.networks[sport.network].id
+        # the walk is of a connection's first packet: every ct_next finds it new (ovn-trace's default: established)
+        proc = self.lab.run(self.scenario.sdn_controller, ["ovn-trace"] + ["--ct=trk,new"] * OVN_CT_NEXT +
+                            [switch, expr])
+        if proc.returncode != 0:
+            return [Note("ovn-trace %s failed: %s" % (switch, proc.stderr.strip()[-200:]))]
+        return [Note("ovn-trace: " + part, trace=proc.stdout) for part in ovn_trace_summary(proc.stdout)]
 
     def _follow(self, node, bridge, in_port, flow, hops=None):
         hops = hops if hops is not None else []
@@ -439,8 +509,11 @@ class Walker:
                 node, bridge, in_port, flow = through[1]
                 continue
             if out.tunnel is not None:
-                nxt = self._peer(out)
-                flow = "tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow))
+                nxt = self._peer(out, node)
+                meta = ",tun_metadata0=%s" % out.tun_metadata0 if out.tun_metadata0 else ""
+                # OVN routes on the sending chassis: the frame leaves with the router's rewrites
+                frame = sent_frame(hop) if self.scenario.sdn == "ovn" else hop.final_flow
+                flow = "tun_id=%s%s,%s" % (out.tun_id or "0", meta, carried(frame))
             elif out.physical_network is not None:
                 back = self._routed_back(sent_frame(hop))
                 if back is not None:            # the upstream router sends it in again
@@ -578,7 +651,7 @@ class Walker:
             hops.append(hop)
             for out in hop.outputs:
                 if out.tunnel is not None and not out.skipped:
-                    nxt = self._peer(out)
+                    nxt = self._peer(out, node)
                     if nxt is not None:
                         queue.append(nxt + ("tun_id=%s,%s" % (out.tun_id or "0", carried(hop.final_flow)),))
 
@@ -632,6 +705,8 @@ class Walker:
         else:
             raise LabError("a walk starts at an instance, a host or a qdhcp- namespace, not %s" % src)
         packet = "%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s" % (proto, src_mac, dst_mac, src_ip, dst_ip)
+        if self.scenario.sdn == "ovn":     # OVN's logical routers check and decrement it
+            packet += ",nw_ttl=64"
         if proto == "icmp":
             packet += ",icmp_type=8,icmp_code=0"
         elif proto in ("tcp", "udp"):       # (ofproto/trace takes udp ports only by their own names)

@@ -253,3 +253,24 @@ def test_the_ovn_check_fails_on_a_row_neutron_would_not_write(ovn):
     finally:
         nbctl(ovn, "set", "Logical_Switch_Port", port, 'external_ids:"neutron:port_name"=""')
     assert run_check(ovn, check).ok
+
+
+def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
+    """vm1 to vm2: ovn-trace's logical path through both switches and the
+    router, then compute1's tables, the Geneve port with OVN's logical ports
+    in its metadata, compute2's egress pipeline, vm2's tap."""
+    from stacklab.observe.walk import Walker
+    routed.run("vm1", ["ping", "-c1", "-W1", str(routed.scenario.instances["vm2"].port.ip)])   # (ARP learned)
+    hops = [str(h) for h in Walker(routed).walk("vm1", "vm2")]
+    logical = [h for h in hops if h.startswith("ovn-trace: ")]
+    assert any(h.startswith("ovn-trace: router ingress:") and "lr_in_ip_routing" in h for h in logical), hops
+    assert logical[-1].startswith("ovn-trace: selfservice2 egress:") and "-> " in logical[-1], hops
+    physical = [h for h in hops if h.startswith(("compute1:", "compute2:"))]
+    assert physical[0].startswith("compute1:") and "(ovn-comput-" in physical[0] and "to compute2)" in physical[0]
+    assert physical[1].startswith("compute2:") and physical[1].endswith("(vm2)"), physical
+    # and where a packet dies: port 80 of instance02 is in no rule of web: neutron_pg_drop's ACL, on compute1
+    ovn.run("instance03", ["ping", "-c1", "-W1", str(ovn.scenario.instances["instance02"].port.ip)])
+    blocked = [str(h) for h in Walker(ovn).walk("instance03", "instance02", proto="tcp", port=80)]
+    assert any(h.startswith("ovn-trace: selfservice egress:") and "ls_out_acl -> drop (" in h
+               and "neutron_pg_drop" in h for h in blocked), blocked
+    assert blocked[-1].startswith("compute1:") and blocked[-1].endswith("-> drop"), blocked

@@ -77,3 +77,44 @@ def test_a_hop_reads_as_the_document_walks_it():
     assert str(hop) == "compute1: 0 17 40 17 19 21 -> output:6 tun_id=0x1118f (tun4a3b08ef6e9 to compute2)"
     hop = Hop("compute2", "br-provider", "", "0 br-int: 0 58".split(), [Output(3, "br-int", skipped=True)])
     assert str(hop) == "compute2: br-provider: 0 br-int: 0 58 -> drop"
+
+
+OVN_TRACE = """# tcp,reg14=0x2,vlan_tci=0x0000,dl_src=fa:16:3e:f5:91:b3,dl_dst=fa:16:3e:55:18:7a
+ingress(dp="selfservice", inport="0d207d")
+------------------------------------------
+ 0. ls_in_check_port_sec (northd.c:8126): 1, priority 50, uuid 4b6e1c7a
+    reg0[15] = check_in_port_sec();
+    next;
+27. ls_in_l2_lkup (northd.c:9400): eth.dst == fa:16:3e:55:18:7a, priority 50, uuid 2a8f8e4b
+    outport = "8811e9";
+    output;
+
+egress(dp="selfservice", inport="0d207d", outport="8811e9")
+-----------------------------------------------------------
+ 4. ls_out_acl (northd.c:6543): reg0[9] == 1 && (outport == @neutron_pg_drop && ip), priority 2001, uuid 2151f8a2
+    drop;
+"""
+
+
+def test_ovn_trace_summarized_per_pipeline_with_what_dropped_it():
+    from stacklab.observe.walk import ovn_trace_summary
+    assert ovn_trace_summary(OVN_TRACE) == [
+        "selfservice ingress: ls_in_check_port_sec ls_in_l2_lkup",
+        "selfservice egress: ls_out_acl -> drop (reg0[9] == 1 && (outport == @neutron_pg_drop && ip), priority 2001)"]
+
+
+def test_geneve_output_carries_ovn_logical_ports():
+    """OVN sets tun_id under a mask and builds tun_metadata0 from two fields."""
+    text = """Flow: icmp,in_port=1
+bridge("br-int")
+----------------
+39. reg15=0x3,metadata=0x2, priority 100, cookie 0xc67324c7
+    set_field:0x2/0xffffff->tun_id
+    set_field:0x3->tun_metadata0
+    move:NXM_NX_REG14[0..14]->NXM_NX_TUN_METADATA0[16..30]
+     -> NXM_NX_TUN_METADATA0[16..30] is now 0x2
+    output:3
+     -> output to native tunnel
+"""
+    out = parse_trace(text, "br-int").outputs[0]
+    assert (out.ofport, out.tun_id, out.tun_metadata0) == (3, "0x2", "0x20003")
