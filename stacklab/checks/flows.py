@@ -83,6 +83,9 @@ def _bare(line):
     return re.sub(r" \([^()]*\)", "", line)
 
 
+LOGICAL = "ovn-trace: "          # the walk's lines of OVN's logical path
+
+
 @register
 class WalkCheck(Checker):
     """A packet's way through the nodes' pipelines (stacklab flows walk)."""
@@ -96,7 +99,9 @@ class WalkCheck(Checker):
         "path": Field(ListOf(Str(example="compute1: 0 17 40 17 19 21 group:150011 220 251 220 -> output:7 (D)")),
                       required=True,
                       doc="One line per node, as `stacklab flows walk --brief` prints them: the tables (and groups, "
-                          "bridges) in order, then the output; the annotations in parentheses may be left out."),
+                          "bridges) in order, then the output; the annotations in parentheses may be left out. "
+                          "On OVN also (or only) the logical path, as its `ovn-trace: DATAPATH PIPELINE: STAGES "
+                          "-> END` lines: the lines of the kind given are compared."),
     }, doc="The tables a packet goes through on each node and where it leaves (ofproto/trace, following tunnels).")
 
     def validate(self, scenario, params, report):
@@ -106,6 +111,10 @@ class WalkCheck(Checker):
         if dst not in scenario.instances and endpoints.address(scenario, dst) is None:
             report(("to",), "%s is no instance and no IP address" % dst)
         for i, line in enumerate(params["path"]):
+            if line.startswith(LOGICAL):
+                if scenario.sdn != "ovn":
+                    report(("path", i), "ovn-trace lines are an OVN lab's logical path (sdn: {type: ovn})")
+                continue
             node, sep, rest = line.partition(": ")
             if not sep or " -> " not in rest:
                 report(("path", i), "not a walk line (NODE: TABLES... -> OUTPUT)")
@@ -115,6 +124,11 @@ class WalkCheck(Checker):
     def run(self, lab, p):
         hops = Walker(lab).walk(p["from"], p["to"], p["proto"], p["port"])
         got = [str(h) for h in hops]
+        logical = [line for line in p["path"] if line.startswith(LOGICAL)]
+        if not logical:                 # the nodes' path only: OVN's logical lines are not asked about
+            got = [line for line in got if not line.startswith(LOGICAL)]
+        elif len(logical) == len(p["path"]):        # the logical path only
+            got = [line for line in got if line.startswith(LOGICAL)]
         data = {"walk": got, "expected": list(p["path"]), "traces": {h.node: h.trace[-6000:] for h in hops}}
         head = "%s -> %s (%s)" % (p["from"], p["to"], p["proto"])
         same = len(got) == len(p["path"]) and all(

@@ -274,3 +274,12 @@ def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
     assert any(h.startswith("ovn-trace: selfservice egress:") and "ls_out_acl -> drop (" in h
                and "neutron_pg_drop" in h for h in blocked), blocked
     assert blocked[-1].startswith("compute1:") and blocked[-1].endswith("-> drop"), blocked
+    # the walk check asks about the logical path alone, and fails when it goes elsewhere
+    from stacklab.checks.flows import WalkCheck
+    logical = [h for h in blocked if h.startswith("ovn-trace: ")]
+    params = {"from": "instance03", "to": "instance02", "proto": "tcp", "port": 80, "path": logical}
+    check = WalkCheck()
+    filled = check.params.check(params, (), lambda p, m: pytest.fail("%s %s" % (p, m)))
+    assert check.run(ovn, filled).verdict == "pass"
+    filled["port"] = 22
+    assert check.run(ovn, filled).verdict == "fail"
