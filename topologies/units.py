@@ -108,8 +108,8 @@ class Units:
             # which outlive it as its namespaces do
             recorded = {p.what for p in lab.state.processes}
             if "%s neutron-metadata-agent" % where in recorded:
-                units.append(DaemonUnit("neutron-metadata-agent", "OpenStack Neutron Metadata Agent", where,
-                                        ["%s neutron-metadata-agent" % where]))
+                name, description = lab.plane.METADATA_AGENT
+                units.append(DaemonUnit(name, description, where, ["%s neutron-metadata-agent" % where]))
             if "%s nova-api-metadata" % where in recorded:
                 units.append(DaemonUnit("nova-api-metadata", "OpenStack Compute metadata API", where,
                                         ["%s nova-api-metadata" % where]))

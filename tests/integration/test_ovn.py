@@ -283,3 +283,20 @@ def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
     assert check.run(ovn, filled).verdict == "pass"
     filled["port"] = 22
     assert check.run(ovn, filled).verdict == "fail"
+
+
+def test_systemctl_in_the_nodes_knows_ovn_units(ovn):
+    """The units a node of an ML2/OVN cloud has, stopped and started as there:
+    with compute1's ovn-controller stopped, a new port there would not bind;
+    started again, traffic flows as before."""
+    units = ovn.run("controller", ["systemctl", "list-units"]).stdout
+    for unit in ("ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller"):
+        assert unit + ".service" in units, units
+    node = ovn.run("compute1", ["systemctl", "list-units"]).stdout
+    assert "neutron-ovn-metadata-agent.service" in node and "ovn-northd" not in node, node
+    assert ovn.run("compute1", ["systemctl", "stop", "ovn-controller"]).returncode == 0
+    try:
+        assert ovn.run("compute1", ["systemctl", "is-active", "ovn-controller"]).stdout.strip() == "inactive"
+    finally:
+        assert ovn.run("compute1", ["systemctl", "start", "ovn-controller"]).returncode == 0
+    assert wait_for(lambda: pings(ovn), 15)

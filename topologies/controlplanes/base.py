@@ -8,6 +8,8 @@ class ControlPlane:
     (its scenario, state, nodes, fabric, supervisor)."""
 
     NAME = "the control plane"
+    # the metadata agent's systemd unit where this control plane runs one
+    METADATA_AGENT = ("neutron-metadata-agent", "OpenStack Neutron Metadata Agent")
 
     def __init__(self, lab):
         self.lab = lab

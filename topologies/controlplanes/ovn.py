@@ -125,6 +125,7 @@ class Ovn(ControlPlane):
     on every node; the northbound written as neutron's driver writes it."""
 
     NAME = "OVN"
+    METADATA_AGENT = ("neutron-ovn-metadata-agent", "OpenStack Neutron OVN Metadata Agent")
 
     def __init__(self, lab):
         super().__init__(lab)
@@ -229,10 +230,13 @@ class Ovn(ControlPlane):
             return []
         units = [DaemonUnit("ovn-controller", "Open Virtual Network host control daemon", where,
                             ["%s ovn-controller" % where])]
-        if where == self.central:
-            units.append(DaemonUnit("ovn-northd", "Open Virtual Network central control daemon", where,
-                                    ["%s ovsdb-server-nb" % where, "%s ovsdb-server-sb" % where,
-                                     "%s ovn-northd" % where]))
+        if where == self.central:           # ovn-central's units, as Debian names them
+            units += [DaemonUnit("ovn-ovsdb-server-nb", "Open vSwitch database server for OVN Northbound database",
+                                 where, ["%s ovsdb-server-nb" % where]),
+                      DaemonUnit("ovn-ovsdb-server-sb", "Open vSwitch database server for OVN Southbound database",
+                                 where, ["%s ovsdb-server-sb" % where]),
+                      DaemonUnit("ovn-northd", "Open Virtual Network central control daemon", where,
+                                 ["%s ovn-northd" % where])]
         return units
 
 
