@@ -330,6 +330,38 @@ class OvnAclDeleted(Fault):
         return ["acl-add"]
 
 
+class ChassisBridgeMappings(Fault):
+    kind = "chassis_bridge_mappings"
+    params = Record({
+        "node": Field(Name(example="compute1"), required=True),
+        "mappings": Field(Str(example="physnet1:br-provider"), required=True,
+                          doc="What its ovn-bridge-mappings say instead."),
+    }, doc="A chassis as a wrong install leaves it: its ovn-bridge-mappings (Open_vSwitch external_ids) set to "
+           "`mappings`, without the patch ports ovn-controller made for the right ones (a node installed that "
+           "way never had them), ovn-controller started again.")
+
+    def validate(self, scenario, p, report):
+        _need(scenario.nodes, p["node"], "node", ("node",), report)
+        if scenario.sdn != "ovn":
+            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+
+    def inject(self, lab, scenario, p):
+        from stacklab import runner
+        done = [_run(lab, p["node"], "ovs-vsctl set Open_vSwitch . external_ids:ovn-bridge-mappings=%s"
+                     % shlex.quote(p["mappings"]))]
+        done.append(_run(lab, p["node"], "for port in $(ovs-vsctl --bare --columns=name find Interface type=patch); "
+                                         "do ovs-vsctl del-port $port; done"))
+        code, output = runner.service(lab.name, p["node"], "ovn-controller", "restart")
+        if code != 0:
+            raise LabError("%s: systemctl restart ovn-controller: %s" % (p["node"], output))
+        return "; ".join(done + ["%s: systemctl restart ovn-controller" % p["node"]])
+
+    def giveaways(self, scenario, p):
+        node = scenario.nodes.get(p["node"])
+        right = ",".join("%s:%s" % kv for kv in node.bridge_mappings.items()) if node else ""
+        return [m for m in (right, p["mappings"]) if m]
+
+
 class RequestedChassis(InstanceFault):
     kind = "requested_chassis"
     params = Record({
@@ -355,4 +387,4 @@ class RequestedChassis(InstanceFault):
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
                                       NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched,
-                                      OvnAclDeleted, RequestedChassis)}
+                                      OvnAclDeleted, RequestedChassis, ChassisBridgeMappings)}
