@@ -91,10 +91,10 @@ def test_the_key_came_from_the_ovn_metadata_path(ovn):
 
 
 def test_the_security_group_is_ovn_acls(ovn):
-    """Port 22 is open by web's rule; without that ACL it is filtered (the
+    """Port 22 is open by mysecurity's rule; without that ACL it is filtered (the
     default drop), with it back open again."""
     assert tcp(ovn, 22) == "open"
-    group = ovn.scenario.security_groups["web"].id.replace("-", "_")
+    group = ovn.scenario.security_groups["mysecurity"].id.replace("-", "_")
     match = "outport == @pg_%s && ip4 && tcp && tcp.dst == 22" % group
     nbctl(ovn, "--type=port-group", "acl-del", "pg_" + group, "to-lport", "1002", match)
     try:
@@ -113,6 +113,24 @@ def test_a_killed_ovn_daemon_is_started_again(ovn, what):
     status = stacklab("status", LAB)
     assert re.search(r"%s: %s restarted \dx" % (where, daemon), status.stdout), status.stdout
     assert wait_for(lambda: pings(ovn), 30), "no traffic after %s came back" % what
+
+
+def test_systemctl_in_the_nodes_knows_ovn_units(ovn):
+    """(Before the router's lab is up: a daemon started again here would be new to its leak check.)
+    The units a node of an ML2/OVN cloud has, stopped and started as there:
+    with compute1's ovn-controller stopped, a new port there would not bind;
+    started again, traffic flows as before."""
+    units = ovn.run("controller", ["systemctl", "list-units"]).stdout
+    for unit in ("ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller"):
+        assert unit + ".service" in units, units
+    node = ovn.run("compute1", ["systemctl", "list-units"]).stdout
+    assert "neutron-ovn-metadata-agent.service" in node and "ovn-northd" not in node, node
+    assert ovn.run("compute1", ["systemctl", "stop", "ovn-controller"]).returncode == 0
+    try:
+        assert ovn.run("compute1", ["systemctl", "is-active", "ovn-controller"]).stdout.strip() == "inactive"
+    finally:
+        assert ovn.run("compute1", ["systemctl", "start", "ovn-controller"]).returncode == 0
+    assert wait_for(lambda: pings(ovn), 15)
 
 
 # -- ovn-router: the logical router, SNAT through the gateway chassis, floating IPs --------------
@@ -268,7 +286,7 @@ def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
     physical = [h for h in hops if h.startswith(("compute1:", "compute2:"))]
     assert physical[0].startswith("compute1:") and "(ovn-comput-" in physical[0] and "to compute2)" in physical[0]
     assert physical[1].startswith("compute2:") and physical[1].endswith("(vm2)"), physical
-    # and where a packet dies: port 80 of instance02 is in no rule of web: neutron_pg_drop's ACL, on compute1
+    # and where a packet dies: port 80 of instance02 is in no rule of mysecurity: neutron_pg_drop's ACL, on compute1
     ovn.run("instance03", ["ping", "-c1", "-W1", str(ovn.scenario.instances["instance02"].port.ip)])
     blocked = [str(h) for h in Walker(ovn).walk("instance03", "instance02", proto="tcp", port=80)]
     assert any(h.startswith("ovn-trace: selfservice egress:") and "ls_out_acl -> drop (" in h
@@ -284,19 +302,3 @@ def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
     filled["port"] = 22
     assert check.run(ovn, filled).verdict == "fail"
 
-
-def test_systemctl_in_the_nodes_knows_ovn_units(ovn):
-    """The units a node of an ML2/OVN cloud has, stopped and started as there:
-    with compute1's ovn-controller stopped, a new port there would not bind;
-    started again, traffic flows as before."""
-    units = ovn.run("controller", ["systemctl", "list-units"]).stdout
-    for unit in ("ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller"):
-        assert unit + ".service" in units, units
-    node = ovn.run("compute1", ["systemctl", "list-units"]).stdout
-    assert "neutron-ovn-metadata-agent.service" in node and "ovn-northd" not in node, node
-    assert ovn.run("compute1", ["systemctl", "stop", "ovn-controller"]).returncode == 0
-    try:
-        assert ovn.run("compute1", ["systemctl", "is-active", "ovn-controller"]).stdout.strip() == "inactive"
-    finally:
-        assert ovn.run("compute1", ["systemctl", "start", "ovn-controller"]).returncode == 0
-    assert wait_for(lambda: pings(ovn), 15)

@@ -44,7 +44,7 @@ def test_instance_port_bound_by_its_id_with_port_security():
     assert ids["neutron:device_id"] == "36b496b2-4976-4bf1-88c0-09f44385fd19"
     assert ids["neutron:device_owner"] == "compute:nova"
     assert ids["neutron:network_name"] == "neutron-" + NET_ID
-    assert ids["neutron:security_group_ids"] == OVN.security_groups["web"].id
+    assert ids["neutron:security_group_ids"] == OVN.security_groups["mysecurity"].id
     assert lsp["dhcpv4_options"] == ["@dhcp:selfservice"]
 
 
