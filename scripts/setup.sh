@@ -19,7 +19,6 @@ packages=(
   haproxy:haproxy
   ovn-central:ovn-northd
   ovn-host:ovn-controller
-  keepalived:keepalived
   dropbear-bin:dropbear
   openssh-client:ssh
   busybox:busybox
@@ -64,6 +63,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     trap 'rm -f /usr/sbin/policy-rc.d.stacklab' EXIT
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # OVN runs inside the labs' nodes only: the packages' own units, enabled on install, would start
+  # OVN's databases and ovn-controller in the machine's own namespace at the next boot
+  if [[ " ${missing[*]} " == *" ovn-"* ]] && command -v systemctl >/dev/null 2>&1; then
+    for unit in ovn-central ovn-host ovn-northd ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb; do
+      systemctl disable "$unit" >/dev/null 2>&1 || true
+    done
+  fi
 fi
 
 # Debian's mininet is installed for /usr/bin/python3; the venv must see it.
