@@ -468,19 +468,30 @@ class Walker:
 
     def logical(self, src, flow):
         """OVN's logical path of the packet, as `ovn-trace` on the central node
-        finds it: each datapath's pipeline with the stages it goes through."""
+        finds it: each datapath's pipeline with the stages it goes through.
+        From an external host it comes in by the external network's localnet port."""
         sport = self._source_port(src)
-        if sport is None:
+        if sport is not None:
+            inport, network = sport.id, sport.network
+        elif src in self.scenario.hosts:
+            from stacklab.scenario.ovn import derived
+            host = self.scenario.hosts[src]
+            net = next((n for n in self.scenario.networks.values() if n.external
+                        and n.physical_network == host.physical_network), None)
+            if net is None:
+                return []
+            inport, network = "provnet-" + derived("segment", net.id), net.name
+        else:
             return []
         f = dict(x.split("=", 1) for x in flow.split(",") if "=" in x)
         proto = flow.split(",")[0]
         expr = ('inport == "%s" && eth.src == %s && eth.dst == %s && ip4.src == %s && ip4.dst == %s && ip.ttl == 64'
-                % (sport.id, f["dl_src"], f["dl_dst"], f["nw_src"], f["nw_dst"]))
+                % (inport, f["dl_src"], f["dl_dst"], f["nw_src"], f["nw_dst"]))
         if proto == "icmp":
             expr += " && icmp4.type == 8 && icmp4.code == 0"
         elif proto in ("tcp", "udp"):
             expr += " && {0}.src == {1} && {0}.dst == {2}".format(proto, f[proto + "_src"], f[proto + "_dst"])
-        switch = "neutron-" + self.scenario.networks[sport.network].id
+        switch = "neutron-" + self.scenario.networks[network].id
         # the walk is of a connection's first packet: every ct_next finds it new (ovn-trace's default: established)
         proc = self.lab.run(self.scenario.sdn_controller, ["ovn-trace"] + ["--ct=trk,new"] * OVN_CT_NEXT +
                             [switch, expr])
@@ -752,6 +763,24 @@ class Walker:
                     return itf.mac
         raise LabError("%s's network %s has no router to reach that address" % (src, network))
 
+    def _ovn_host_entry(self, host, fip):
+        """On OVN a floating IP is reached at the gateway chassis' NIC, by the
+        router's gateway MAC; distributed, at its instance's chassis, by its own MAC."""
+        router = self.scenario.routers.get(fip.router)
+        if router is None or router.gateway is None:
+            raise LabError("floating IP %s is served by no router with a gateway" % fip.address)
+        port = next((p for i in self.scenario.instances.values() for p in i.ports if p.id == fip.port_id), None)
+        if self.scenario.distributed_floating_ips and port is not None:
+            node, mac = port.node, fip.mac
+        else:
+            node, mac = _ovn_gateway(self.scenario, router), router.gateway.mac
+        nic = next((n for n in self.scenario.nodes[node].nics.values()
+                    if n.physical_network == host.physical_network), None) if node else None
+        if nic is None:
+            raise LabError("no chassis of router %s has a NIC on %s" % (router.name, host.physical_network))
+        bridge, in_port = self.ofport(node, nic.name)
+        return node, bridge, in_port, mac
+
     def _host_entry(self, host, dst_ip):
         """An external host reaches the cloud by a floating IP: at its node's
         provider NIC (netvirt: the instance's node) or the router's (neutron)."""
@@ -766,6 +795,8 @@ class Walker:
             nic = node.provider_mappings.get(host.physical_network)
             bridge, in_port = self.ofport(node.name, nic)
             return node.name, bridge, in_port, fip.mac
+        if self.scenario.sdn == "ovn":
+            return self._ovn_host_entry(host, fip)
         router = self.scenario.routers.get(fip.router)
         if router is None or router.node is None:
             raise LabError("floating IP %s is served by no router" % dst_ip)
@@ -775,6 +806,12 @@ class Walker:
             raise LabError("%s has no NIC on %s" % (router.node, host.physical_network))
         bridge, in_port = self.ofport(node.name, nic.name)
         return node.name, bridge, in_port, router.gateway.mac
+
+
+def _ovn_gateway(scenario, router):
+    from stacklab.scenario.ovn import gateway_chassis
+    chassis = gateway_chassis(scenario, router)
+    return chassis[0] if chassis else None
 
 
 def render(hops, tables=True, trace=False):

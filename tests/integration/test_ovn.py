@@ -286,6 +286,12 @@ def test_the_walk_on_ovn_logical_path_then_each_chassis(routed, ovn):
     physical = [h for h in hops if h.startswith(("compute1:", "compute2:"))]
     assert physical[0].startswith("compute1:") and "(ovn-comput-" in physical[0] and "to compute2)" in physical[0]
     assert physical[1].startswith("compute2:") and physical[1].endswith("(vm2)"), physical
+    # from outside, to vm1's floating IP: in by the localnet port, DNAT on the gateway chassis, Geneve to compute1
+    inbound = [str(h) for h in Walker(routed).walk("workstation", "172.16.0.150")]
+    assert any(h.startswith("ovn-trace: router ingress:") and "lr_in_dnat" in h for h in inbound), inbound
+    nodes = [h for h in inbound if h.startswith(("controller:", "compute1:"))]
+    assert nodes[0].startswith("controller:") and "to compute1)" in nodes[0], inbound
+    assert nodes[-1].startswith("compute1:") and nodes[-1].endswith("(vm1)"), inbound
     # and where a packet dies: port 80 of instance02 is in no rule of mysecurity: neutron_pg_drop's ACL, on compute1
     ovn.run("instance03", ["ping", "-c1", "-W1", str(ovn.scenario.instances["instance02"].port.ip)])
     blocked = [str(h) for h in Walker(ovn).walk("instance03", "instance02", proto="tcp", port=80)]
