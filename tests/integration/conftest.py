@@ -180,6 +180,21 @@ def renamed(name_or_file, name, directory):
 
 
 @contextlib.contextmanager
+def kept_lab(path, name):
+    """`stacklab up` the scenario at `path` (lab `name`, kept by its keeper as
+    a user's is) and yield its RunningLab; then `down`, and fail if anything
+    is left behind."""
+    from stacklab.runtime.running import RunningLab
+    before = Snapshot()
+    stacklab("up", path)
+    try:
+        yield RunningLab.open(name)
+    finally:
+        stacklab("down", name, check=False)
+    assert not wait_clean(before)
+
+
+@contextlib.contextmanager
 def built_lab(name_or_file, rename=None, env=None):
     """Build a scenario (a name in scenarios/ or a file; under the lab name
     `rename` if given, from a copy) and yield (RunningLab with the scenario

@@ -15,24 +15,17 @@ import time
 import pytest
 
 from stacklab.runtime.procs import inner_pid
-from stacklab.runtime.running import RunningLab
 from stacklab.runtime.state import LabState
 
-from .conftest import Snapshot, renamed, scenario_path, stacklab, wait_clean
+from .conftest import kept_lab, renamed, scenario_path, stacklab
 
 NAME = "it-nodes"
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    before = Snapshot()
-    path = renamed(scenario_path("two-node"), NAME, str(tmp_path_factory.mktemp("nodes")))
-    stacklab("up", path)
-    try:
-        yield RunningLab.open(NAME)
-    finally:
-        stacklab("down", NAME, check=False)
-    assert not wait_clean(before)
+    with kept_lab(renamed(scenario_path("two-node"), NAME, str(tmp_path_factory.mktemp("nodes"))), NAME) as running:
+        yield running
 
 
 def sh(lab, where, text, timeout=60):

@@ -15,21 +15,15 @@ from stacklab.observe import probes
 from stacklab.runtime.running import RunningLab
 from stacklab.runtime.state import LabState
 
-from .conftest import Snapshot, kill_dead, renamed, stacklab, wait_clean, wait_for
+from .conftest import kept_lab, kill_dead, renamed, stacklab, wait_for
 
 LAB = "it-ovn"
 
 
 @pytest.fixture(scope="module")
 def ovn(tmp_path_factory):
-    before = Snapshot()
-    path = renamed("ovn-instance", LAB, str(tmp_path_factory.mktemp("ovn")))
-    stacklab("up", path)
-    try:
-        yield RunningLab.open(LAB)
-    finally:
-        stacklab("down", LAB, check=False)
-    assert not wait_clean(before)
+    with kept_lab(renamed("ovn-instance", LAB, str(tmp_path_factory.mktemp("ovn"))), LAB) as lab:
+        yield lab
 
 
 def nbctl(lab, *args):
@@ -139,14 +133,8 @@ ROUTED = "it-ovn-router"
 
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory):
-    before = Snapshot()
-    path = renamed("ovn-router", ROUTED, str(tmp_path_factory.mktemp("ovnr")))
-    stacklab("up", path)
-    try:
-        yield RunningLab.open(ROUTED)
-    finally:
-        stacklab("down", ROUTED, check=False)
-    assert not wait_clean(before)
+    with kept_lab(renamed("ovn-router", ROUTED, str(tmp_path_factory.mktemp("ovnr"))), ROUTED) as lab:
+        yield lab
 
 
 def left_through(lab, node, instance, payload=b"stacklab-ovn-fip"):
@@ -193,13 +181,10 @@ def test_snat_fails_without_its_nat_row(routed):
 def test_a_distributed_floating_ip_leaves_from_its_own_chassis(tmp_path):
     """sdn.distributed_floating_ips: the NAT row names the port and the MAC, and
     vm1's packets leave on compute1's own NIC with the floating IP."""
-    before = Snapshot()
     path = renamed("ovn-router", "it-ovn-dfip", str(tmp_path))
     text = open(path).read().replace("sdn: {type: ovn}", "sdn: {type: ovn, distributed_floating_ips: true}")
     open(path, "w").write(text)
-    stacklab("up", path)
-    try:
-        lab = RunningLab.open("it-ovn-dfip")
+    with kept_lab(path, "it-ovn-dfip") as lab:
         fip = lab.scenario.floating_ips[0]
         nat = lab.run("controller", ["ovn-nbctl", "--format=csv", "--columns=external_mac,logical_port", "find",
                                      "NAT", "type=dnat_and_snat"]).stdout
@@ -207,9 +192,6 @@ def test_a_distributed_floating_ip_leaves_from_its_own_chassis(tmp_path):
         assert left_through(lab, "compute1", "vm1") == ["172.16.0.150"]
         assert left_through(lab, "controller", "vm1") == []
         assert stacklab("check", "it-ovn-dfip", check=False).returncode == 0
-    finally:
-        stacklab("down", "it-ovn-dfip", check=False)
-    assert not wait_clean(before)
 
 
 def test_apply_on_ovn_is_northbound_writes(tmp_path):
@@ -218,7 +200,6 @@ def test_apply_on_ovn_is_northbound_writes(tmp_path):
     northbound writes, done when every chassis has them; logins to vm1
     through its floating IP keep working meanwhile; then all of it removed
     again, vm3's ovnmeta- with it."""
-    before = Snapshot()
     path = renamed("ovn-router", "it-ovn-apply", str(tmp_path))
     base = open(path).read()
     rule = "      - {direction: ingress, protocol: tcp, port: 22}\n"
@@ -228,9 +209,7 @@ def test_apply_on_ovn_is_northbound_writes(tmp_path):
         .replace("  - {address: 172.16.0.150, instance: vm1}\n",
                  "  - {address: 172.16.0.150, instance: vm1}\n  - {address: 172.16.0.151, instance: vm3}\n")
     (tmp_path / "grown.yaml").write_text(grown)
-    stacklab("up", path)
-    try:
-        lab = RunningLab.open("it-ovn-apply")
+    with kept_lab(path, "it-ovn-apply") as lab:
         hold = lab.start_probe("workstation", probes.connections, "172.16.0.150", 22, 8.0)
         out = stacklab("apply", str(tmp_path / "grown.yaml"))
         assert "instance vm3 added on compute2" in out.stdout, out.stdout
@@ -251,9 +230,6 @@ def test_apply_on_ovn_is_northbound_writes(tmp_path):
         lab = RunningLab.open("it-ovn-apply")
         assert lab.probe("workstation", probes.ping, "172.16.0.151", 1, 1.0)["replies"] == 0
         assert stacklab("check", "it-ovn-apply", check=False).returncode == 0
-    finally:
-        stacklab("down", "it-ovn-apply", check=False)
-    assert not wait_clean(before)
 
 
 def test_the_ovn_check_fails_on_a_row_neutron_would_not_write(ovn):
