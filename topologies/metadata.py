@@ -54,6 +54,19 @@ def proxy_config(pidfile, router_id=None, network_id=None, interface=None):
     else:
         uuid, kind, other, bind = network_id, "Network", "Router", "%s:80" % METADATA_IP
         bind_v6 = "bind %s:80 interface %s" % (METADATA_IP6, interface)
+    return proxy_head(uuid, pidfile) + """
+listen listener
+    bind {bind}
+    {bind_v6}
+    server metadata {sock}
+    http-request del-header X-Neutron-{other}-ID
+    http-request set-header X-Neutron-{kind}-ID {uuid}
+""".format(uuid=uuid, bind=bind, bind_v6=bind_v6, sock=SOCKET, kind=kind, other=other)
+
+
+def proxy_head(uuid, pidfile):
+    """What every metadata proxy's haproxy.cfg starts with (the L3, DHCP and
+    OVN metadata agents render the same): its global and defaults sections."""
     return """global
     log-tag     haproxy-metadata-proxy-{uuid}
     maxconn     1024
@@ -72,14 +85,7 @@ defaults
     timeout client          32s
     timeout server          32s
     timeout http-keep-alive 30s
-
-listen listener
-    bind {bind}
-    {bind_v6}
-    server metadata {sock}
-    http-request del-header X-Neutron-{other}-ID
-    http-request set-header X-Neutron-{kind}-ID {uuid}
-""".format(uuid=uuid, pid=pidfile, bind=bind, bind_v6=bind_v6, sock=SOCKET, kind=kind, other=other)
+""".format(uuid=uuid, pid=pidfile)
 
 
 class ProxyHost:

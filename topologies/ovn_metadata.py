@@ -22,30 +22,12 @@ def veth_names(network_id):
 
 def proxy_config(pidfile, network_id):
     """haproxy.cfg of the OVN metadata agent's proxy for one network."""
-    return """global
-    log-tag     haproxy-metadata-proxy-{uuid}
-    maxconn     1024
-    pidfile     {pid}
-    daemon
-
-defaults
-    mode http
-    option httplog
-    option dontlognull
-    option http-server-close
-    option forwardfor
-    retries                 3
-    timeout http-request    30s
-    timeout connect         30s
-    timeout client          32s
-    timeout server          32s
-    timeout http-keep-alive 30s
-
+    return metadata.proxy_head(network_id, pidfile) + """
 listen listener
     bind {ip}:80
     server metadata {sock}
     http-request add-header X-OVN-Network-ID {uuid}
-""".format(uuid=network_id, pid=pidfile, ip=METADATA_IP, sock=metadata.SOCKET)
+""".format(uuid=network_id, ip=METADATA_IP, sock=metadata.SOCKET)
 
 
 class MetadataNamespace(metadata.ProxyHost, LabHost):

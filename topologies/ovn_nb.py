@@ -37,11 +37,6 @@ def switch_name(net):
     return "neutron-" + net.id
 
 
-def address_set(group, version="ip4"):
-    """The address set northd derives from a port group (remote_group rules)."""
-    return "%s_%s" % (port_group_name(group), version)
-
-
 def segment_id(net):
     """A provider network's segment id (neutron's networksegments row)."""
     return derived("segment", net.id)

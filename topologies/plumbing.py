@@ -103,6 +103,36 @@ def bridges_script(node, peers, datapath_type="netdev"):
     return "\n".join(lines)
 
 
+def standalone_bridges_args(node, datapath_type):
+    """ovs-vsctl arguments for a node's physical bridges when no agent
+    programs them (netvirt's underlay, OVN's provider bridges): each switches
+    by itself (standalone) and holds its NICs, answering with their MAC."""
+    args = []
+    for bridge in node.physical_bridges:
+        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge,
+                 "datapath_type=" + datapath_type, "fail_mode=standalone"]
+        args += [a for nic in node.nics.values() if nic.bridge == bridge
+                 for a in ["--", "--may-exist", "add-port", bridge, nic.name] + address_mac(nic)]
+    return args
+
+
+def node_network_lines(node, args, owned):
+    """A node's NICs up with their addresses around one ovs-vsctl transaction
+    of `args` (the unbridged NICs' addresses first: a controller behind one is
+    reachable as soon as the bridges exist), `owned` kept away from the
+    node's kernel, then the addresses that live on bridges."""
+    lines = ["ip link set %s up" % nic.name for nic in node.nics.values()]
+    lines += ["ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.name) for nic in node.nics.values()
+              if nic.address and not nic.bridge]
+    lines += [vsctl(args[1:]) if args else "", ovs_owned_script(owned)]
+    for nic in node.nics.values():
+        if nic.bridge:
+            lines.append("ip link set %s up" % nic.bridge)
+            if nic.address:
+                lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.bridge))
+    return lines
+
+
 def tap_ports_script(ports, instance_of):
     """Plug taps into br-int with the external_ids nova (or the DHCP agent) sets."""
     if not ports:

@@ -7,6 +7,7 @@ import shlex
 
 from stacklab import naming
 from stacklab.errors import LabError
+from stacklab.scenario.ovn import port_group_name, rule_id
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
 
 
@@ -35,6 +36,14 @@ def _run(lab, where, command):
 def _need(names, name, what, path, report):
     if name not in names:
         report(path, "no %s named %s" % (what, name))
+
+
+def _need_ovn(scenario, report):
+    """Whether the scenario is an OVN lab's (an OVN fault's own check)."""
+    if scenario.sdn != "ovn":
+        report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+        return False
+    return True
 
 
 class InstanceFault(Fault):
@@ -309,8 +318,7 @@ class OvnAclDeleted(Fault):
            "(as by `ovn-nbctl remove Port_Group ... acls`): neutron still has the rule.")
 
     def validate(self, scenario, p, report):
-        if scenario.sdn != "ovn":
-            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+        if not _need_ovn(scenario, report):
             return
         group = scenario.security_groups.get(p["group"])
         if group is None:
@@ -319,7 +327,6 @@ class OvnAclDeleted(Fault):
             report(("rule",), "%s has %d rules" % (p["group"], len(group.rules)))
 
     def inject(self, lab, scenario, p):
-        from stacklab.scenario.ovn import port_group_name, rule_id
         group = scenario.security_groups[p["group"]]
         acl = "$(ovn-nbctl --bare --columns=_uuid find ACL 'external_ids:\"neutron:security_group_rule_id\"=\"%s\"')" \
             % rule_id(group, p["rule"])
@@ -342,8 +349,7 @@ class ChassisBridgeMappings(Fault):
 
     def validate(self, scenario, p, report):
         _need(scenario.nodes, p["node"], "node", ("node",), report)
-        if scenario.sdn != "ovn":
-            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+        _need_ovn(scenario, report)
 
     def inject(self, lab, scenario, p):
         from stacklab import runner
@@ -372,8 +378,7 @@ class RequestedChassis(InstanceFault):
 
     def validate(self, scenario, p, report):
         super().validate(scenario, p, report)
-        if scenario.sdn != "ovn":
-            report((), "an OVN fault: the scenario needs sdn: {type: ovn}")
+        _need_ovn(scenario, report)
 
     def inject(self, lab, scenario, p):
         port = scenario.instances[p["instance"]].port

@@ -25,6 +25,7 @@ from typing import List, Optional
 from stacklab.errors import LabError
 from stacklab.observe import nat
 from stacklab.scenario import endpoints
+from stacklab.scenario.ovn import derived, gateway_chassis
 
 MAX_NODES = 4                 # a packet crosses at most this many nodes' pipelines
 _TABLE = re.compile(r"^\s*(\d+)\. ")
@@ -474,7 +475,6 @@ class Walker:
         if sport is not None:
             inport, network = sport.id, sport.network
         elif src in self.scenario.hosts:
-            from stacklab.scenario.ovn import derived
             host = self.scenario.hosts[src]
             net = next((n for n in self.scenario.networks.values() if n.external
                         and n.physical_network == host.physical_network), None)
@@ -809,7 +809,6 @@ class Walker:
 
 
 def _ovn_gateway(scenario, router):
-    from stacklab.scenario.ovn import gateway_chassis
     chassis = gateway_chassis(scenario, router)
     return chassis[0] if chassis else None
 

@@ -16,7 +16,6 @@ from topologies import plumbing
 from topologies.controlplanes.base import ControlPlane
 from topologies.node import read_json, tail
 from topologies.plans import netvirt_plan
-from topologies.plumbing import ovs_owned_script
 from topologies.shell import script
 from topologies.units import DaemonUnit
 
@@ -26,10 +25,6 @@ PROTOCOLS = "OpenFlow13"
 
 def controller_target(scenario):
     return "tcp:%s:%d" % (controller_address(scenario), scenario.sdn_port)
-
-
-def _vsctl(args):
-    return "ovs-vsctl " + " ".join(shlex.quote(a) for a in args)
 
 
 def bridges_script(node, scenario):
@@ -56,23 +51,10 @@ def bridges_script(node, scenario):
                  "options:remote_ip=%s" % scenario.nodes[peer].tunnel_ip]
         if tunnel.ofport is not None:
             args.append("ofport_request=%d" % tunnel.ofport)
-    for bridge in node.physical_bridges:
-        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, "datapath_type=" + scenario.datapath_type,
-                 "fail_mode=standalone"]
-        args += [a for nic in node.nics.values() if nic.bridge == bridge
-                 for a in ["--", "--may-exist", "add-port", bridge, nic.name] + plumbing.address_mac(nic)]
+    args += plumbing.standalone_bridges_args(node, scenario.datapath_type)
     owned = [nic.name for nic in node.nics.values() if nic.bridge] + ([provider] if provider else [])
     # the management address first: br-int connects to the controller as soon as it exists
-    lines = ["ip link set %s up" % nic.name for nic in node.nics.values()]
-    lines += ["ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.name) for nic in node.nics.values()
-              if nic.address and not nic.bridge]
-    lines += [_vsctl(args[1:]) if args else "", ovs_owned_script(owned)]
-    for nic in node.nics.values():
-        if nic.bridge:
-            lines.append("ip link set %s up" % nic.bridge)
-            if nic.address:
-                lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.bridge))
-    return "\n".join(lines)
+    return "\n".join(plumbing.node_network_lines(node, args, owned))
 
 
 def bridge_names(node):

@@ -7,6 +7,7 @@ OVSDB: topologies/ovn_db.py). ovn-controller creates and programs br-int
 itself; DHCP is OVN's own (no dnsmasq), no agent runs."""
 
 import os
+import re
 
 from stacklab import naming
 from stacklab.scenario.ovn import central_address, sb_remote
@@ -71,24 +72,10 @@ def chassis_script(node, scenario):
     """The node's physical bridges (standalone: they switch by themselves;
     its address on the one holding its NIC, where userspace tunnels need
     it), the external_ids, then ovn-controller, which makes br-int."""
-    args = []
-    for bridge in node.physical_bridges:
-        args += ["--", "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge,
-                 "datapath_type=" + scenario.datapath_type, "fail_mode=standalone"]
-        args += [a for nic in node.nics.values() if nic.bridge == bridge
-                 for a in ["--", "--may-exist", "add-port", bridge, nic.name] + plumbing.address_mac(nic)]
     ids = chassis_ids(node, scenario)
+    args = plumbing.standalone_bridges_args(node, scenario.datapath_type)
     args += ["--", "set", "Open_vSwitch", "."] + ["external_ids:%s=%s" % kv for kv in sorted(ids.items())]
-    lines = ["ip link set %s up" % nic.name for nic in node.nics.values()]
-    lines += ["ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.name) for nic in node.nics.values()
-              if nic.address and not nic.bridge]
-    lines.append(plumbing.vsctl(args[1:]))
-    lines.append(plumbing.ovs_owned_script([nic.name for nic in node.nics.values() if nic.bridge]))
-    for nic in node.nics.values():
-        if nic.bridge:
-            lines.append("ip link set %s up" % nic.bridge)
-            if nic.address:
-                lines.append("ip addr add %s dev %s" % (nic.address.with_prefixlen, nic.bridge))
+    lines = plumbing.node_network_lines(node, args, [nic.name for nic in node.nics.values() if nic.bridge])
     lines += tunnel_neighbours(node, scenario)
     lines += ["mkdir -p /var/run/ovn /var/log/ovn", CONTROLLER]
     return "\n".join(lines)
@@ -198,8 +185,8 @@ class Ovn(ControlPlane):
                 "caught up" % counts) if plans else "ports bound"
 
     def _watch(self, node, daemon, command):
-        pidfile = self._outside(node, "/var/run/ovn/%s.pid" % {"ovsdb-server-nb": "ovnnb_db",
-                                                             "ovsdb-server-sb": "ovnsb_db"}.get(daemon, daemon))
+        """Record a daemon by the pidfile its own command line names."""
+        pidfile = self._outside(node, re.search(r"--pidfile=(\S+)", command).group(1))
         self.lab.watch("%s %s" % (node, daemon), node, command, pidfile)
 
     def unprogrammed(self):
