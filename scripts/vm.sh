@@ -144,11 +144,17 @@ run_destroying() {   # run_destroying FUNCTION: the VM goes away however FUNCTIO
 kernel_datapath_look() {   # the documents' commands on a kernel-datapath lab, kept in reports/vm/
   in_vm "cd /vagrant && sudo .venv/bin/stacklab up --datapath system $1 >/dev/null 2>&1 &&
          sudo .venv/bin/stacklab exec compute1 -- ovs-vsctl show; sudo .venv/bin/stacklab exec compute1 -- ovs-dpctl show;
+         sudo .venv/bin/stacklab exec controller -- sh -c 'for ns in \$(ip netns | cut -d\" \" -f1); do echo \$ns:; ip -n \$ns -d link show | grep -A2 \"^[0-9]*: \\(tap\\|qr-\\|qg-\\)\"; done';
          sudo .venv/bin/stacklab down $1 >/dev/null" > "$out/$1-system.txt"
   grep -q "datapath_type: system" "$out/$1-system.txt" && grep -q "system@ovs-system" "$out/$1-system.txt" || {
     say "$1 with the kernel datapath: no datapath_type: system / system@ovs-system in ovs-vsctl/ovs-dpctl show"
     cat "$out/$1-system.txt"; return 1; }
-  say "$1 with the kernel datapath: ovs-vsctl show says datapath_type: system, ovs-dpctl show system@ovs-system"
+  # the DHCP port in qdhcp- (and qr-/qg- in qrouter-) as neutron's interface driver plugs them
+  grep -q "^    openvswitch " "$out/$1-system.txt" && ! grep -A2 "^[0-9]*: \(tap\|qr-\|qg-\)" "$out/$1-system.txt" | grep -q "@if" || {
+    say "$1 with the kernel datapath: the agents' ports in their namespaces are no openvswitch internal ports"
+    cat "$out/$1-system.txt"; return 1; }
+  say "$1 with the kernel datapath: ovs-vsctl show says datapath_type: system, ovs-dpctl show system@ovs-system," \
+      "the DHCP port in qdhcp- is an openvswitch internal port"
 }
 
 smoke_steps() {

@@ -528,13 +528,9 @@ class Lab:
             started.append(host)
             self._record(host, "dhcp")
         self._start_hosts([(partial(new, self.scenario.networks[n], p), made) for n, p in ports.items()])
-        veths = []
         for host in started:
-            node, port = self.nodes[host.port.node], host.port
-            veths.append((host, node, port.name, port.name, port.mac, None, host.network.mtu))
             host.write_files(self.scenario)
-        self._make_veths(veths, "creating the DHCP ports")
-        self._plug_namespaces(started, lambda h: [h.port], "DHCP ports")
+        self._plug_agent_ports(started, lambda h: [h.port], "DHCP ports")
         run_parallel([(h, h.start_script()) for h in started], "starting dnsmasq")
         for host in started:
             self.watch("%s dnsmasq" % host.name, host.name, host.dnsmasq_command(), host.pidfile())
@@ -573,18 +569,28 @@ class Lab:
         run_parallel([(h, h.configure_script()) for h in started], "configuring ovnmeta- namespaces")
         return "%d x ovnmeta- on %d chassis" % (len(started), len(by_node))
 
-    def _plug_namespaces(self, hosts, ports_of, what):
-        """Plug agent namespaces' ports into their node's br-int and list the
-        namespaces in the node's `ip netns`, as on a real network node."""
+    def _plug_agent_ports(self, hosts, ports_of, what):
+        """Plug agent namespaces' ports (qr-, qg-, DHCP taps) into their
+        node's br-int and list the namespaces in the node's `ip netns`, as on
+        a real network node. On the kernel datapath each port is an internal
+        port moved into its namespace, as neutron's interface driver makes
+        it; the userspace datapath loses a moved internal port's device
+        (docs/differences.md), so there it is a veth pair named alike on
+        both ends."""
+        system = self.scenario.datapath_type == "system"
+        if not system:
+            self._make_veths([(host, self.nodes[port.node], port.name, port.name, port.mac, None,
+                               self.scenario.networks[port.network].mtu)
+                              for host in hosts for port in ports_of(host)], "creating the %s" % what)
         by_node = {}
         for host in hosts:
             ports = ports_of(host)
-            node = ports[0].node
-            job = by_node.setdefault(node, [[], []])
-            job[0].extend(ports)
-            job[1].append(self.nodes[node].expose_namespace_script(host.name, host.pid))
-        run_parallel([(self.nodes[n], "\n".join(expose) + "\n" + plumbing.tap_ports_script(p, {}))
-                      for n, (p, expose) in by_node.items()], "plugging %s into br-int" % what)
+            expose, plugs = by_node.setdefault(self.nodes[ports[0].node], ([], []))
+            expose.append(self.nodes[ports[0].node].expose_namespace_script(host.name, host.pid))
+            plugs.extend((p, host.name, self.scenario.networks[p.network].mtu) for p in ports)
+        run_parallel([(node, "\n".join(expose) + "\n" + (plumbing.internal_ports_script(plugs) if system else
+                                                         plumbing.tap_ports_script([p for p, _, _ in plugs], {})))
+                      for node, (expose, plugs) in by_node.items()], "plugging %s into br-int" % what)
 
     def _start_routers(self):
         """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses, NAT."""
@@ -602,14 +608,7 @@ class Lab:
             self.routers[host.name] = host
             self._record(host, "router")
         self._start_hosts([(partial(new, r), made) for r in routers])
-        veths = []
-        for host in self.routers.values():
-            node = self.nodes[host.router.node]
-            for port in host.router.ports():
-                mtu = self.scenario.networks[port.network].mtu
-                veths.append((host, node, port.interface, port.name, port.mac, None, mtu))
-        self._make_veths(veths, "creating the router ports")
-        self._plug_namespaces(self.routers.values(), lambda h: h.router.ports(), "router ports")
+        self._plug_agent_ports(list(self.routers.values()), lambda h: h.router.ports(), "router ports")
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
                       for h in self.routers.values()], "configuring routers")
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)

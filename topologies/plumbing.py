@@ -133,21 +133,48 @@ def node_network_lines(node, args, owned):
     return lines
 
 
+def _port_args(port, vm_uuid=None, kind=None):
+    """One br-int port with the external_ids nova or an agent's interface driver sets."""
+    args = ["--", "--may-exist", "add-port", naming.INTEGRATION_BRIDGE, port.name,
+            "--", "set", "Interface", port.name]
+    if kind:
+        args.append("type=" + kind)
+    args += ["external_ids:iface-id=" + port.id,
+             "external_ids:iface-status=active",
+             "external_ids:attached-mac=" + port.mac]
+    if vm_uuid:
+        args.append("external_ids:vm-uuid=" + vm_uuid)
+    if port.ofport is not None:
+        args.append("ofport_request=%d" % port.ofport)
+    return args
+
+
 def tap_ports_script(ports, instance_of):
     """Plug taps into br-int with the external_ids nova (or the DHCP agent) sets."""
     if not ports:
         return ""
     args = []
     for port in ports:
-        args += ["--", "--may-exist", "add-port", naming.INTEGRATION_BRIDGE, port.name,
-                 "--", "set", "Interface", port.name,
-                 "external_ids:iface-id=" + port.id,
-                 "external_ids:iface-status=active",
-                 "external_ids:attached-mac=" + port.mac]
-        if port.id in instance_of:
-            args.append("external_ids:vm-uuid=" + instance_of[port.id])
-        if port.ofport is not None:
-            args.append("ofport_request=%d" % port.ofport)
+        args += _port_args(port, instance_of.get(port.id))
     up = "\n".join("ip link set %s up" % p.name for p in ports)
     return "\n".join([up, ovs_owned_script([p.name for p in ports]),
                       "ovs-vsctl " + " ".join(shlex.quote(a) for a in args[1:])])
+
+
+def internal_ports_script(plugs):
+    """What neutron's Open vSwitch interface driver does for a qr-, qg- or
+    DHCP tap port on the kernel datapath: an internal port of br-int, given
+    the port's MAC, moved into its namespace (one of the node's `ip netns`),
+    its MTU set and up there. `plugs`: [(port, namespace, MTU)], one
+    ovs-vsctl transaction for them all."""
+    if not plugs:
+        return ""
+    args = []
+    for port, _, _ in plugs:
+        args += _port_args(port, kind="internal")
+    lines = [vsctl(args[1:])]
+    for port, namespace, mtu in plugs:
+        lines += ["ip link set %s address %s" % (port.name, port.mac),
+                  "ip link set %s netns %s" % (port.name, namespace),
+                  "ip -n %s link set %s mtu %d up" % (namespace, port.name, mtu)]
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from stacklab import naming
 from stacklab.datapath import kernel_module_error
 from stacklab.observe import ovsdb
 from stacklab.scenario.loader import find_scenario
@@ -31,7 +32,7 @@ def _on_kernel_datapath(name):
 
 @pytest.mark.skipif(WHY_NOT is not None, reason="no openvswitch kernel module here (%s); "
                                                 "`make vm-test` runs this in the VM" % WHY_NOT)
-@pytest.mark.parametrize("name", ["vxlan-instance", "flat-instance"])
+@pytest.mark.parametrize("name", ["vxlan-instance", "flat-instance", "lb-amphora"])
 def test_lab_on_the_kernel_datapath(name):
     path = _on_kernel_datapath(name)
     try:
@@ -47,11 +48,26 @@ def test_lab_on_the_kernel_datapath(name):
             assert ": %s\n" % tap in dp, dp          # the instance's tap is a port of the kernel datapath
             if name == "vxlan-instance":
                 assert "vxlan_sys_4789 (vxlan" in dp, dp
+            _agent_ports_are_internal(lab)
             # every check of the scenario, DHCP, ping, TCP and SSH through the kernel's datapath included
             result = stacklab("check", lab.state.name, check=False, timeout=300)
             assert result.returncode == 0, result.stdout + result.stderr
     finally:
         os.unlink(path)
+
+
+def _agent_ports_are_internal(lab):
+    """qr-, qg- and DHCP taps as neutron's interface driver plugs them: an
+    internal port of br-int, the device in its namespace an `openvswitch` one."""
+    ports = [(p, naming.qdhcp_namespace(lab.scenario.networks[p.network].id)) for p in lab.scenario.dhcp_ports.values()]
+    ports += [(p, r.namespace) for r in lab.scenario.routers.values() if r.node for p in r.ports()]
+    assert ports
+    for port, namespace in ports:
+        kind = lab.run(port.node, ["ovs-vsctl", "get", "Interface", port.name, "type"], check=True).stdout.strip()
+        assert kind == "internal", (port.name, kind)
+        link = lab.run(port.node, ["ip", "-n", namespace, "-d", "link", "show", port.name], check=True).stdout
+        assert "\n    openvswitch " in link, link
+        assert "@if" not in link, link              # no veth peer
 
 
 @pytest.mark.skipif(WHY_NOT is None, reason="the openvswitch kernel module is here: "

@@ -41,3 +41,25 @@ def test_bridges_script_with_the_kernel_datapath():
     vsctl = plumbing.bridges_script(sc.nodes["compute1"], sc.tunnel_peers("compute1"), "system").splitlines()[0]
     # every bridge of the node on the kernel's datapath, as 000 prints it
     assert vsctl.count("datapath_type=system") == 3 and "netdev" not in vsctl
+
+
+def test_agent_ports_on_the_kernel_datapath_as_neutrons_interface_driver_plugs_them():
+    s = load_scenario(find_scenario("lb-amphora"))
+    router = next(iter(s.routers.values()))
+    qr = router.interfaces[0]
+    dhcp = next(iter(s.dhcp_ports.values()))
+    text = plumbing.internal_ports_script([(qr, router.namespace, 1450), (dhcp, "qdhcp-x", 1500)])
+    lines = text.splitlines()
+    # one ovs-vsctl transaction: each an internal port of br-int with the agent's external_ids
+    assert lines[0].startswith("ovs-vsctl --may-exist add-port br-int %s -- set Interface %s type=internal "
+                               "external_ids:iface-id=%s external_ids:iface-status=active "
+                               "external_ids:attached-mac=%s" % (qr.name, qr.name, qr.id, qr.mac))
+    assert " -- --may-exist add-port br-int %s -- set Interface %s type=internal" % (dhcp.name, dhcp.name) in lines[0]
+    # then the MAC, the move into the namespace, MTU and up there
+    assert lines[1:4] == ["ip link set %s address %s" % (qr.name, qr.mac),
+                          "ip link set %s netns %s" % (qr.name, router.namespace),
+                          "ip -n %s link set %s mtu 1450 up" % (router.namespace, qr.name)]
+    assert lines[4:] == ["ip link set %s address %s" % (dhcp.name, dhcp.mac),
+                         "ip link set %s netns qdhcp-x" % dhcp.name,
+                         "ip -n qdhcp-x link set %s mtu 1500 up" % dhcp.name]
+    assert plumbing.internal_ports_script([]) == ""
