@@ -6,25 +6,35 @@ local VLAN and teach table 20 (learn()) where their source MAC lives.
 With l2population the agent is told where every remote port is: table 20
 gets a flow per remote MAC, table 22 floods a network only to the nodes
 that have ports on it, and with the ARP responder table 21 answers ARP
-requests for remote addresses without sending them anywhere."""
+requests for remote addresses without sending them anywhere.
+
+With DVR, frames from br-int pass DVR_PROCESS first (dvr_process.py), and
+frames from a tunnel pass DVR_NOT_LEARN: those from another node's DVR MAC
+go to br-int without being learned (that MAC is the node's, not a port's)."""
 
 from os_ken.lib.packet import arp, ether_types
 
+from controller.neutron.dvr_process import DvrProcessMixin
 from controller.openflow import (BridgeFlows, BROADCAST, MULTICAST, UNICAST, learn_reverse_path, match, nx_move,
                                  ofp, output, resubmit, push_vlan, set_field, set_vlan, strip_vlan, vlan)
 
 LOCAL_SWITCHING = 0          # classify by input port
+DVR_PROCESS = 1              # DVR: a local router's frames get the node's DVR MAC
 PATCH_LV_TO_TUN = 2          # from br-int: unicast or flood
 GRE_TUN_TO_LV = 3            # from a GRE port (none here): drop
 VXLAN_TUN_TO_LV = 4          # from a VXLAN port: VNI -> local VLAN
 GENEVE_TUN_TO_LV = 6         # from a Geneve port (none here): drop
+DVR_NOT_LEARN = 9            # DVR: frames from other nodes' DVR MACs are not learned
 LEARN_FROM_TUN = 10          # learn the reverse path, then to br-int
 UCAST_TO_TUN = 20            # learned (or, with l2population, told) unicast; unknown -> flood
 ARP_RESPONDER = 21           # l2population's ARP responder: answer for remote ports, else flood
 FLOOD_TO_TUN = 22            # per local VLAN: every tunnel port with the VNI (l2pop: of nodes on it)
 
 
-class TunnelBridge(BridgeFlows):
+class TunnelBridge(DvrProcessMixin, BridgeFlows):
+
+    DVR_PROCESS = DVR_PROCESS
+    DVR_PROCESS_NEXT = PATCH_LV_TO_TUN
 
     def setup_default_tables(self, patch_int, cookie, arp_responder=False):
         self.add(LOCAL_SWITCHING, 1, match(in_port=self.ofport(patch_int)), [resubmit(PATCH_LV_TO_TUN)])
@@ -49,8 +59,10 @@ class TunnelBridge(BridgeFlows):
         """Frames from a VXLAN port go to the VNI -> local VLAN table."""
         self.add(LOCAL_SWITCHING, 1, match(in_port=self.ofport(port)), [resubmit(VXLAN_TUN_TO_LV)])
 
-    def provision_local_vlan(self, local_vlan, vni):
-        self.add(VXLAN_TUN_TO_LV, 1, match(tunnel_id=vni), [push_vlan(), set_vlan(local_vlan), resubmit(LEARN_FROM_TUN)])
+    def provision_local_vlan(self, local_vlan, vni, distributed=False):
+        """VNI -> local VLAN, then learning (DVR: DVR_NOT_LEARN first)."""
+        self.add(VXLAN_TUN_TO_LV, 1, match(tunnel_id=vni),
+                 [push_vlan(), set_vlan(local_vlan), resubmit(DVR_NOT_LEARN if distributed else LEARN_FROM_TUN)])
 
     def install_flood_to_tun(self, local_vlan, vni, ports):
         """Broadcast, multicast and unknown unicast of a network: to every
@@ -72,3 +84,14 @@ class TunnelBridge(BridgeFlows):
                  [set_field(arp_op=arp.ARP_REPLY), nx_move("arp_sha", "arp_tha", 48), nx_move("arp_spa", "arp_tpa", 32),
                   set_field(arp_sha=mac), set_field(arp_spa=ip), nx_move("eth_src", "eth_dst", 48),
                   set_field(eth_src=mac), output(ofp.OFPP_IN_PORT)])
+
+    # -- DVR (dvr.py) --
+    def setup_dvr_default_tables(self, patch_int):
+        """Frames from br-int pass DVR_PROCESS on their way; the rest of
+        DVR_NOT_LEARN is learned as before."""
+        self.add(LOCAL_SWITCHING, 1, match(in_port=self.ofport(patch_int)), [resubmit(DVR_PROCESS)])
+        self.add(DVR_NOT_LEARN, 0, actions=[resubmit(LEARN_FROM_TUN)])
+        self.add(DVR_PROCESS, 0, actions=[resubmit(PATCH_LV_TO_TUN)])
+
+    def add_dvr_mac_tun(self, mac, patch_int):
+        self.add(DVR_NOT_LEARN, 1, match(eth_src=mac), [output(self.ofport(patch_int))])

@@ -4,6 +4,7 @@ diffs it against what it installed and sends only the difference, so a port
 that comes or goes changes only that port's flows."""
 
 from controller import names as naming
+from controller.neutron import dvr
 from controller.neutron.br_int import IntegrationBridge
 from controller.neutron.br_phys import PhysicalBridge
 from controller.neutron.br_tun import TunnelBridge
@@ -41,6 +42,8 @@ def integration_flows(plan, ports, conj_ids=None):
             if net.type in ("flat", "vlan") and net.physical_network == physnet:
                 br.provision_local_vlan(patch, net.local_vlan, _segment(net))
         br.drop_from_physical_bridge(patch)
+    if plan.dvr_mac:
+        dvr.integration(br, plan)
     firewall = Firewall(br, conj_ids)
     firewall.setup_base_flows()
     for binding in sorted(plan.ports.values(), key=lambda b: ports.get(b.name, 0)):
@@ -62,8 +65,10 @@ def physical_flows(plan, bridge, physnet, ports):
     if br.has_port(patch):
         for net in plan.networks.values():
             if net.type in ("flat", "vlan") and net.physical_network == physnet:
-                br.provision_local_vlan(patch, net.local_vlan, _segment(net))
+                br.provision_local_vlan(patch, net.local_vlan, _segment(net), distributed=bool(plan.dvr_mac))
         br.drop_from_integration_bridge(patch)
+        if plan.dvr_mac:
+            dvr.physical(br, plan, physnet, patch)
     return br
 
 
@@ -75,10 +80,12 @@ def tunnel_flows(plan, ports, cookie):
     tunnels = sorted((p for p in plan.tunnel_ports if br.has_port(p)), key=br.ofport)
     for port in tunnels:
         br.setup_tunnel_port(port)
+    if plan.dvr_mac:
+        dvr.tunnel(br, plan)
     for net in plan.networks.values():
         if net.type != "vxlan":
             continue
-        br.provision_local_vlan(net.local_vlan, net.segmentation_id)
+        br.provision_local_vlan(net.local_vlan, net.segmentation_id, distributed=bool(plan.dvr_mac))
         if not plan.l2_population:
             br.install_flood_to_tun(net.local_vlan, net.segmentation_id, tunnels)
             continue

@@ -88,6 +88,12 @@ class NodePlan(JsonFile):
     l2_population: bool = False
     arp_responder: bool = False
     fdb: Dict[str, Dict[str, List[List[str]]]] = field(default_factory=dict)
+    # DVR (the agents' enable_distributed_routing): this node's DVR MAC (None: DVR off), the
+    # other nodes' DVR MACs, and by network id the gateway [ip, mac] of the distributed
+    # routers' subnets bound here (what the server's get_subnet_for_dvr answers)
+    dvr_mac: Optional[str] = None
+    dvr_macs: List[str] = field(default_factory=list)
+    dvr_gateways: Dict[str, List[str]] = field(default_factory=dict)
 
     def to_json(self):
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -104,4 +110,5 @@ class NodePlan(JsonFile):
                              for k, v in d["security_groups"].items()},
             physical_bridges=d["physical_bridges"], tunnel_ports=d.get("tunnel_ports", {}),
             tunnel_ip=d.get("tunnel_ip"), l2_population=d.get("l2_population", False),
-            arp_responder=d.get("arp_responder", False), fdb=d.get("fdb", {}))
+            arp_responder=d.get("arp_responder", False), fdb=d.get("fdb", {}),
+            dvr_mac=d.get("dvr_mac"), dvr_macs=d.get("dvr_macs", []), dvr_gateways=d.get("dvr_gateways", {}))

@@ -9,6 +9,7 @@ from stacklab.scenario.schema import (
 )
 
 ROLES = ("controller", "network", "compute")
+L3_AGENT_MODES = ("legacy", "dvr", "dvr_snat")
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
 
 NIC = Record({
@@ -53,6 +54,17 @@ NODE = Record({
                                doc="OpenDaylight's provider_mappings (netvirt only): the NIC of a physical "
                                    "network, plugged straight into br-int."),
     "netvirt": Field(NODE_NETVIRT, default=dict),
+    "l3_agent_mode": Field(Str(choices=L3_AGENT_MODES, example="dvr"),
+                           doc="The agent_mode of the node's neutron L3 agent: legacy (routers live whole on "
+                               "one node), dvr (a compute: the distributed routers of its instances, east-west "
+                               "routing on the node itself) or dvr_snat (a network node: distributed routers "
+                               "and their centralized SNAT in snat-<router id>). Default: legacy on controller "
+                               "and network nodes, no L3 agent on computes. Any dvr or dvr_snat node turns on "
+                               "the OVS agents' enable_distributed_routing on every node."),
+    "dvr_mac": Field(MAC(example="fa:16:3f:5c:1a:0e"),
+                     doc="The node's DVR MAC, which neutron's server gives each host from dvr_base_mac "
+                         "fa:16:3f:00:00:00; routed frames leave the node with it (default: derived from the "
+                         "node's name)."),
 }, doc="An emulated node with its own Open vSwitch.")
 
 SUBNET = Record({
@@ -235,6 +247,12 @@ ROUTER = Record({
                         doc="Its ports on internal networks (qr-), by network."),
     "snat": Field(Bool(example=True), default=True,
                   doc="enable_snat: traffic without a floating IP leaves with the gateway address."),
+    "distributed": Field(Bool(example=True), default=False,
+                         doc="A DVR router (neutron's agents only): a qrouter-<id> with the same qr- ports on "
+                             "every dvr node hosting an instance on its networks, routing there; its SNAT "
+                             "in snat-<id> (sg- and qg- ports) on the dvr_snat node. No `node`."),
+    "ha": Field(Bool(example=True), default=False,
+                doc="An L3 HA router (VRRP by keepalived across network nodes). Not emulated yet: refused."),
     "netvirt": Field(Record({
         "vpn_id": Field(Int(min=1, max=0x7fffff, example=0x1117f), doc="The router's VPN id (metadata)."),
     }), default=dict, doc="With `sdn: {type: netvirt}` the router is distributed: flows on every node."),
