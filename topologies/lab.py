@@ -19,6 +19,7 @@ from stacklab.scenario.ovn import metadata_chassis as ovn_metadata_chassis
 from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
+from topologies.dvr import DvrRouterNamespace, SnatNamespace
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
@@ -136,6 +137,7 @@ class Lab:
         self.dhcp = {}          # qdhcp-<network id> -> DhcpNamespace
         self.ovnmeta = {}       # ovnmeta-<network id>@<node> -> MetadataNamespace (ML2/OVN)
         self.routers = {}       # qrouter-<router id> -> RouterNamespace
+        self.dvr = {}           # qrouter-<router id>@<node>, snat-<router id> -> topologies/dvr.py's hosts
         self.external = {}      # name -> ExternalHost
         self.fabric = None
         self.links = []
@@ -148,7 +150,8 @@ class Lab:
 
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
-        return {**self.nodes, **self.instances, **self.dhcp, **self.ovnmeta, **self.routers, **self.external}
+        return {**self.nodes, **self.instances, **self.dhcp, **self.ovnmeta, **self.routers, **self.dvr,
+                **self.external}
 
     # -- building -------------------------------------------------------------
     # the build, step by step: (title shown in the progress, method)
@@ -586,16 +589,25 @@ class Lab:
         for host in hosts:
             ports = ports_of(host)
             expose, plugs = by_node.setdefault(self.nodes[ports[0].node], ([], []))
-            expose.append(self.nodes[ports[0].node].expose_namespace_script(host.name, host.pid))
-            plugs.extend((p, host.name, self.scenario.networks[p.network].mtu) for p in ports)
+            netns = getattr(host, "netns_name", host.name)      # (a DVR router's: the same on every node)
+            expose.append(self.nodes[ports[0].node].expose_namespace_script(netns, host.pid))
+            plugs.extend((p, netns, self.scenario.networks[p.network].mtu) for p in ports)
         run_parallel([(node, "\n".join(expose) + "\n" + (plumbing.internal_ports_script(plugs) if system else
                                                          plumbing.tap_ports_script([p for p, _, _ in plugs], {})))
                       for node, (expose, plugs) in by_node.items()], "plugging %s into br-int" % what)
 
     def _start_routers(self):
-        """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses, NAT."""
+        """qrouter-<id> for each router: qr-/qg- ports on br-int, addresses,
+        NAT; a distributed router's on each node hosting it, and its snat-."""
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
+        distributed = [r for r in self.scenario.routers.values() if r.distributed]
+        if distributed:
+            self._start_dvr_routers(distributed)
         if not routers:
+            if distributed:
+                return "%d distributed: %d x qrouter, %d x snat" % (
+                    len(distributed), sum(len(r.hosts) for r in distributed),
+                    sum(1 for r in distributed if r.snat_node))
             return "distributed (%s's flows)" % self.plane.NAME if self.scenario.routers else "none"
 
         def new(router):
@@ -613,6 +625,32 @@ class Lab:
                       for h in self.routers.values()], "configuring routers")
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
         return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
+
+    def _start_dvr_routers(self, routers):
+        """topologies/dvr.py: qrouter-<id> on every node hosting each router, snat-<id> on its SNAT node."""
+        def workdir(router, node):
+            return os.path.join(self.state.dir, "routers", router.name, node)
+
+        def neutron_dir(node):
+            return os.path.join(self.nodes[node].workdir, "neutron")
+
+        def new_qrouter(router, node):
+            return DvrRouterNamespace(router, node, self.script_dir, workdir(router, node), self.nodes[node].pid,
+                                      neutron_dir(node))
+
+        def new_snat(router):
+            return SnatNamespace(router, self.script_dir, workdir(router, "snat"), self.nodes[router.snat_node].pid,
+                                 neutron_dir(router.snat_node))
+
+        def made(host):
+            self.dvr[host.name] = host
+            self._record(host, "router")
+        jobs = [(partial(new_qrouter, r, node), made) for r in routers for node in r.hosts]
+        jobs += [(partial(new_snat, r), made) for r in routers if r.snat_node]
+        self._start_hosts(jobs)
+        hosts = list(self.dvr.values())
+        self._plug_agent_ports(hosts, lambda h: h.router_ports(), "distributed routers' ports")
+        run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring distributed routers")
 
     # -- the metadata path (topologies/metadata.py) ---------------------------
     def _metadata_api(self):
@@ -796,7 +834,7 @@ class Lab:
                 except (OSError, ValueError):
                     pass
             self.nodes, self.instances, self.dhcp, self.routers, self.external = {}, {}, {}, {}, {}
-            self.ovnmeta = {}
+            self.ovnmeta, self.dvr = {}, {}
             self.fabric = None
 
 

@@ -57,7 +57,24 @@ def node_plan(scenario, node_name, ports=None):
                       security_groups=groups, physical_bridges=dict(node.bridge_mappings),
                       tunnel_ports=tunnels, tunnel_ip=str(node.tunnel_ip) if node.tunnel_ip else None,
                       l2_population=scenario.l2_population, arp_responder=scenario.arp_responder,
-                      fdb=_fdb(scenario, node_name, networks) if scenario.l2_population else {})
+                      fdb=_fdb(scenario, node_name, networks) if scenario.l2_population else {},
+                      **_dvr(scenario, node_name, networks))
+
+
+def _dvr(scenario, node_name, networks):
+    """With distributed routing: the node's DVR MAC, every other node's, and
+    the gateway of each distributed router's subnet bound here."""
+    if not scenario.distributed_routing or scenario.nodes[node_name].dvr_mac is None:
+        return {}
+    others = [n.dvr_mac for n in scenario.nodes.values() if n.name != node_name and n.dvr_mac]
+    gateways = {}
+    for router in scenario.routers.values():
+        if router.distributed:
+            for port in router.interfaces:
+                net = scenario.networks[port.network]
+                if net.id in networks and port.ip == net.subnet.gateway:
+                    gateways[net.id] = [str(port.ip), port.mac]
+    return dict(dvr_mac=scenario.nodes[node_name].dvr_mac, dvr_macs=others, dvr_gateways=gateways)
 
 
 def _fdb(scenario, node_name, networks):

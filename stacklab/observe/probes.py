@@ -57,11 +57,11 @@ def load_scapy():
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
-    from scapy.sendrecv import sr1, srp1
+    from scapy.sendrecv import sr, sr1, srp1
     from scapy.supersocket import L3RawSocket
     from scapy.utils import mac2str
     return types.SimpleNamespace(
-        conf=conf, get_if_hwaddr=get_if_hwaddr, mac2str=mac2str, L3RawSocket=L3RawSocket, sr1=sr1, srp1=srp1,
+        conf=conf, get_if_hwaddr=get_if_hwaddr, mac2str=mac2str, L3RawSocket=L3RawSocket, sr=sr, sr1=sr1, srp1=srp1,
         Ether=Ether, IP=IP, ICMP=ICMP, TCP=TCP, UDP=UDP, BOOTP=BOOTP, DHCP=DHCP, Raw=Raw)
 
 
@@ -143,12 +143,20 @@ def ping(scapy, dst, count=3, timeout=1.0, payload=b""):
     for seq in range(count):
         pkt = scapy.IP(dst=dst) / scapy.ICMP(id=ident, seq=seq) / scapy.Raw(payload)
         sent.append(pkt.summary())
-        t0 = time.monotonic()
-        ans = scapy.sr1(pkt, timeout=timeout, verbose=0)
-        if ans is not None:
-            received.append(ans.summary())
-            if ans.haslayer(scapy.ICMP) and ans[scapy.ICMP].type == 0:
-                rtts.append((time.monotonic() - t0) * 1000)
+
+        def echo_reply(r, seq=seq):
+            return r.haslayer(scapy.ICMP) and r[scapy.ICMP].type == 0 and r[scapy.ICMP].id == ident \
+                and r[scapy.ICMP].seq == seq
+        # as ping(8): an ICMP redirect (a router's, sending us to a next hop on our own
+        # subnet) is said and the echo reply still awaited; an error (unreachable) ends it
+        ans, _ = scapy.sr(pkt, timeout=timeout, multi=True, verbose=0,
+                          stop_filter=lambda r: echo_reply(r) or (r.haslayer(scapy.ICMP)
+                                                                  and r[scapy.ICMP].type not in (0, 5, 8)))
+        for request, answer in ans:
+            received.append(answer.summary())
+            if echo_reply(answer):
+                rtts.append((answer.time - request.sent_time) * 1000)
+                break
     return {"replies": len(rtts), "count": count, "rtt_ms": rtts, "sent": sent, "received": received}
 
 

@@ -5,7 +5,7 @@ address of the external subnet, bound to a port behind one of the routers.
 
 Functions here take the loader's builder (`b`), as in octavia.py."""
 
-from stacklab.scenario import model
+from stacklab.scenario import dvr, model
 from stacklab.scenario.ids import derived_mac
 
 GATEWAY_OWNER = "network:router_gateway"
@@ -63,13 +63,27 @@ def routers(b, scenario):
 def _router(b, scenario, name, r):
     path = ("routers", name)
     router_id = r["id"] or b.derived_id("router", name)
+    if r["ha"]:
+        b.report(path + ("ha",), "L3 HA routers (keepalived, VRRP) are not emulated yet")
+        return None
+    if r["distributed"] and b.sdn in DISTRIBUTED_PLANES:
+        b.report(path + ("distributed",), "distributed is neutron's DVR on its L3 and OVS agents; %s is "
+                 "distributed already" % DISTRIBUTED_PLANES[b.sdn])
+        return None
     if b.sdn in DISTRIBUTED_PLANES:
         return _distributed_router(b, scenario, name, r, router_id)
-    node_name = r["node"] or scenario.l3_node
+    if r["distributed"]:
+        return dvr.router(b, scenario, name, r, router_id)
+    node_name = r["node"] or _legacy_node(scenario)
     node = scenario.nodes.get(node_name) if node_name else None
     if node is None:
         b.report(path + ("node",), "no node named %s" % r["node"] if r["node"]
                  else "a router needs a controller or network node to run on")
+        return None
+    if node.l3_agent_mode not in ("legacy", "dvr_snat"):
+        b.report(path + ("node",), "%s runs %s: a legacy router needs a node whose L3 agent runs in legacy "
+                 "or dvr_snat mode" % (node.name, "no L3 agent" if node.l3_agent_mode is None
+                                       else "its L3 agent in %s mode" % node.l3_agent_mode))
         return None
     gateway, interfaces = None, []
     gw = r["external_gateway"]
@@ -115,6 +129,16 @@ def _router(b, scenario, name, r):
         interfaces.append(port)
     return model.Router(name, router_id, node.name, gateway, interfaces, r["snat"],
                         metadata_proxy=b.d["agent"]["metadata_proxy"] and bool(interfaces))
+
+
+def _legacy_node(scenario):
+    """Where a router goes unless told: the network node (as DHCP), or the
+    first node that hosts legacy routers when that one does not."""
+    node = scenario.nodes.get(scenario.l3_node) if scenario.l3_node else None
+    if node is not None and node.l3_agent_mode in ("legacy", "dvr_snat"):
+        return node.name
+    return next((n.name for n in scenario.nodes.values() if n.l3_agent_mode in ("legacy", "dvr_snat")),
+                scenario.l3_node)
 
 
 # control planes whose routers are no namespace: netvirt's flows on every node, OVN's logical routers
@@ -198,6 +222,10 @@ def floating_ips(b, scenario):
             if router is None and inner_net not in b.broken_routers:
                 b.report(path, "%s is on network %s, which no router joins to %s (a floating IP needs one)"
                          % (bound, inner_net, net.name))
+            elif router is not None and scenario.routers[router].distributed:
+                b.report(path, "floating IPs on a distributed router (its fip- namespace on the instance's "
+                         "compute) are not emulated yet")
+                continue
         if f["mac"]:
             b.claim_mac(f["mac"], path + ("mac",))
         mac = f["mac"] or derived_fip_mac(b, f["address"])

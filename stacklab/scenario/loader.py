@@ -181,8 +181,26 @@ class _Builder:
                 self.report(path + ("provider_mappings",), "provider_mappings is OpenDaylight's: use it with "
                             "sdn: {type: netvirt} (neutron's agent uses bridge_mappings)")
             nodes[name] = model.Node(name, n["role"], nics, dict(n["bridge_mappings"]), tunnel_ip,
-                                     dict(n["provider_mappings"]))
+                                     dict(n["provider_mappings"]), l3_agent_mode=self.l3_agent_mode(name, n))
+        if any(node.l3_agent_mode in ("dvr", "dvr_snat") for node in nodes.values()):
+            for name, node in nodes.items():        # neutron's server gives every DVR agent's host a DVR MAC
+                given = self.d["nodes"][name]["dvr_mac"]
+                if given:
+                    self.claim_mac(given, ("nodes", name, "dvr_mac"))
+                node.dvr_mac = given or derived_mac("%s/dvr/%s" % (self.seed, name), self.macs, "fa:16:3f")
         return nodes
+
+    def l3_agent_mode(self, name, n):
+        """The node's L3 agent mode: legacy on controller and network nodes, none on computes, unless given."""
+        mode = n["l3_agent_mode"]
+        path = ("nodes", name, "l3_agent_mode")
+        if mode is not None and self.sdn != "neutron":
+            self.report(path, "l3_agent_mode is neutron's L3 agent's; with sdn: {type: %s} routers are %s's"
+                        % (self.sdn, "OpenDaylight" if self.sdn == "netvirt" else "OVN"))
+            return None
+        if mode is None:
+            return "legacy" if n["role"] in ("controller", "network") and self.sdn == "neutron" else None
+        return mode
 
     ID_KEYS = ("id", "port_id", "instance_id")
 

@@ -46,6 +46,8 @@ class Node:
     tunnels: Dict[str, TunnelPort] = field(default_factory=dict)       # peer node -> port (netvirt)
     provider_lport_tag: Optional[int] = None
     provider_ofport: Optional[int] = None
+    l3_agent_mode: Optional[str] = None     # legacy, dvr, dvr_snat; None: no L3 agent
+    dvr_mac: Optional[str] = None           # with distributed routing: the node's DVR MAC
 
     @property
     def physical_bridges(self):
@@ -161,22 +163,42 @@ class Host:
 @dataclass
 class Router:
     """A legacy router: qrouter-<id> on `node`, a qg- port on the external
-    network and a qr- port per internal network."""
+    network and a qr- port per internal network. A distributed one (DVR) has
+    no `node`: `hosts` are its qr- ports as each dvr node has them (the same
+    addresses and MACs everywhere), and its SNAT is on `snat_node` in
+    snat-<id>, with an sg- port per interface and the qg- port."""
     name: str
     id: str
-    node: str
+    node: Optional[str]
     gateway: Optional[Port]
     interfaces: List[Port]
     snat: bool
     vpn_id: Optional[int] = None        # netvirt
     metadata_proxy: bool = False        # the L3 agent's enable_metadata_proxy (topologies/metadata.py)
+    distributed: bool = False           # neutron's DVR
+    hosts: Dict[str, List[Port]] = field(default_factory=dict)
+    snat_node: Optional[str] = None
+    snat_ports: List[Port] = field(default_factory=list)
 
     @property
     def namespace(self):
         return "qrouter-" + self.id
 
+    @property
+    def snat_namespace(self):
+        return "snat-" + self.id
+
     def ports(self):
         return ([self.gateway] if self.gateway else []) + list(self.interfaces)
+
+    def bound_ports(self):
+        """Its ports on the nodes' br-int: a legacy router's on its node; a
+        distributed one's qr- on every node hosting it, sg- and qg- on the
+        SNAT node; none for netvirt's and OVN's."""
+        if self.distributed:
+            return [p for ports in self.hosts.values() for p in ports] + self.snat_ports + \
+                ([self.gateway] if self.gateway else [])
+        return self.ports() if self.node is not None else []
 
 
 @dataclass
@@ -298,11 +320,16 @@ class Scenario:
         """Every port, or those bound on `node`: instances' first, then DHCP's,
         then routers'."""
         ports = [p for i in self.instances.values() for p in i.ports] + list(self.dhcp_ports.values())
-        ports += [p for r in self.routers.values() for p in r.ports() if r.node is not None]
+        ports += [p for r in self.routers.values() for p in r.bound_ports()]
         return [p for p in ports if node is None or p.node == node]
 
     def instance_ports(self):
         return [p for i in self.instances.values() for p in i.ports]
+
+    @property
+    def distributed_routing(self):
+        """neutron's enable_distributed_routing, on every node's OVS agent once any L3 agent runs DVR."""
+        return any(n.l3_agent_mode in ("dvr", "dvr_snat") for n in self.nodes.values())
 
     @property
     def l3_node(self):

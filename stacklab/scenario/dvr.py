@@ -1,0 +1,142 @@
+"""Distributed routers (neutron's DVR) into the model. A DVR router has the
+same qr- ports (addresses, MACs) on every node whose L3 agent runs in dvr or
+dvr_snat mode and hosts an instance on one of its networks, and its SNAT on
+one dvr_snat node: snat-<router id> with an sg- port per internal network
+(an address of its own there, as neutron's centralized SNAT port gets) and
+the qg- port. Functions take the loader's builder (`b`), as l3.py."""
+
+from dataclasses import replace
+
+from stacklab.scenario import model
+
+DVR_INTERFACE_OWNER = "network:router_interface_distributed"
+SNAT_OWNER = "network:router_centralized_snat"
+GATEWAY_OWNER = "network:router_gateway"
+DVR_MODES = ("dvr", "dvr_snat")
+
+
+def router(b, scenario, name, r, router_id):
+    path = ("routers", name)
+    if r["node"] is not None:
+        b.report(path + ("node",), "a distributed router has no node: it runs on every dvr node hosting its "
+                 "instances, its SNAT on a dvr_snat node")
+        return None
+    if b.d["agent"]["l2_population"]:
+        b.report(("agent", "l2_population"), "l2population with distributed routers is not emulated yet")
+        return None
+    agent = b.d["agent"]
+    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
+        b.report(path + ("distributed",), "the metadata proxy of a distributed router's qrouter- namespaces is "
+                 "not emulated yet: set agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) "
+                 "or agent.metadata_proxy: false")
+        return None
+    interfaces = _interfaces(b, scenario, name, r, router_id)
+    if interfaces is None:
+        return None
+    gateway, snat_node, snat_ports = None, None, []
+    gw = r["external_gateway"]
+    if gw is not None:
+        found = _snat(b, scenario, name, r, router_id, interfaces)
+        if found is None:
+            return None
+        gateway, snat_node, snat_ports = found
+    elif r["snat"] and b.given(path + ("snat",)):
+        b.report(path + ("snat",), "SNAT needs an external_gateway")
+    hosts = _hosts(b, scenario, name, interfaces, snat_node)
+    if hosts is None:
+        return None
+    return model.Router(name, router_id, None, gateway, interfaces, r["snat"], distributed=True, hosts=hosts,
+                        snat_node=snat_node.name if snat_node else None, snat_ports=snat_ports)
+
+
+def _interfaces(b, scenario, name, r, router_id):
+    path = ("routers", name)
+    interfaces, ok = [], True
+    for k, itf in enumerate(r["interfaces"]):
+        ipath = path + ("interfaces", k)
+        net = scenario.networks.get(itf["network"])
+        if net is None or net.external:
+            b.report(ipath + ("network",), "no internal network named %s" % itf["network"])
+            ok = False
+            continue
+        if any(p.network == net.name for p in interfaces):
+            b.report(ipath + ("network",), "router %s already has an interface on %s" % (name, net.name))
+            ok = False
+            continue
+        if itf["ofport"] is not None:
+            b.report(ipath + ("ofport",), "a distributed router's qr- port is on every node hosting the router: "
+                     "it has no one ofport")
+            ok = False
+        if itf["mac"]:
+            b.claim_mac(itf["mac"], ipath + ("mac",))
+        ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
+        port = b.make_port(ipath, "router %s" % name, None, net, ip, itf["mac"], itf["port_id"], "qr-",
+                           DVR_INTERFACE_OWNER, router_id, seed="router/%s/%s" % (name, net.name))
+        port.interface = port.name
+        interfaces.append(port)
+    return interfaces if ok else None
+
+
+def _snat(b, scenario, name, r, router_id, interfaces):
+    """(qg- port, dvr_snat node, sg- ports), or None (reported)."""
+    gw = r["external_gateway"]
+    gpath = ("routers", name, "external_gateway")
+    net = scenario.networks.get(gw["network"])
+    if net is None or not net.external:
+        b.report(gpath + ("network",), "no external network named %s" % gw["network"])
+        return None
+    candidates = [n for n in scenario.nodes.values() if n.l3_agent_mode == "dvr_snat"]
+    node = next((n for n in candidates if b.node_reaches(n, net)
+                 and all(b.node_reaches(n, scenario.networks[p.network]) for p in interfaces)), None)
+    if node is None:
+        b.report(gpath + ("network",), "router %s is distributed: its SNAT needs a node whose L3 agent runs in "
+                 "dvr_snat mode (nodes.NAME.l3_agent_mode) and reaches %s%s" % (
+                     name, net.name, "" if candidates else "; no node has one"))
+        return None
+    if gw["mac"]:
+        b.claim_mac(gw["mac"], gpath + ("mac",))
+    gateway = b.make_port(gpath, "router %s" % name, node.name, net, gw["ip"], gw["mac"], gw["port_id"], "qg-",
+                          GATEWAY_OWNER, router_id, ofport=gw["ofport"], seed="router/%s/gateway" % name)
+    gateway.interface = gateway.name
+    snat_ports = []
+    for k, itf in enumerate(interfaces):
+        inner = scenario.networks[itf.network]
+        port = b.make_port(("routers", name, "interfaces", k), "router %s's SNAT" % name, node.name, inner, None,
+                           None, None, "sg-", SNAT_OWNER, router_id, seed="router/%s/%s/snat" % (name, inner.name))
+        port.interface = port.name
+        snat_ports.append(port)
+    return gateway, node, snat_ports
+
+
+def _hosts(b, scenario, name, interfaces, snat_node):
+    """{node: its qr- ports}: every dvr node with an instance on the router's
+    networks (and the SNAT node), in the scenario's node order."""
+    networks = {p.network for p in interfaces}
+    wanted, ok = set(), True
+    for inst in scenario.instances.values():
+        for port in inst.ports:
+            if port.network not in networks:
+                continue
+            node = scenario.nodes[port.node]
+            if node.l3_agent_mode not in DVR_MODES:
+                b.report(("instances", inst.name, "node"), "%s is on network %s of distributed router %s, but %s "
+                         "runs %s (set nodes.%s.l3_agent_mode: dvr)" % (
+                             inst.name, port.network, name, node.name,
+                             "no L3 agent" if node.l3_agent_mode is None else
+                             "its L3 agent in %s mode" % node.l3_agent_mode, node.name))
+                ok = False
+            wanted.add(node.name)
+    if snat_node is not None:
+        wanted.add(snat_node.name)
+    hosts = {}
+    for node in scenario.nodes:
+        if node not in wanted:
+            continue
+        hosts[node] = [replace(p, node=node, security_groups=list(p.security_groups)) for p in interfaces]
+        for port in hosts[node]:
+            if (node, port.name) in b.taps:
+                b.report(("routers", name), "device name %s clashes with %s on %s"
+                         % (port.name, b.taps[(node, port.name)], node))
+                ok = False
+            b.taps[(node, port.name)] = "router %s" % name
+    return hosts if ok else None
