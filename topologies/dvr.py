@@ -25,7 +25,7 @@ import os
 from dataclasses import replace
 
 from topologies.node import LabHost, bind, tmpfs
-from topologies.routers import iptables_rules
+from topologies.routers import agent_chains_script, iptables_rules
 
 
 def snat_table(port):
@@ -80,26 +80,41 @@ class DvrRouterNamespace(_AgentNamespace):
     def router_ports(self):
         return self.router.hosts[self.node_name]
 
+    @property
+    def _own_view(self):
+        """The router as this namespace's iptables see it: no gateway (NAT is snat-'s), no proxy."""
+        return replace(self.router, gateway=None, metadata_proxy=False)
+
     def configure_script(self, scenario):
-        r = self.router
         lines = ["ip link set lo up",
                  "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 "
                  "net.ipv6.conf.all.forwarding=1"]
         for port in self.router_ports():
             lines += self._port_lines(port, scenario.networks[port.network])
             lines.append("sysctl -qw net.ipv4.conf.%s.send_redirects=0" % port.interface)
-        lines += ["ip neigh replace %s lladdr %s nud permanent dev %s" % (ip, mac, dev)
-                  for dev, ip, mac in neighbours(scenario, r)]
+        lines += self._agent_state(scenario)
+        lines.append("iptables-restore < %s" % self._rules(self._own_view))
+        return "\n".join(lines)
+
+    def _agent_state(self, scenario):
+        """The ARP entries and SNAT routing the agent keeps (again on a sync: replaced, not doubled)."""
+        r = self.router
+        lines = ["ip neigh replace %s lladdr %s nud permanent dev %s" % (ip, mac, dev)
+                 for dev, ip, mac in neighbours(scenario, r)]
         if r.gateway is not None:
             sg = {p.network: p for p in r.snat_ports}
             for port in self.router_ports():
                 table = snat_table(port)
                 cidr = scenario.networks[port.network].subnet.cidr
-                lines += ["ip rule add from %s lookup %d priority %d" % (cidr, table, table),
-                          "ip route add default via %s dev %s table %d" % (sg[port.network].ip, port.interface, table)]
-        # the agent's chains, with nothing in them here: NAT is the snat- namespace's
-        lines.append("iptables-restore < %s" % self._rules(replace(r, gateway=None, metadata_proxy=False)))
-        return "\n".join(lines)
+                lines += ["ip rule del from %s lookup %d priority %d 2>/dev/null || true" % (cidr, table, table),
+                          "ip rule add from %s lookup %d priority %d" % (cidr, table, table),
+                          "ip route replace default via %s dev %s table %d" % (sg[port.network].ip, port.interface,
+                                                                                table)]
+        return lines
+
+    def agent_sync_script(self, scenario):
+        """The L3 agent's full sync: ARP entries, SNAT routing, its chains."""
+        return "\n".join(self._agent_state(scenario) + [agent_chains_script(self.workdir, self._own_view, [])])
 
 
 class SnatNamespace(_AgentNamespace):
@@ -124,3 +139,6 @@ class SnatNamespace(_AgentNamespace):
             lines.append("ip route add default via %s dev %s proto static" % (ext.subnet.gateway, r.gateway.interface))
         lines.append("iptables-restore < %s" % self._rules(replace(r, metadata_proxy=False)))
         return "\n".join(lines)
+
+    def agent_sync_script(self, scenario):
+        return agent_chains_script(self.workdir, replace(self.router, metadata_proxy=False), [])

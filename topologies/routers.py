@@ -112,6 +112,14 @@ def agent_chains(router, floating_ips):
     return "\n".join(out) + "\n"
 
 
+def agent_chains_script(workdir, router, floating_ips):
+    """`iptables-restore --noflush` of the agent's own chains of `router` (agent_chains())."""
+    path = os.path.join(workdir, "agent-chains.rules")
+    with open(path, "w") as f:
+        f.write(agent_chains(router, floating_ips))
+    return "iptables-restore --noflush < %s" % path
+
+
 class RouterNamespace(metadata.ProxyHost, LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
@@ -146,12 +154,9 @@ class RouterNamespace(metadata.ProxyHost, LabHost):
         """Load the router's rules again for a new set of floating IPs."""
         return "iptables-restore < %s" % self._write_rules(floating_ips)
 
-    def agent_sync_script(self, floating_ips):
+    def agent_sync_script(self, scenario):
         """What the L3 agent's full sync does to the router's iptables: its own chains rendered again."""
-        path = os.path.join(self.workdir, "agent-chains.rules")
-        with open(path, "w") as f:
-            f.write(agent_chains(self.router, floating_ips))
-        return "iptables-restore --noflush < %s" % path
+        return agent_chains_script(self.workdir, self.router, scenario.floating_ips)
 
     def configure_script(self, networks, floating_ips):
         """Addresses, routes, forwarding and NAT (the L3 agent's work)."""

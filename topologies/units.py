@@ -102,6 +102,7 @@ class Units:
                                         ["%s dnsmasq" % h.name for h in dhcp],
                                         before_start=lambda lab, hosts=dhcp: _dhcp_files(lab, hosts)))
             routers = [h for h in lab.routers.values() if h.router.node == where]
+            routers += [h for h in lab.dvr.values() if h.node_name == where]      # DVR: qrouter-, snat-
             if routers:
                 units.append(L3AgentUnit(where, routers))
             # the metadata path (topologies/metadata.py); the routers' haproxy are the L3 agent's children,
@@ -177,7 +178,8 @@ def _dhcp_files(lab, hosts):
 class L3AgentUnit(Unit):
     """neutron's L3 agent: its routers' namespaces outlive it; starting it
     renders every router's NAT rules again from neutron's data (what a full
-    sync of the agent does), stopping it changes nothing in the data plane."""
+    sync of the agent does; a DVR router's ARP entries and SNAT routing too),
+    stopping it changes nothing in the data plane."""
 
     def __init__(self, where, routers):
         super().__init__("neutron-l3-agent", "OpenStack Neutron Layer 3 agent", where)
@@ -191,7 +193,7 @@ class L3AgentUnit(Unit):
 
     def start(self, lab):
         for host in self.routers:
-            script(host, host.agent_sync_script(lab.scenario.floating_ips), "the L3 agent's rules of %s" % host.name)
+            script(host, host.agent_sync_script(lab.scenario), "the L3 agent's state of %s" % host.name)
         self._record(lab).pop("stopped", None)
         lab.state.save()
 

@@ -389,7 +389,41 @@ class RequestedChassis(InstanceFault):
         return ["requested-chassis"]
 
 
+class DvrArpEntryMissing(InstanceFault):
+    kind = "dvr_arp_entry_missing"
+    params = Record({
+        "instance": Field(Name(example="green-2"), required=True, doc="Whose entry goes."),
+        "node": Field(Name(example="compute1"), required=True, doc="The node whose qrouter- loses it."),
+    }, doc="The permanent ARP entry the DVR L3 agent put in a node's qrouter- for an instance is gone "
+           "(`ip neigh del` there): that node's router asks by ARP, and no other node answers it.")
+
+    def _router(self, scenario, p):
+        inst = scenario.instances.get(p["instance"])
+        return next((r for r in scenario.routers.values() if r.distributed and inst is not None
+                     and any(i.network == inst.port.network for i in r.interfaces)), None)
+
+    def validate(self, scenario, p, report):
+        super().validate(scenario, p, report)
+        if p["instance"] not in scenario.instances:
+            return
+        router = self._router(scenario, p)
+        if router is None:
+            report(("instance",), "%s is on no distributed router's network" % p["instance"])
+        elif p["node"] not in router.hosts:
+            report(("node",), "%s hosts no qrouter- of router %s (it has: %s)"
+                   % (p["node"], router.name, ", ".join(router.hosts)))
+
+    def inject(self, lab, scenario, p):
+        port = scenario.instances[p["instance"]].port
+        router = self._router(scenario, p)
+        device = next(i.name for i in router.hosts[p["node"]] if i.network == port.network)
+        return _run(lab, p["node"], "ip -n %s neigh del %s dev %s" % (router.namespace, port.ip, device))
+
+    def giveaways(self, scenario, p):
+        return ["ip neigh", "PERMANENT", "neigh replace", "neigh add"]
+
+
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
                                       NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched,
-                                      OvnAclDeleted, RequestedChassis, ChassisBridgeMappings)}
+                                      OvnAclDeleted, RequestedChassis, ChassisBridgeMappings, DvrArpEntryMissing)}
