@@ -166,6 +166,16 @@ def diff(old, new):
             d.refused.append("instance %s changed (%s): remove it in one apply, add it back in the next"
                              % (name, ", ".join(fields)))
 
+    dvr_networks = {p.network: r.name for r in old.routers.values() if r.distributed for p in r.interfaces}
+    for name in d.added_instances + d.removed_instances:
+        inst = (new.instances.get(name) or old.instances[name])
+        for port in inst.ports:
+            if port.network in dvr_networks:
+                d.refused.append("instance %s %s network %s of distributed router %s: the L3 agents' ARP entries "
+                                 "do not follow live changes yet (rebuild the lab)" % (
+                                     name, "added on" if name in d.added_instances else "removed from",
+                                     port.network, dvr_networks[port.network]))
+
     old_fips = {str(f.address): f for f in old.floating_ips}
     for f in new.floating_ips:
         known = old_fips.pop(str(f.address), None)

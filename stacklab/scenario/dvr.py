@@ -15,6 +15,24 @@ GATEWAY_OWNER = "network:router_gateway"
 DVR_MODES = ("dvr", "dvr_snat")
 
 
+def snat_ips(b, networks):
+    """{(router, network): address} of each distributed router's sg- ports,
+    taken before any instance's (neutron makes them with the router's
+    gateway and interfaces; instances added later never move them)."""
+    out = {}
+    if b.sdn != "neutron":
+        return out
+    for name, r in b.d["routers"].items():
+        if not r["distributed"] or r["external_gateway"] is None:
+            continue
+        for itf in r["interfaces"]:
+            net = networks.get(itf["network"])
+            if net is not None and not net.external and (name, net.name) not in out:
+                out[(name, net.name)] = b.allocate_ip(net, ("routers", name, "interfaces"),
+                                                      "router %s's SNAT" % name)
+    return out
+
+
 def router(b, scenario, name, r, router_id):
     path = ("routers", name)
     if r["node"] is not None:
@@ -101,7 +119,8 @@ def _snat(b, scenario, name, r, router_id, interfaces):
     snat_ports = []
     for k, itf in enumerate(interfaces):
         inner = scenario.networks[itf.network]
-        port = b.make_port(("routers", name, "interfaces", k), "router %s's SNAT" % name, node.name, inner, None,
+        port = b.make_port(("routers", name, "interfaces", k), "router %s's SNAT" % name, node.name, inner,
+                           b.snat_ips.get((name, inner.name)),
                            None, None, "sg-", SNAT_OWNER, router_id, seed="router/%s/%s/snat" % (name, inner.name))
         port.interface = port.name
         snat_ports.append(port)

@@ -74,7 +74,7 @@ class _Builder:
         self.mac_owners = {}            # given MAC -> the key path of what has it
 
     def build(self):
-        from stacklab.scenario import l3, netvirt, octavia, ovn
+        from stacklab.scenario import dvr, l3, netvirt, octavia, ovn
         nodes = self.nodes()
         networks = self.networks(nodes)
         if self.sdn == "netvirt":
@@ -91,6 +91,8 @@ class _Builder:
         # neutron makes a network's DHCP port with its subnet, before any instance: it takes
         # the first free address, and instances added later never move it
         self.dhcp_ips = {n.name: self.dhcp_ip(n) for n in networks.values() if n.subnet.dhcp and self.sdn != "netvirt"}
+        # so does a distributed router's centralized SNAT port, with the router's gateway
+        self.snat_ips = dvr.snat_ips(self, networks)
         instances = self.instances(nodes, networks, groups, keypairs)
         self.check_agent_options()
         self.unique_ids()
