@@ -61,11 +61,11 @@ def vxlan_options(local_ip, remote_ip):
             "out_key": "flow", "remote_ip": str(remote_ip)}
 
 
-def _tunnel_port(node, remote):
+def _tunnel_port(node, remote, ofport=None):
     port = naming.vxlan_port_name(remote)
     opts = ["options:%s=%s" % kv for kv in vxlan_options(node.tunnel_ip, remote).items()]
     return ["--may-exist", "add-port", naming.TUNNEL_BRIDGE, port, "--", "set", "Interface", port,
-            "type=vxlan"] + opts
+            "type=vxlan"] + opts + (["ofport_request=%d" % ofport] if ofport else [])
 
 
 def tunnel_port_script(node, remote):
@@ -84,8 +84,10 @@ def bridges_script(node, peers, datapath_type="netdev"):
         args += ["--"] + _patch(naming.INTEGRATION_BRIDGE, naming.PATCH_INT_TO_TUN, naming.PATCH_TUN_TO_INT)
         args += ["--"] + _bridge(naming.TUNNEL_BRIDGE, datapath_type)
         args += ["--"] + _patch(naming.TUNNEL_BRIDGE, naming.PATCH_TUN_TO_INT, naming.PATCH_INT_TO_TUN)
-        for remote in peers:
-            args += ["--"] + _tunnel_port(node, remote)
+        # numbered in the peers' order, as an agent adding them one by one numbers them (in one
+        # transaction OVS would number them in no set order)
+        for k, remote in enumerate(peers):
+            args += ["--"] + _tunnel_port(node, remote, ofport=k + 2)
     for physnet, bridge in node.bridge_mappings.items():
         args += ["--"] + _bridge(bridge, datapath_type)
         for nic in node.nics.values():

@@ -80,7 +80,11 @@ class FlowsCheck(Checker):
 
 def _bare(line):
     """A walk line without its annotations: `output:7 (E)` -> `output:7`."""
-    return re.sub(r" \([^()]*\)", "", line)
+    while True:                     # innermost first: `output:5 (qrouter-X (router r))`
+        bare = re.sub(r" \([^()]*\)", "", line)
+        if bare == line:
+            return bare
+        line = bare
 
 
 LOGICAL = "ovn-trace: "          # the walk's lines of OVN's logical path
@@ -116,8 +120,11 @@ class WalkCheck(Checker):
                     report(("path", i), "ovn-trace lines are an OVN lab's logical path (sdn: {type: ovn})")
                 continue
             node, sep, rest = line.partition(": ")
+            namespaces = {ns for r in scenario.routers.values() for ns in (r.namespace, r.snat_namespace)}
+            if sep and node in namespaces:
+                continue                # a router's hop: what its routes and iptables do
             if not sep or " -> " not in rest:
-                report(("path", i), "not a walk line (NODE: TABLES... -> OUTPUT)")
+                report(("path", i), "not a walk line (NODE: TABLES... -> OUTPUT, or ROUTER NAMESPACE: ...)")
             elif node not in scenario.nodes:
                 report(("path", i), "no node named %s" % node)
 

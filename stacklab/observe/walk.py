@@ -69,6 +69,32 @@ def parse_dpif_show(text):
 
 
 @dataclass
+class RouterAt:
+    """A router as one node has it: the lab host to look into, its namespace's name, its ports there."""
+    router: object
+    host: str
+    namespace: str
+    ports: list
+    node: str
+
+
+def router_at(router, node, port_name):
+    """The RouterAt whose port `port_name` on `node` is: a legacy router's
+    qrouter-, a distributed one's qrouter- on that node or its snat-; None."""
+    if router.distributed:
+        mine = router.hosts.get(node, [])
+        if any(p.name == port_name for p in mine):
+            return RouterAt(router, "%s@%s" % (router.namespace, node), router.namespace, mine, node)
+        snat = router.snat_ports + ([router.gateway] if router.gateway else [])
+        if node == router.snat_node and any(p.name == port_name for p in snat):
+            return RouterAt(router, router.snat_namespace, router.snat_namespace, snat, node)
+        return None
+    if router.node == node and any(p.name == port_name for p in router.ports()):
+        return RouterAt(router, router.namespace, router.namespace, router.ports(), node)
+    return None
+
+
+@dataclass
 class Output:
     ofport: int
     bridge: str
@@ -79,7 +105,7 @@ class Output:
     tunnel: Optional[dict] = None    # a VXLAN port's options (remote_ip, ...)
     physical_network: Optional[str] = None     # a NIC's
     what: str = ""                   # an instance, a NIC's network, a tunnel's far end
-    router: Optional[object] = None  # a router's port: the model.Router it leads into
+    router: Optional[RouterAt] = None    # a router's port: the router (as its node has it) it leads into
 
     def __str__(self):
         text = "output:%d" % self.ofport
@@ -270,19 +296,24 @@ def datapath_outputs(actions):
     return out
 
 
-_DP_ETH = re.compile(r"set\(eth\(src=([0-9a-f:]{17}),dst=([0-9a-f:]{17})\)\)")
+_DP_ETH = re.compile(r"set\(eth\(((?:(?:src|dst)=[0-9a-f:]{17},?)+)\)\)")
 
 
 def sent_frame(hop):
     """The final flow with the Ethernet addresses the frame left with: a
-    group's bucket rewrites them on a copy the final flow does not show, the
-    datapath actions do."""
-    found = _DP_ETH.findall(hop.datapath_actions)
-    if not found:
+    group's bucket, or a bridge behind a patch port (br-tun's DVR_PROCESS
+    giving a routed frame the node's DVR MAC), rewrites them on a copy the
+    final flow does not show; the datapath actions do."""
+    rewrites = {}
+    for inner in _DP_ETH.findall(hop.datapath_actions):
+        for field in inner.split(","):
+            key, _, value = field.partition("=")
+            if key in ("src", "dst"):
+                rewrites["dl_" + key] = value
+    if not rewrites:
         return hop.final_flow
-    src, dst = found[-1]
-    fields = [f for f in hop.final_flow.split(",") if not f.startswith(("dl_src=", "dl_dst="))]
-    return ",".join(fields + ["dl_src=" + src, "dl_dst=" + dst])
+    fields = [f for f in hop.final_flow.split(",") if f.split("=", 1)[0] not in rewrites]
+    return ",".join(fields + ["%s=%s" % (k, rewrites[k]) for k in ("dl_src", "dl_dst") if k in rewrites])
 
 
 # what of the final flow travels on to the next node (the packet, not the pipeline's registers)
@@ -350,9 +381,10 @@ class Walker:
                 out.what = "qdhcp-%s (DHCP of %s)" % (self.scenario.networks[net].id, net)
                 return
         for router in self.scenario.routers.values():
-            if router.node == node and any(p.name == port.name for p in router.ports()):
-                out.router = router
-                out.what = "%s (router %s)" % (router.namespace, router.name)
+            at = router_at(router, node, port.name)
+            if at is not None:
+                out.router = at
+                out.what = "%s (router %s)" % (at.namespace, router.name)
                 return
         nic = self.scenario.nodes[node].nics.get(port.name)
         if nic is not None:
@@ -522,8 +554,9 @@ class Walker:
             if out.tunnel is not None:
                 nxt = self._peer(out, node)
                 meta = ",tun_metadata0=%s" % out.tun_metadata0 if out.tun_metadata0 else ""
-                # OVN routes on the sending chassis: the frame leaves with the router's rewrites
-                frame = sent_frame(hop) if self.scenario.sdn == "ovn" else hop.final_flow
+                # the frame leaves with what the bridges behind the first rewrote: OVN routes on
+                # the sending chassis, a DVR node's br-tun puts its DVR MAC on a routed frame
+                frame = sent_frame(hop)
                 flow = "tun_id=%s%s,%s" % (out.tun_id or "0", meta, carried(frame))
             elif out.physical_network is not None:
                 back = self._routed_back(sent_frame(hop))
@@ -544,17 +577,17 @@ class Walker:
     def _through_router(self, node, out, frame):
         """(RouterHop, where the packet goes on: (node, bridge, in_port, packet) or None)
         of a frame that enters router `out.router` by port `out.name`."""
-        router = out.router
+        at = out.router
         fields = dict(f.split("=", 1) for f in frame.split(",") if "=" in f)
         proto = next((f for f in frame.split(",") if f in ("icmp", "tcp", "udp")), "ip")
-        port_in = next(p for p in router.ports() if p.name == out.name)
+        port_in = next(p for p in at.ports if p.name == out.name)
         src, dst = fields.get("nw_src"), fields.get("nw_dst")
         packet = {"src": src, "dst": dst, "in": port_in.interface, "proto": proto,
                   "dport": fields.get("tp_dst") or fields.get("%s_dst" % proto)}
-        hop = RouterHop(router.namespace, "iptables", "in by %s: %s -> %s" % (port_in.interface, src, dst))
-        proc = self.lab.run(router.namespace, ["iptables-save"])
+        hop = RouterHop(at.namespace, "iptables", "in by %s: %s -> %s" % (port_in.interface, src, dst))
+        proc = self.lab.run(at.host, ["iptables-save"])
         if proc.returncode != 0:
-            raise LabError("iptables-save in %s failed: %s" % (router.namespace, proc.stderr.strip()))
+            raise LabError("iptables-save in %s failed: %s" % (at.namespace, proc.stderr.strip()))
         chains = nat.parse(proc.stdout)
         packet["mark"] = nat.mark_of(nat.parse(proc.stdout, "mangle"), packet)
         pre = nat.traverse(chains, "PREROUTING", packet)
@@ -563,7 +596,8 @@ class Walker:
         if pre.target == "DNAT":
             words.append("DNAT %s -> %s" % (dst, pre.address))
             packet["dst"] = dst = pre.address
-        route = self.lab.run(router.namespace, ["ip", "-o", "route", "get", dst])
+        route = self.lab.run(at.host, ["ip", "-o", "route", "get", dst, "from", src, "iif", port_in.interface]
+                             if at.router.distributed else ["ip", "-o", "route", "get", dst])
         words_route = route.stdout.split()
         if route.returncode != 0 or "dev" not in words_route:
             hop.summary = ", ".join(words + ["no route to %s" % dst])
@@ -583,7 +617,7 @@ class Walker:
         if post.target == "SNAT":
             words.append("SNAT %s -> %s" % (src, post.address))
             src = post.address
-        port_out = next((p for p in router.ports() if p.interface == dev), None)
+        port_out = next((p for p in at.ports if p.interface == dev), None)
         if port_out is None:
             hop.summary = ", ".join(words + ["out by %s, which is no port of the router's" % dev])
             return hop, None
@@ -593,12 +627,12 @@ class Walker:
         if mac is None:
             hop.summary += " (nothing of the scenario has %s: its ARP would go unanswered)" % via
             return hop, None
-        out_bridge, out_port = self.ofport(router.node, port_out.name)
+        out_bridge, out_port = self.ofport(at.node, port_out.name)
         hop.outputs = [Output(out_port, out_bridge, name=port_out.name, what=port_out.name)]
         kept = [f for f in carried(frame).split(",") if not f.startswith(("dl_src=", "dl_dst=", "nw_src=", "nw_dst="))]
         flow = ",".join(kept[:1] + ["dl_src=%s" % port_out.mac, "dl_dst=%s" % mac, "nw_src=%s" % src,
                                     "nw_dst=%s" % dst] + kept[1:])
-        return hop, (router.node, out_bridge, out_port, flow)
+        return hop, (at.node, out_bridge, out_port, flow)
 
     def _mac_of(self, ip, network):
         """The MAC that answers ARP for `ip` on `network`: an instance's or
@@ -635,7 +669,7 @@ class Walker:
             port.mac, port.ip, target, port.mac)
         bridge, in_port = self.ofport(port.node, port.name)
         self._flood(port.node, bridge, in_port, request, hops)
-        owner = self._owner_of(target, port.network)
+        owner = self._owner_of(target, port.network, near=port.node)
         reached = owner is not None and self._flood_reaches(hops, owner)
         if not reached and self._flood_reaches(hops, port):
             # the switch answers for the address itself (OVN's ls_in_arp_rsp), back out of the asking port
@@ -676,17 +710,19 @@ class Walker:
                     return True
         return False
 
-    def _owner_of(self, ip, network):
-        return self._answerer(ip, network)[0]
+    def _owner_of(self, ip, network, near=None):
+        return self._answerer(ip, network, near)[0]
 
-    def _answerer(self, ip, network=None):
+    def _answerer(self, ip, network=None, near=None):
         """(port, MAC) that answers ARP for `ip` (on `network`, or on any):
-        the port with that fixed IP, else one holding it by an allowed
-        address pair (a load balancer's VIP); (None, None) if none."""
+        the port with that fixed IP (a distributed router's: its copy on node
+        `near` when there is one), else one holding it by an allowed address
+        pair (a load balancer's VIP); (None, None) if none."""
         routers = [p for r in self.scenario.routers.values() for p in r.ports()]
-        for p in self.scenario.ports() + routers:
-            if str(p.ip) == ip and network in (None, p.network):
-                return p, p.mac
+        found = [p for p in self.scenario.ports() + routers if str(p.ip) == ip and network in (None, p.network)]
+        if found:
+            p = next((p for p in found if p.node == near), found[0])
+            return p, p.mac
         return next(self._pairs(ip, network), (None, None))
 
     def _neighbour(self, src, interface, ip):
