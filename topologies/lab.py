@@ -19,7 +19,7 @@ from stacklab.scenario.ovn import metadata_chassis as ovn_metadata_chassis
 from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
-from topologies.dvr import DvrRouterNamespace, SnatNamespace
+from topologies.dvr import DvrRouterNamespace, FipNamespace, SnatNamespace
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
@@ -531,6 +531,8 @@ class Lab:
             started.append(host)
             self._record(host, "dhcp")
         self._start_hosts([(partial(new, self.scenario.networks[n], p), made) for n, p in ports.items()])
+        order = [naming.qdhcp_namespace(self.scenario.networks[n].id) for n in ports]
+        started.sort(key=lambda h: order.index(h.name))         # plugged in the scenario's order
         for host in started:
             host.write_files(self.scenario)
         self._plug_agent_ports(started, lambda h: [h.port], "DHCP ports")
@@ -592,8 +594,10 @@ class Lab:
             netns = getattr(host, "netns_name", host.name)      # (a DVR router's: the same on every node)
             expose.append(self.nodes[ports[0].node].expose_namespace_script(netns, host.pid))
             plugs.extend((p, netns, self.scenario.networks[p.network].mtu) for p in ports)
-        run_parallel([(node, "\n".join(expose) + "\n" + (plumbing.internal_ports_script(plugs) if system else
-                                                         plumbing.tap_ports_script([p for p, _, _ in plugs], {})))
+        # one port per transaction, as the agents plug them: OVS numbers the ports of one
+        # transaction in no set order, one after another in the order they come
+        run_parallel([(node, "\n".join(expose + [plumbing.internal_ports_script([plug]) if system else
+                                                  plumbing.tap_ports_script([plug[0]], {}) for plug in plugs]))
                       for node, (expose, plugs) in by_node.items()], "plugging %s into br-int" % what)
 
     def _start_routers(self):
@@ -620,7 +624,8 @@ class Lab:
             self.routers[host.name] = host
             self._record(host, "router")
         self._start_hosts([(partial(new, r), made) for r in routers])
-        self._plug_agent_ports(list(self.routers.values()), lambda h: h.router.ports(), "router ports")
+        self._plug_agent_ports([self.routers[r.namespace] for r in routers], lambda h: h.router.ports(),
+                               "router ports")
         run_parallel([(h, h.configure_script(self.scenario.networks, self.scenario.floating_ips))
                       for h in self.routers.values()], "configuring routers")
         fips = sum(1 for f in self.scenario.floating_ips if f.fixed_ip is not None)
@@ -645,11 +650,30 @@ class Lab:
         def made(host):
             self.dvr[host.name] = host
             self._record(host, "router")
+        def new_fip(port):
+            return FipNamespace(port, self.scenario.networks[port.network], self.script_dir,
+                                os.path.join(self.state.dir, "fip", port.node, port.network),
+                                self.nodes[port.node].pid, neutron_dir(port.node))
+
         jobs = [(partial(new_qrouter, r, node), made) for r in routers for node in r.hosts]
         jobs += [(partial(new_snat, r), made) for r in routers if r.snat_node]
+        jobs += [(partial(new_fip, port), made) for port in self.scenario.fip_gateways]
         self._start_hosts(jobs)
-        hosts = list(self.dvr.values())
+        # in the scenario's order, not the order they came up in: a node's ports get their
+        # OpenFlow numbers in the order they are plugged
+        names = ["%s@%s" % (r.namespace, node) for r in routers for node in r.hosts]
+        names += [r.snat_namespace for r in routers if r.snat_node]
+        names += ["fip-%s@%s" % (self.scenario.networks[p.network].id, p.node) for p in self.scenario.fip_gateways]
+        hosts = [self.dvr[name] for name in names]
         self._plug_agent_ports(hosts, lambda h: h.router_ports(), "distributed routers' ports")
+        # each router's rfp- (in its qrouter-) / fpr- (in the node's fip-) pair
+        veths = []
+        for fip in (h for h in hosts if isinstance(h, FipNamespace)):
+            for router, _ in fip.links(self.scenario):
+                qrouter = self.dvr["%s@%s" % (router.namespace, fip.node_name)]
+                veths.append((fip, qrouter, router.fpr, router.rfp, None, None, None))
+        if veths:
+            self._make_veths(veths, "linking the distributed routers to their fip- namespaces")
         run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring distributed routers")
 
     # -- the metadata path (topologies/metadata.py) ---------------------------

@@ -26,11 +26,11 @@ ROUTER_MARK_MASK = "0xffff"
 SNAT_COMMENT = "Perform source NAT on outgoing traffic."
 
 
-def _chain(name):
+def agent_chain(name):
     return "%s-%s" % (WRAP, name)
 
 
-def _table(name, builtins, chains, rules):
+def iptables_table(name, builtins, chains, rules):
     """iptables-restore text of one table: built-in chains ACCEPT, the agent's own chains, rules."""
     lines = ["*" + name] + [":%s ACCEPT [0:0]" % c for c in builtins] + [":%s - [0:0]" % c for c in chains]
     lines += ["-A %s %s" % (chain, rule) for chain, rule in rules] + ["COMMIT"]
@@ -45,66 +45,76 @@ def served(router, floating_ips):
 def nat_table(router, floating_ips):
     """The nat table of `router` (a model.Router) for the scenario's floating IPs."""
     floating_ips = served(router, floating_ips)
-    chains = [_chain(c) for c in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat")]
+    chains = [agent_chain(c) for c in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat")]
     chains.append("neutron-postrouting-bottom")
-    rules = [("PREROUTING", "-j " + _chain("PREROUTING")), ("OUTPUT", "-j " + _chain("OUTPUT")),
-             ("POSTROUTING", "-j " + _chain("POSTROUTING")), ("POSTROUTING", "-j neutron-postrouting-bottom")]
+    rules = [("PREROUTING", "-j " + agent_chain("PREROUTING")), ("OUTPUT", "-j " + agent_chain("OUTPUT")),
+             ("POSTROUTING", "-j " + agent_chain("POSTROUTING")), ("POSTROUTING", "-j neutron-postrouting-bottom")]
     dnat = ["-d %s/32 -j DNAT --to-destination %s" % (f.address, f.fixed_ip) for f in floating_ips]
-    rules += [(_chain("OUTPUT"), r) for r in dnat]
+    rules += [(agent_chain("OUTPUT"), r) for r in dnat]
     gw = router.gateway
     if gw is not None:
-        rules.append((_chain("POSTROUTING"), "! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % gw.interface))
+        rules.append((agent_chain("POSTROUTING"), "! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT" % gw.interface))
     if router.metadata_proxy:
-        rules.append((_chain("PREROUTING"), metadata.iptables_nat_rule()))
-    rules += [(_chain("PREROUTING"), r) for r in dnat]
-    rules += [(_chain("float-snat"), "-s %s/32 -j SNAT --to-source %s --random-fully" % (f.fixed_ip, f.address))
+        rules.append((agent_chain("PREROUTING"), metadata.iptables_nat_rule()))
+    rules += [(agent_chain("PREROUTING"), r) for r in dnat]
+    rules += [(agent_chain("float-snat"), "-s %s/32 -j SNAT --to-source %s --random-fully" % (f.fixed_ip, f.address))
               for f in floating_ips]
-    rules.append((_chain("snat"), "-j " + _chain("float-snat")))
+    rules.append((agent_chain("snat"), "-j " + agent_chain("float-snat")))
     if gw is not None:
         if router.snat:
-            rules.append((_chain("snat"), "-o %s -j SNAT --to-source %s --random-fully" % (gw.interface, gw.ip)))
-        rules.append((_chain("snat"), "-m mark ! --mark %s/%s -m conntrack --ctstate DNAT -j SNAT --to-source %s "
+            rules.append((agent_chain("snat"), "-o %s -j SNAT --to-source %s --random-fully" % (gw.interface, gw.ip)))
+        rules.append((agent_chain("snat"), "-m mark ! --mark %s/%s -m conntrack --ctstate DNAT -j SNAT --to-source %s "
                                       "--random-fully" % (EXTERNAL_INGRESS_MARK, ROUTER_MARK_MASK, gw.ip)))
-    rules.append(("neutron-postrouting-bottom", '-m comment --comment "%s" -j %s' % (SNAT_COMMENT, _chain("snat"))))
-    return _table("nat", ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), chains, rules)
+    rules.append(("neutron-postrouting-bottom", '-m comment --comment "%s" -j %s' % (SNAT_COMMENT, agent_chain("snat"))))
+    return iptables_table("nat", ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), chains, rules)
 
 
 def mangle_table(router):
     builtins = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
-    chains = [_chain(c) for c in builtins] + [_chain("mark")]
-    rules = [(b, "-j " + _chain(b)) for b in builtins]
-    rules.append((_chain("PREROUTING"), "-j " + _chain("mark")))
+    chains = [agent_chain(c) for c in builtins] + [agent_chain("mark")]
+    rules = [(b, "-j " + agent_chain(b)) for b in builtins]
+    rules.append((agent_chain("PREROUTING"), "-j " + agent_chain("mark")))
     if router.metadata_proxy:
-        rules.append((_chain("PREROUTING"), metadata.iptables_mangle_rule()))
+        rules.append((agent_chain("PREROUTING"), metadata.iptables_mangle_rule()))
     if router.gateway is not None:
-        rules.append((_chain("mark"), "-i %s -j MARK --set-xmark %s/%s"
+        rules.append((agent_chain("mark"), "-i %s -j MARK --set-xmark %s/%s"
                       % (router.gateway.interface, EXTERNAL_INGRESS_MARK, ROUTER_MARK_MASK)))
-    return _table("mangle", builtins, chains, rules)
+    return iptables_table("mangle", builtins, chains, rules)
 
 
 def filter_table(router):
     builtins = ("INPUT", "FORWARD", "OUTPUT")
-    chains = [_chain(c) for c in builtins] + ["neutron-filter-top", _chain("local")]
-    rules = [("INPUT", "-j " + _chain("INPUT")), ("FORWARD", "-j neutron-filter-top"),
-             ("FORWARD", "-j " + _chain("FORWARD")), ("OUTPUT", "-j neutron-filter-top"),
-             ("OUTPUT", "-j " + _chain("OUTPUT")), ("neutron-filter-top", "-j " + _chain("local"))]
+    chains = [agent_chain(c) for c in builtins] + ["neutron-filter-top", agent_chain("local")]
+    rules = [("INPUT", "-j " + agent_chain("INPUT")), ("FORWARD", "-j neutron-filter-top"),
+             ("FORWARD", "-j " + agent_chain("FORWARD")), ("OUTPUT", "-j neutron-filter-top"),
+             ("OUTPUT", "-j " + agent_chain("OUTPUT")), ("neutron-filter-top", "-j " + agent_chain("local"))]
     if router.metadata_proxy:
-        rules += [(_chain("INPUT"), r) for r in metadata.iptables_filter_rules()]
-    return _table("filter", builtins, chains, rules)
+        rules += [(agent_chain("INPUT"), r) for r in metadata.iptables_filter_rules()]
+    return iptables_table("filter", builtins, chains, rules)
+
+
+def tables(router, floating_ips):
+    """The L3 agent's filter, mangle and nat tables of a legacy router (or a DVR snat-)."""
+    return [filter_table(router), mangle_table(router), nat_table(router, floating_ips)]
+
+
+def rules_text(tables_):
+    """iptables-restore input of `tables_`."""
+    return "\n".join(line for table in tables_ for line in table) + "\n"
 
 
 def iptables_rules(router, floating_ips):
     """Everything the L3 agent loads into the router's namespace (iptables-restore input)."""
-    return "\n".join(filter_table(router) + mangle_table(router) + nat_table(router, floating_ips)) + "\n"
+    return rules_text(tables(router, floating_ips))
 
 
-def agent_chains(router, floating_ips):
+def agent_chains(tables_):
     """The agent's own chains only, for `iptables-restore --noflush`: what its
     iptables manager renders on a full sync. Each chain it declares is
     emptied and filled again; the built-in chains and any rule someone else
     put there are left as they are."""
     out = []
-    for table in (filter_table(router), mangle_table(router), nat_table(router, floating_ips)):
+    for table in tables_:
         own = {line[1:].split(" ", 1)[0] for line in table if line.startswith(":") and " - " in line}
         out += [line for line in table if line.startswith("*") or line == "COMMIT"
                 or (line.startswith(":") and " - " in line)
@@ -112,11 +122,11 @@ def agent_chains(router, floating_ips):
     return "\n".join(out) + "\n"
 
 
-def agent_chains_script(workdir, router, floating_ips):
-    """`iptables-restore --noflush` of the agent's own chains of `router` (agent_chains())."""
+def agent_chains_script(workdir, tables_):
+    """`iptables-restore --noflush` of the agent's own chains of `tables_` (agent_chains())."""
     path = os.path.join(workdir, "agent-chains.rules")
     with open(path, "w") as f:
-        f.write(agent_chains(router, floating_ips))
+        f.write(agent_chains(tables_))
     return "iptables-restore --noflush < %s" % path
 
 
@@ -156,7 +166,7 @@ class RouterNamespace(metadata.ProxyHost, LabHost):
 
     def agent_sync_script(self, scenario):
         """What the L3 agent's full sync does to the router's iptables: its own chains rendered again."""
-        return agent_chains_script(self.workdir, self.router, scenario.floating_ips)
+        return agent_chains_script(self.workdir, tables(self.router, scenario.floating_ips))
 
     def configure_script(self, networks, floating_ips):
         """Addresses, routes, forwarding and NAT (the L3 agent's work)."""

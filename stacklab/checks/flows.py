@@ -121,6 +121,7 @@ class WalkCheck(Checker):
                 continue
             node, sep, rest = line.partition(": ")
             namespaces = {ns for r in scenario.routers.values() for ns in (r.namespace, r.snat_namespace)}
+            namespaces |= {"fip-" + scenario.networks[p.network].id for p in scenario.fip_gateways}
             if sep and node in namespaces:
                 continue                # a router's hop: what its routes and iptables do
             if not sep or " -> " not in rest:

@@ -94,6 +94,12 @@ def router_at(router, node, port_name):
     return None
 
 
+def fip_at(scenario, fg):
+    """The fip- namespace of fg- port `fg` as a RouterAt (no router of its own)."""
+    name = "fip-" + scenario.networks[fg.network].id
+    return RouterAt(None, "%s@%s" % (name, fg.node), name, [fg], fg.node)
+
+
 @dataclass
 class Output:
     ofport: int
@@ -380,6 +386,11 @@ class Walker:
             if p.name == port.name and p.node == node:
                 out.what = "qdhcp-%s (DHCP of %s)" % (self.scenario.networks[net].id, net)
                 return
+        for fg in self.scenario.fip_gateways:
+            if fg.node == node and fg.name == port.name:
+                out.router = fip_at(self.scenario, fg)
+                out.what = "%s (floating IPs of %s)" % (out.router.namespace, node)
+                return
         for router in self.scenario.routers.values():
             at = router_at(router, node, port.name)
             if at is not None:
@@ -545,11 +556,11 @@ class Walker:
             if out is None:
                 break               # flooded, and the owner of its MAC is here or nowhere
             if out.router is not None:
-                through = self._through_router(node, out, sent_frame(hop))
-                hops.append(through[0])
-                if through[1] is None:
+                inside, after = self._through_router(node, out, sent_frame(hop))
+                hops += inside
+                if after is None:
                     break
-                node, bridge, in_port, flow = through[1]
+                node, bridge, in_port, flow = after
                 continue
             if out.tunnel is not None:
                 nxt = self._peer(out, node)
@@ -575,16 +586,47 @@ class Walker:
 
     # -- through a router ---------------------------------------------------------
     def _through_router(self, node, out, frame):
-        """(RouterHop, where the packet goes on: (node, bridge, in_port, packet) or None)
-        of a frame that enters router `out.router` by port `out.name`."""
+        """([RouterHop], where the packet goes on: (node, bridge, in_port, packet) or None)
+        of a frame that enters router `out.router` by port `out.name`: through
+        its namespace, and on through the next one where they are linked
+        (a DVR router's qrouter- and the node's fip-, by rfp-/fpr-)."""
         at = out.router
         fields = dict(f.split("=", 1) for f in frame.split(",") if "=" in f)
         proto = next((f for f in frame.split(",") if f in ("icmp", "tcp", "udp")), "ip")
         port_in = next(p for p in at.ports if p.name == out.name)
-        src, dst = fields.get("nw_src"), fields.get("nw_dst")
-        packet = {"src": src, "dst": dst, "in": port_in.interface, "proto": proto,
+        packet = {"src": fields.get("nw_src"), "dst": fields.get("nw_dst"), "in": port_in.interface, "proto": proto,
                   "dport": fields.get("tp_dst") or fields.get("%s_dst" % proto)}
-        hop = RouterHop(at.namespace, "iptables", "in by %s: %s -> %s" % (port_in.interface, src, dst))
+        hops = []
+        for _ in range(3):
+            hop, went = self._in_namespace(at, packet)
+            hops.append(hop)
+            if went is None:
+                return hops, None
+            kind, where, via = went
+            if kind == "namespace":         # on through a veth into the next namespace
+                at, packet["in"] = where
+                continue
+            port_out = where
+            mac = self._mac_of(via, port_out.network)
+            if mac is None:
+                hop.summary += " (nothing of the scenario has %s: its ARP would go unanswered)" % via
+                return hops, None
+            out_bridge, out_port = self.ofport(at.node, port_out.name)
+            hop.outputs = [Output(out_port, out_bridge, name=port_out.name, what=port_out.name)]
+            kept = [f for f in carried(frame).split(",")
+                    if not f.startswith(("dl_src=", "dl_dst=", "nw_src=", "nw_dst="))]
+            flow = ",".join(kept[:1] + ["dl_src=%s" % port_out.mac, "dl_dst=%s" % mac, "nw_src=%s" % packet["src"],
+                                        "nw_dst=%s" % packet["dst"]] + kept[1:])
+            return hops, (at.node, out_bridge, out_port, flow)
+        return hops, None
+
+    def _in_namespace(self, at, packet):
+        """(RouterHop, where it went) of `packet` (changed in place by NAT)
+        entering namespace `at` by packet["in"]: ("port", a port of the
+        namespace, next hop address), ("namespace", (RouterAt, interface it
+        enters by), None), or None (it stops here)."""
+        src, dst = packet["src"], packet["dst"]
+        hop = RouterHop(at.namespace, "iptables", "in by %s: %s -> %s" % (packet["in"], src, dst))
         proc = self.lab.run(at.host, ["iptables-save"])
         if proc.returncode != 0:
             raise LabError("iptables-save in %s failed: %s" % (at.namespace, proc.stderr.strip()))
@@ -596,8 +638,10 @@ class Walker:
         if pre.target == "DNAT":
             words.append("DNAT %s -> %s" % (dst, pre.address))
             packet["dst"] = dst = pre.address
-        route = self.lab.run(at.host, ["ip", "-o", "route", "get", dst, "from", src, "iif", port_in.interface]
-                             if at.router.distributed else ["ip", "-o", "route", "get", dst])
+        # a DVR namespace routes by source too (SNAT's and floating IPs' rules)
+        policy = at.router is None or at.router.distributed
+        route = self.lab.run(at.host, ["ip", "-o", "route", "get", dst, "from", src, "iif", packet["in"]]
+                             if policy else ["ip", "-o", "route", "get", dst])
         words_route = route.stdout.split()
         if route.returncode != 0 or "dev" not in words_route:
             hop.summary = ", ".join(words + ["no route to %s" % dst])
@@ -616,23 +660,36 @@ class Walker:
         hop.matched += [("POSTROUTING", rule) for rule in post.matched]
         if post.target == "SNAT":
             words.append("SNAT %s -> %s" % (src, post.address))
-            src = post.address
-        port_out = next((p for p in at.ports if p.interface == dev), None)
-        if port_out is None:
-            hop.summary = ", ".join(words + ["out by %s, which is no port of the router's" % dev])
-            return hop, None
+            packet["src"] = src = post.address
         words.append("out by %s toward %s" % (dev, via))
         hop.summary = ", ".join(words)
-        mac = self._mac_of(via, port_out.network)
-        if mac is None:
-            hop.summary += " (nothing of the scenario has %s: its ARP would go unanswered)" % via
+        port_out = next((p for p in at.ports if p.interface == dev), None)
+        if port_out is not None:
+            return hop, ("port", port_out, via)
+        linked = self._linked(at, dev, src)
+        if linked is None:
+            hop.summary = ", ".join(words[:-1] + ["out by %s, which is no port of the router's" % dev])
             return hop, None
-        out_bridge, out_port = self.ofport(at.node, port_out.name)
-        hop.outputs = [Output(out_port, out_bridge, name=port_out.name, what=port_out.name)]
-        kept = [f for f in carried(frame).split(",") if not f.startswith(("dl_src=", "dl_dst=", "nw_src=", "nw_dst="))]
-        flow = ",".join(kept[:1] + ["dl_src=%s" % port_out.mac, "dl_dst=%s" % mac, "nw_src=%s" % src,
-                                    "nw_dst=%s" % dst] + kept[1:])
-        return hop, (at.node, out_bridge, out_port, flow)
+        return hop, ("namespace", linked, None)
+
+    def _linked(self, at, dev, src):
+        """(RouterAt, interface) across the veth `dev` of namespace `at`: a
+        DVR router's rfp- leads into its node's fip- namespace (of the
+        floating IP `src` now is), an fpr- into the router's qrouter-."""
+        for router in self.scenario.routers.values():
+            if not router.distributed or at.node not in router.fip_links:
+                continue
+            if dev == router.rfp and at.router is router:
+                fip = next((f for f in self.scenario.floating_ips if str(f.address) == src and f.node == at.node),
+                           None)
+                fg = next((p for p in self.scenario.fip_gateways
+                           if fip is not None and p.node == at.node and p.network == fip.network), None)
+                if fg is not None:
+                    return fip_at(self.scenario, fg), router.fpr
+            if dev == router.fpr and at.router is None:
+                return RouterAt(router, "%s@%s" % (router.namespace, at.node), router.namespace,
+                                router.hosts.get(at.node, []), at.node), router.rfp
+        return None
 
     def _mac_of(self, ip, network):
         """The MAC that answers ARP for `ip` on `network`: an instance's or
@@ -834,6 +891,15 @@ class Walker:
         if self.scenario.sdn == "ovn":
             return self._ovn_host_entry(host, fip)
         router = self.scenario.routers.get(fip.router)
+        if router is not None and router.distributed and fip.node is not None:
+            # DVR: the floating IP lives on its instance's compute, behind the fg- port there
+            fg = next(p for p in self.scenario.fip_gateways if p.node == fip.node and p.network == fip.network)
+            nic = next((n for n in self.scenario.nodes[fip.node].nics.values()
+                        if n.physical_network == host.physical_network), None)
+            if nic is None:
+                raise LabError("%s has no NIC on %s" % (fip.node, host.physical_network))
+            bridge, in_port = self.ofport(fip.node, nic.name)
+            return fip.node, bridge, in_port, fg.mac
         if router is None or router.node is None:
             raise LabError("floating IP %s is served by no router" % dst_ip)
         node = self.scenario.nodes[router.node]

@@ -5,6 +5,8 @@ one dvr_snat node: snat-<router id> with an sg- port per internal network
 (an address of its own there, as neutron's centralized SNAT port gets) and
 the qg- port. Functions take the loader's builder (`b`), as l3.py."""
 
+import hashlib
+import ipaddress
 from dataclasses import replace
 
 from stacklab.scenario import model
@@ -12,7 +14,11 @@ from stacklab.scenario import model
 DVR_INTERFACE_OWNER = "network:router_interface_distributed"
 SNAT_OWNER = "network:router_centralized_snat"
 GATEWAY_OWNER = "network:router_gateway"
+FIP_GATEWAY_OWNER = "network:floatingip_agent_gateway"
 DVR_MODES = ("dvr", "dvr_snat")
+FIP_LINK_SUBNET = ipaddress.IPv4Network("169.254.64.0/18")    # neutron's rfp-/fpr- pairs, a /31 each
+FIP_RULE_START = 32768      # the floating IPs' `ip rule` priorities in a qrouter- (neutron's FIP_PR_START)
+FIP_TABLE = 16              # their routing table (neutron's FIP_RT_TBL)
 
 
 def snat_ips(b, networks):
@@ -159,3 +165,52 @@ def _hosts(b, scenario, name, interfaces, snat_node):
                 ok = False
             b.taps[(node, port.name)] = "router %s" % name
     return hosts if ok else None
+
+
+# -- floating IPs: the fip- namespace of the instance's node -------------------------------------
+def floating_ip_node(b, scenario, router, net, f, path):
+    """The node whose fip- namespace serves floating IP `f` of distributed
+    `router` (its instance's compute), or None (reported)."""
+    if f["instance"] is None:
+        b.report(path + ("load_balancer",), "a load balancer's floating IP behind a distributed router (neutron "
+                 "centralizes it on the dvr_snat node) is not emulated yet")
+        return None
+    node = scenario.nodes[scenario.instances[f["instance"]].port.node]
+    if not b.node_reaches(node, net):
+        b.report(path, "%s's floating IP leaves %s by its fip- namespace, but %s does not reach physical network "
+                 "%s of %s (add a bridge_mappings entry)" % (f["instance"], node.name, node.name,
+                                                           net.physical_network, net.name))
+        return None
+    return node.name
+
+
+def place_floating_ip(b, scenario, router, fip):
+    """The fg- port of the node on the floating IP's network (one per node
+    and external network, made with the first floating IP there), the
+    router's rfp-/fpr- link on the node, the floating IP's rule priority."""
+    node, net = fip.node, scenario.networks[fip.network]
+    if not any(p.node == node and p.network == net.name for p in scenario.fip_gateways):
+        port = b.make_port(("floating_ips",), "the fip- namespace of %s" % node, node, net, None, None, None, "fg-",
+                           FIP_GATEWAY_OWNER, node, seed="fip-gateway/%s/%s" % (node, net.name))
+        port.interface = port.name
+        scenario.fip_gateways.append(port)
+    if node not in router.fip_links:
+        taken = {a for r in scenario.routers.values() for a, _ in r.fip_links.values()}
+        router.fip_links[node] = _link_pair("%s/%s" % (router.id, node), taken)
+    priorities = [f.rule_priority for f in scenario.floating_ips if f.node == node and f.rule_priority]
+    fip.rule_priority = max(priorities, default=FIP_RULE_START - 1) + 1
+
+
+def _link_pair(seed, taken):
+    """(rfp- address, fpr- address): a free /31 of 169.254.64.0/18, from a hash of `seed`."""
+    count = FIP_LINK_SUBNET.num_addresses // 2
+    n = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % count
+    while True:
+        first = FIP_LINK_SUBNET.network_address + 2 * n
+        if first not in taken:
+            return first, first + 1
+        n = (n + 1) % count
+
+
+def fip_namespace(network):
+    return "fip-" + network.id

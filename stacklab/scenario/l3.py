@@ -222,15 +222,19 @@ def floating_ips(b, scenario):
             if router is None and inner_net not in b.broken_routers:
                 b.report(path, "%s is on network %s, which no router joins to %s (a floating IP needs one)"
                          % (bound, inner_net, net.name))
-            elif router is not None and scenario.routers[router].distributed:
-                b.report(path, "floating IPs on a distributed router (its fip- namespace on the instance's "
-                         "compute) are not emulated yet")
+        node = None
+        if router is not None and scenario.routers[router].distributed:
+            node = dvr.floating_ip_node(b, scenario, scenario.routers[router], net, f, path)
+            if node is None:
                 continue
         if f["mac"]:
             b.claim_mac(f["mac"], path + ("mac",))
         mac = f["mac"] or derived_fip_mac(b, f["address"])
-        scenario.floating_ips.append(model.FloatingIP(f["address"], f["id"] or b.derived_id("fip", str(f["address"])),
-                                                      net.name, fixed, port_id, router, bound, mac))
+        fip = model.FloatingIP(f["address"], f["id"] or b.derived_id("fip", str(f["address"])), net.name, fixed,
+                               port_id, router, bound, mac, node=node)
+        if node is not None:
+            dvr.place_floating_ip(b, scenario, scenario.routers[router], fip)
+        scenario.floating_ips.append(fip)
 
 
 def _bound_port(b, scenario, f, path):

@@ -179,6 +179,17 @@ class Router:
     hosts: Dict[str, List[Port]] = field(default_factory=dict)
     snat_node: Optional[str] = None
     snat_ports: List[Port] = field(default_factory=list)
+    # DVR floating IPs: per node with one, the rfp-/fpr- pair's addresses (a /31 of 169.254.64.0/18)
+    fip_links: Dict[str, Tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = field(default_factory=dict)
+
+    @property
+    def rfp(self):
+        """DVR: its end of the link to the node's fip- namespace (in qrouter-)."""
+        return "rfp-" + self.id[:11]
+
+    @property
+    def fpr(self):
+        return "fpr-" + self.id[:11]
 
     @property
     def namespace(self):
@@ -211,6 +222,8 @@ class FloatingIP:
     router: Optional[str]                          # the router that serves it (when bound)
     bound_to: Optional[str]                        # "instance02", "load balancer lb"
     mac: Optional[str] = None                      # its port's MAC (netvirt answers ARP with it)
+    node: Optional[str] = None                     # DVR: the compute whose fip- namespace serves it
+    rule_priority: Optional[int] = None            # DVR: its `ip rule` in that node's qrouter- (from 32768)
 
 
 @dataclass
@@ -305,6 +318,7 @@ class Scenario:
     isolated_metadata: bool = True            # the DHCP agent's enable_isolated_metadata
     force_metadata: bool = False              # the DHCP agent's force_metadata
     metadata_ports: Dict[str, Port] = field(default_factory=dict)    # ovn: network -> its ovnmeta- localport
+    fip_gateways: List[Port] = field(default_factory=list)   # DVR: each node's fg- port on an external network
     distributed_floating_ips: bool = False    # ovn: [ovn] enable_distributed_floating_ip
     text: Optional[str] = field(default=None, repr=False, compare=False)     # the file's text
 
@@ -320,7 +334,7 @@ class Scenario:
         """Every port, or those bound on `node`: instances' first, then DHCP's,
         then routers'."""
         ports = [p for i in self.instances.values() for p in i.ports] + list(self.dhcp_ports.values())
-        ports += [p for r in self.routers.values() for p in r.bound_ports()]
+        ports += [p for r in self.routers.values() for p in r.bound_ports()] + list(self.fip_gateways)
         return [p for p in ports if node is None or p.node == node]
 
     def instance_ports(self):

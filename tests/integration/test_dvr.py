@@ -110,11 +110,11 @@ def test_routing_between_computes_goes_straight_with_the_dvr_mac(dvr):
 
 def test_snat_goes_through_the_network_nodes_sg_port(dvr):
     router = dvr.scenario.routers["router"]
-    sg = next(p for p in router.snat_ports if p.network == "blue")
+    sg = next(p for p in router.snat_ports if p.network == "green")
     to_sg = r"table=1,.*priority=20,dl_vlan=\d+,dl_dst=%s " % sg.mac
     before = packets(dvr, "network", "br-int", to_sg)
     target = str(dvr.scenario.hosts["workstation"].address.ip)
-    assert dvr.probe("blue-1", probes.ping, target, 3, 1.0)["replies"] == 3
+    assert dvr.probe("green-2", probes.ping, target, 3, 1.0)["replies"] == 3       # (blue-1 has a floating IP)
     assert packets(dvr, "network", "br-int", to_sg) - before >= 3
 
 
@@ -132,3 +132,36 @@ def test_without_the_prepopulated_arp_entry_the_remote_instance_is_unreachable(d
             "nud", "permanent", "dev", qr.name)
     assert ping(dvr, "blue-1", "green-2", 3) == 3
     assert green1.ip != green2.ip
+
+
+def port_packets(lab, node, port):
+    """(rx, tx) packets of `port` on node's br-int."""
+    out = run(lab, node, "ovs-ofctl", "dump-ports", "br-int", port)
+    rx = int(re.search(r"rx pkts=(\d+)", out).group(1))
+    tx = int(re.search(r"tx pkts=(\d+)", out).group(1))
+    return rx, tx
+
+
+def test_the_floating_ip_lives_on_the_instances_compute(dvr):
+    router = dvr.scenario.routers["router"]
+    fip = next(f for f in dvr.scenario.floating_ips if f.node == "compute1")
+    fg = next(p for p in dvr.scenario.fip_gateways if p.node == "compute1")
+    namespace = "fip-" + dvr.scenario.networks[fg.network].id
+    assert namespace in run(dvr, "compute1", "ip", "netns")
+    assert namespace not in run(dvr, "compute2", "ip", "netns") + run(dvr, "network", "ip", "netns")
+    addr = run(dvr, "compute1", "ip", "-n", namespace, "-o", "-4", "addr", "show")
+    assert "%s: inet %s/24" % (fg.name, fg.ip) in addr.replace("    ", " ") or (fg.name in addr and str(fg.ip) in addr)
+    rtr_2_fip, fip_2_rtr = router.fip_links["compute1"]
+    assert "%s/31" % fip_2_rtr in addr and router.fpr in addr
+    assert run(dvr, "compute1", "ip", "netns", "exec", namespace, "sysctl", "-n",
+               "net.ipv4.conf.%s.proxy_arp" % fg.name).strip() == "1"
+    qaddr = run(dvr, "compute1", "ip", "-n", QROUTER, "-o", "-4", "addr", "show", "dev", router.rfp)
+    assert "%s/31" % rtr_2_fip in qaddr and "%s/32" % fip.address in qaddr
+    assert "%d:\tfrom %s lookup 16" % (fip.rule_priority, fip.fixed_ip) in run(dvr, "compute1", "ip", "-n", QROUTER,
+                                                                                "rule")
+    target = str(fip.address)
+    before = port_packets(dvr, "compute1", fg.name), port_packets(dvr, "network", router.gateway.name)
+    assert dvr.probe("workstation", probes.ping, target, 5, 1.0)["replies"] == 5
+    after = port_packets(dvr, "compute1", fg.name), port_packets(dvr, "network", router.gateway.name)
+    assert after[0][0] - before[0][0] >= 5 and after[0][1] - before[0][1] >= 5, (before, after)
+    assert after[1] == before[1], "the network node's qg- carried floating IP traffic"

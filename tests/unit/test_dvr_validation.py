@@ -121,10 +121,28 @@ def test_what_is_refused(change, message):
     assert message in problems(BASE.replace(*change)), problems(BASE.replace(*change))
 
 
-def test_floating_ips_on_a_distributed_router_are_refused_until_emulated():
-    text = BASE + "floating_ips:\n  - {address: 172.17.0.50, instance: vm1}\n"
-    assert problems(text) == ["t.yaml:37: floating_ips.0: floating IPs on a distributed router (its fip- namespace "
-                              "on the instance's compute) are not emulated yet"]
+def test_a_floating_ip_lives_in_its_instances_computes_fip_namespace():
+    text = BASE.replace("      eth0: {physical_network: provider, address: 172.16.0.31/24}\n",
+                        "      eth0: {physical_network: provider, address: 172.16.0.31/24}\n"
+                        "    bridge_mappings: {provider: br-provider}\n")
+    sc = load(text + "floating_ips:\n  - {address: 172.17.0.50, instance: vm1}\n")
+    [fip] = sc.floating_ips
+    r = sc.routers["r"]
+    assert fip.router == "r" and fip.node == "compute1" and fip.rule_priority == 32768
+    [fg] = sc.fip_gateways
+    assert fg.name.startswith("fg-") and fg.node == "compute1" and fg.network == "ext"
+    assert fg.device_owner == "network:floatingip_agent_gateway" and fg.ip in sc.networks["ext"].subnet.cidr
+    assert fg.ip != fip.address and fg in sc.ports("compute1")
+    rfp, fpr = r.fip_links["compute1"]
+    assert int(rfp) % 2 == 0 and fpr == rfp + 1 and str(rfp).startswith("169.254.")
+    assert r.rfp == "rfp-" + r.id[:11] and r.fpr == "fpr-" + r.id[:11]
+
+
+def test_floating_ips_a_distributed_router_cannot_serve():
+    # the compute does not reach the external network
+    assert problems(BASE + "floating_ips:\n  - {address: 172.17.0.50, instance: vm1}\n") == [
+        "t.yaml:37: floating_ips.0: vm1's floating IP leaves compute1 by its fip- namespace, but compute1 does not "
+        "reach physical network provider of ext (add a bridge_mappings entry)"]
 
 
 def test_a_legacy_router_needs_a_legacy_or_dvr_snat_node():
