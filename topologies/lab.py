@@ -20,6 +20,7 @@ from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
 from topologies.dvr import DvrRouterNamespace, FipNamespace, SnatNamespace
+from topologies.ha_router import HaRouterNamespace
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
@@ -138,6 +139,7 @@ class Lab:
         self.ovnmeta = {}       # ovnmeta-<network id>@<node> -> MetadataNamespace (ML2/OVN)
         self.routers = {}       # qrouter-<router id> -> RouterNamespace
         self.dvr = {}           # qrouter-<router id>@<node>, snat-<router id> -> topologies/dvr.py's hosts
+        self.ha = {}            # qrouter-<router id>@<node> -> topologies/ha_router.py's HaRouterNamespace
         self.external = {}      # name -> ExternalHost
         self.fabric = None
         self.links = []
@@ -151,7 +153,7 @@ class Lab:
     def hosts(self):
         """Every namespace by name (what the CLI talks to)."""
         return {**self.nodes, **self.instances, **self.dhcp, **self.ovnmeta, **self.routers, **self.dvr,
-                **self.external}
+                **self.ha, **self.external}
 
     # -- building -------------------------------------------------------------
     # the build, step by step: (title shown in the progress, method)
@@ -605,13 +607,19 @@ class Lab:
         NAT; a distributed router's on each node hosting it, and its snat-."""
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
         distributed = [r for r in self.scenario.routers.values() if r.distributed]
+        ha = [r for r in self.scenario.routers.values() if r.ha]
+        said = []
         if distributed:
             self._start_dvr_routers(distributed)
+            said.append("%d distributed: %d x qrouter, %d x snat" % (
+                len(distributed), sum(len(r.hosts) for r in distributed), sum(1 for r in distributed if r.snat_node)))
+        if ha:
+            self._start_ha_routers(ha)
+            said.append("%d HA: %d x qrouter, %d x keepalived" % (len(ha), sum(len(r.hosts) for r in ha),
+                                                                 sum(len(r.hosts) for r in ha)))
         if not routers:
-            if distributed:
-                return "%d distributed: %d x qrouter, %d x snat" % (
-                    len(distributed), sum(len(r.hosts) for r in distributed),
-                    sum(1 for r in distributed if r.snat_node))
+            if said:
+                return ", ".join(said)
             return "distributed (%s's flows)" % self.plane.NAME if self.scenario.routers else "none"
 
         def new(router):
@@ -675,6 +683,48 @@ class Lab:
         if veths:
             self._make_veths(veths, "linking the distributed routers to their fip- namespaces")
         run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring distributed routers")
+
+    HA_MASTER_WAIT = 30.0       # keepalived's first master: three adverts (2 s) and its skew, with room
+
+    def _start_ha_routers(self, routers):
+        """topologies/ha_router.py: qrouter-<id> on each of a router's nodes,
+        its state monitor and keepalived. The first node's keepalived starts
+        first and becomes master before the others start (they all start
+        BACKUP, nopreempt): the master at start is the scenario's."""
+        def new(router, node):
+            return HaRouterNamespace(router, node, self.script_dir,
+                                     os.path.join(self.state.dir, "routers", router.name, node), self.nodes[node].pid,
+                                     os.path.join(self.nodes[node].workdir, "neutron"))
+
+        def made(host):
+            self.ha[host.name] = host
+            self._record(host, "router")
+        self._start_hosts([(partial(new, r, node), made) for r in routers for node in r.hosts])
+        hosts = [self.ha["%s@%s" % (r.namespace, node)] for r in routers for node in r.hosts]
+        for host in hosts:
+            host.write_files(self.scenario)
+        self._plug_agent_ports(hosts, lambda h: h.router_ports(), "HA routers' ports")
+        run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring HA routers")
+        run_parallel([(h, h.monitor_command()) for h in hosts], "starting neutron-keepalived-state-change")
+        for host in hosts:
+            self.watch("%s neutron-keepalived-state-change" % host.name, host.name, host.monitor_command(),
+                       host.monitor_pidfile(outside=True))
+        first = [h for h in hosts if h.node_name == next(iter(h.router.hosts))]
+        self._start_keepalived(first)
+        deadline = time.monotonic() + self.HA_MASTER_WAIT
+        for host in first:
+            while host.state() != "primary":
+                if time.monotonic() > deadline:
+                    raise LabError("keepalived of router %s on %s did not become master within %.0f s (state: %s)"
+                                   % (host.router.name, host.node_name, self.HA_MASTER_WAIT, host.state()))
+                time.sleep(0.1)
+        self._start_keepalived([h for h in hosts if h not in first])
+
+    def _start_keepalived(self, hosts):
+        run_parallel([(h, h.keepalived_command()) for h in hosts], "starting keepalived")
+        for host in hosts:
+            self.watch("%s keepalived" % host.name, host.name, host.keepalived_command(),
+                       host.keepalived_pidfile(outside=True))
 
     # -- the metadata path (topologies/metadata.py) ---------------------------
     def _metadata_api(self):
@@ -858,7 +908,7 @@ class Lab:
                 except (OSError, ValueError):
                     pass
             self.nodes, self.instances, self.dhcp, self.routers, self.external = {}, {}, {}, {}, {}
-            self.ovnmeta, self.dvr = {}, {}
+            self.ovnmeta, self.dvr, self.ha = {}, {}, {}
             self.fabric = None
 
 

@@ -102,7 +102,8 @@ class Units:
                                         ["%s dnsmasq" % h.name for h in dhcp],
                                         before_start=lambda lab, hosts=dhcp: _dhcp_files(lab, hosts)))
             routers = [h for h in lab.routers.values() if h.router.node == where]
-            routers += [h for h in lab.dvr.values() if h.node_name == where]      # DVR: qrouter-, snat-
+            routers += [h for h in list(lab.dvr.values()) + list(lab.ha.values())
+                        if h.node_name == where]        # DVR's qrouter-, snat-, fip-; HA's qrouter-
             if routers:
                 units.append(L3AgentUnit(where, routers))
             # the metadata path (topologies/metadata.py); the routers' haproxy are the L3 agent's children,

@@ -60,7 +60,8 @@ def registry():
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        for module in ("structural", "flows", "probes", "commands", "services", "daemons", "ovn"):  # importing a module registers its kinds
+        for module in ("structural", "flows", "probes", "commands", "services", "daemons", "ovn", "routers"):
+            # importing a module registers its kinds
             importlib.import_module("stacklab.checks." + module)
     return _REGISTRY
 

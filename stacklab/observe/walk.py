@@ -19,11 +19,11 @@ that cannot be addressed goes nowhere, whatever the flows would do with it."""
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
 from stacklab.errors import LabError
-from stacklab.observe import nat
+from stacklab.observe import ha, nat
 from stacklab.scenario import endpoints
 from stacklab.scenario.ovn import derived, gateway_chassis
 
@@ -81,8 +81,8 @@ class RouterAt:
 def router_at(router, node, port_name):
     """The RouterAt whose port `port_name` on `node` is: a legacy router's
     qrouter-, a distributed one's qrouter- on that node or its snat-; None."""
-    if router.distributed:
-        mine = router.hosts.get(node, [])
+    if router.distributed or router.ha:
+        mine = router.hosts.get(node, []) + ([router.ha_ports[node]] if node in router.ha_ports else [])
         if any(p.name == port_name for p in mine):
             return RouterAt(router, "%s@%s" % (router.namespace, node), router.namespace, mine, node)
         snat = router.snat_ports + ([router.gateway] if router.gateway else [])
@@ -900,6 +900,12 @@ class Walker:
                 raise LabError("%s has no NIC on %s" % (fip.node, host.physical_network))
             bridge, in_port = self.ofport(fip.node, nic.name)
             return fip.node, bridge, in_port, fg.mac
+        if router is not None and router.ha:
+            # an HA router: in at the master's NIC, where the floating IP is (keepalived put it there)
+            master = ha.master(self.lab, router)
+            if master is None:
+                raise LabError("HA router %s has no master: nothing holds floating IP %s" % (router.name, dst_ip))
+            router = replace(router, node=master)
         if router is None or router.node is None:
             raise LabError("floating IP %s is served by no router" % dst_ip)
         node = self.scenario.nodes[router.node]

@@ -54,7 +54,7 @@ def router(b, scenario, name, r, router_id):
                  "not emulated yet: set agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) "
                  "or agent.metadata_proxy: false")
         return None
-    interfaces = _interfaces(b, scenario, name, r, router_id)
+    interfaces = replicated_interfaces(b, scenario, name, r, router_id)
     if interfaces is None:
         return None
     gateway, snat_node, snat_ports = None, None, []
@@ -73,7 +73,8 @@ def router(b, scenario, name, r, router_id):
                         snat_node=snat_node.name if snat_node else None, snat_ports=snat_ports)
 
 
-def _interfaces(b, scenario, name, r, router_id):
+def replicated_interfaces(b, scenario, name, r, router_id, owner=DVR_INTERFACE_OWNER):
+    """A replicated router's qr- ports (on no node yet), or None (reported)."""
     path = ("routers", name)
     interfaces, ok = [], True
     for k, itf in enumerate(r["interfaces"]):
@@ -88,14 +89,14 @@ def _interfaces(b, scenario, name, r, router_id):
             ok = False
             continue
         if itf["ofport"] is not None:
-            b.report(ipath + ("ofport",), "a distributed router's qr- port is on every node hosting the router: "
-                     "it has no one ofport")
+            b.report(ipath + ("ofport",), "a %s router's qr- port is on every node hosting the router: "
+                     "it has no one ofport" % ("distributed" if owner == DVR_INTERFACE_OWNER else "HA"))
             ok = False
         if itf["mac"]:
             b.claim_mac(itf["mac"], ipath + ("mac",))
         ip = itf["ip"] if itf["ip"] is not None else net.subnet.gateway
         port = b.make_port(ipath, "router %s" % name, None, net, ip, itf["mac"], itf["port_id"], "qr-",
-                           DVR_INTERFACE_OWNER, router_id, seed="router/%s/%s" % (name, net.name))
+                           owner, router_id, seed="router/%s/%s" % (name, net.name))
         port.interface = port.name
         interfaces.append(port)
     return interfaces if ok else None

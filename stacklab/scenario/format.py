@@ -252,7 +252,16 @@ ROUTER = Record({
                              "every dvr node hosting an instance on its networks, routing there; its SNAT "
                              "in snat-<id> (sg- and qg- ports) on the dvr_snat node. No `node`."),
     "ha": Field(Bool(example=True), default=False,
-                doc="An L3 HA router (VRRP by keepalived across network nodes). Not emulated yet: refused."),
+                doc="An L3 HA router: a qrouter-<id> on each of `ha_nodes`, keepalived (VRRP over the HA network "
+                    "169.254.192.0/18, an ha- port per node) making one of them the master, which holds the "
+                    "router's addresses and routes; neutron's agents only. With `distributed`: not emulated yet."),
+    "ha_nodes": Field(ListOf(Name(), example=["network1", "network2"]),
+                      doc="With `ha: true`, the nodes whose L3 agents host it, the first the master at start "
+                          "(default: every node with an L3 agent in legacy or dvr_snat mode, at most 3, as "
+                          "neutron's max_l3_agents_per_router)."),
+    "vrid": Field(Int(min=1, max=255, example=1),
+                  doc="With `ha: true`, its VRRP virtual router id on the HA network (default: the lowest free, "
+                      "as neutron allocates them)."),
     "netvirt": Field(Record({
         "vpn_id": Field(Int(min=1, max=0x7fffff, example=0x1117f), doc="The router's VPN id (metadata)."),
     }), default=dict, doc="With `sdn: {type: netvirt}` the router is distributed: flows on every node."),

@@ -5,7 +5,7 @@ address of the external subnet, bound to a port behind one of the routers.
 
 Functions here take the loader's builder (`b`), as in octavia.py."""
 
-from stacklab.scenario import dvr, model
+from stacklab.scenario import dvr, ha, model
 from stacklab.scenario.ids import derived_mac
 
 GATEWAY_OWNER = "network:router_gateway"
@@ -63,9 +63,12 @@ def routers(b, scenario):
 def _router(b, scenario, name, r):
     path = ("routers", name)
     router_id = r["id"] or b.derived_id("router", name)
-    if r["ha"]:
-        b.report(path + ("ha",), "L3 HA routers (keepalived, VRRP) are not emulated yet")
+    if r["ha"] and b.sdn in DISTRIBUTED_PLANES:
+        b.report(path + ("ha",), "ha is neutron's L3 HA on its L3 agents; %s is distributed already"
+                 % DISTRIBUTED_PLANES[b.sdn])
         return None
+    if r["ha"]:
+        return ha.router(b, scenario, name, r, router_id)
     if r["distributed"] and b.sdn in DISTRIBUTED_PLANES:
         b.report(path + ("distributed",), "distributed is neutron's DVR on its L3 and OVS agents; %s is "
                  "distributed already" % DISTRIBUTED_PLANES[b.sdn])

@@ -74,9 +74,10 @@ class _Builder:
         self.mac_owners = {}            # given MAC -> the key path of what has it
 
     def build(self):
-        from stacklab.scenario import dvr, l3, netvirt, octavia, ovn
+        from stacklab.scenario import dvr, ha, l3, netvirt, octavia, ovn
         nodes = self.nodes()
         networks = self.networks(nodes)
+        self.ha_network = ha.add_network(self, networks)       # the project's, when a router is HA
         if self.sdn == "netvirt":
             netvirt.no_dhcp(self, networks)
         ovn.network_types(self, networks)
@@ -643,14 +644,14 @@ class _Builder:
         """Tag each network on each node that has it, as the agent does: pinned
         tags first, then the lowest free tag in the order networks are listed."""
         for node in scenario.nodes:
+            def pins(net):          # (the HA network is neutron's, no scenario key pins it)
+                return self.d["networks"].get(net.name, {}).get("local_vlans", {})
             wanted = [n for n in scenario.networks.values()
-                      if node in self.d["networks"][n.name]["local_vlans"]
-                      or any(p.network == n.name for p in scenario.ports(node))]
-            taken = {self.d["networks"][n.name]["local_vlans"][node] for n in wanted
-                     if node in self.d["networks"][n.name]["local_vlans"]}
+                      if node in pins(n) or any(p.network == n.name for p in scenario.ports(node))]
+            taken = {pins(n)[node] for n in wanted if node in pins(n)}
             tag = 1
             for net in wanted:
-                pinned = self.d["networks"][net.name]["local_vlans"].get(node)
+                pinned = pins(net).get(node)
                 if pinned is not None:
                     net.local_vlans[node] = pinned
                     continue

@@ -166,7 +166,9 @@ class Router:
     network and a qr- port per internal network. A distributed one (DVR) has
     no `node`: `hosts` are its qr- ports as each dvr node has them (the same
     addresses and MACs everywhere), and its SNAT is on `snat_node` in
-    snat-<id>, with an sg- port per interface and the qg- port."""
+    snat-<id>, with an sg- port per interface and the qg- port. An HA one
+    has no `node` either: `hosts` are its qr- and qg- ports on each of its
+    nodes, plus an ha- port each (`ha_ports`)."""
     name: str
     id: str
     node: Optional[str]
@@ -179,6 +181,10 @@ class Router:
     hosts: Dict[str, List[Port]] = field(default_factory=dict)
     snat_node: Optional[str] = None
     snat_ports: List[Port] = field(default_factory=list)
+    # L3 HA: the nodes hosting it (the first the master at start), each one's ha- port, the VRID
+    ha: bool = False
+    ha_ports: Dict[str, Port] = field(default_factory=dict)
+    vrid: Optional[int] = None
     # DVR floating IPs: per node with one, the rfp-/fpr- pair's addresses (a /31 of 169.254.64.0/18)
     fip_links: Dict[str, Tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = field(default_factory=dict)
 
@@ -206,9 +212,9 @@ class Router:
         """Its ports on the nodes' br-int: a legacy router's on its node; a
         distributed one's qr- on every node hosting it, sg- and qg- on the
         SNAT node; none for netvirt's and OVN's."""
-        if self.distributed:
+        if self.distributed or self.ha:
             return [p for ports in self.hosts.values() for p in ports] + self.snat_ports + \
-                ([self.gateway] if self.gateway else [])
+                list(self.ha_ports.values()) + ([self.gateway] if self.gateway and self.distributed else [])
         return self.ports() if self.node is not None else []
 
 

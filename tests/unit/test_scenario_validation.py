@@ -222,7 +222,7 @@ checks:
   - address: {instance: vm1, mtu: big}
 """
     assert problems(text) == [
-        "t.yaml:25: checks.1.bridg: unknown kind (did you mean 'bridge'?); kinds: address, bridge, command, daemons, dhcp, flows, lb, metadata, ovn, ping, port, snat, ssh, tcp, walk",
+        "t.yaml:25: checks.1.bridg: unknown kind (did you mean 'bridge'?); kinds: address, bridge, command, daemons, dhcp, flows, lb, metadata, ovn, ping, port, router_state, snat, ssh, tcp, walk",
         "t.yaml:26: checks.2.address.mtu: expected a whole number, got text",
     ]
 

@@ -1,0 +1,149 @@
+"""L3 HA in a scenario (the HA network, ha- ports, VRIDs, where the router's
+ports go), keepalived.conf as neutron renders it, and the golden errors."""
+
+import textwrap
+
+import pytest
+
+from stacklab.errors import ScenarioError
+from stacklab.scenario.loader import find_scenario, load_scenario
+from topologies.ha_router import keepalived_conf, link_local, primary_vip
+
+EXPECTED = """\
+global_defs {
+    notification_email_from neutron@openstack.local
+    router_id neutron
+}
+vrrp_instance VR_1 {
+    state BACKUP
+    interface ha-81b4fcf1-8e
+    virtual_router_id 1
+    priority 50
+    garp_master_delay 60
+    nopreempt
+    advert_int 2
+    track_interface {
+        ha-81b4fcf1-8e
+    }
+    virtual_ipaddress {
+        169.254.0.1/24 dev ha-81b4fcf1-8e
+    }
+    virtual_ipaddress_excluded {
+        172.17.0.101/24 dev qg-8897f45f-d0 no_track
+        172.17.0.120/32 dev qg-8897f45f-d0 no_track
+        192.168.101.1/24 dev qr-fb480a7d-cb no_track
+        fe80::f816:3eff:fe42:3f3e/64 dev qg-8897f45f-d0 scope link no_track
+        fe80::f816:3eff:fe59:45d2/64 dev qr-fb480a7d-cb scope link no_track
+    }
+    virtual_routes {
+        0.0.0.0/0 via 172.17.0.1 dev qg-8897f45f-d0 no_track
+    }
+}"""
+
+
+def l3_ha():
+    return load_scenario(find_scenario("l3-ha"))
+
+
+def test_keepalived_conf_as_neutron_renders_it():
+    sc = l3_ha()
+    r = sc.routers["router"]
+    assert keepalived_conf(r, r.ha_ports["network1"], sc.networks, sc.floating_ips) == EXPECTED
+    # the other node's differs by its ha- port only
+    other = keepalived_conf(r, r.ha_ports["network2"], sc.networks, sc.floating_ips)
+    assert other == EXPECTED.replace("ha-81b4fcf1-8e", r.ha_ports["network2"].name)
+
+
+def test_link_local_and_primary_vip():
+    assert str(link_local("fa:16:3e:59:45:d2")) == "fe80::f816:3eff:fe59:45d2"
+    r = l3_ha().routers["router"]
+    assert primary_vip(r) == "169.254.0.1/24"
+
+
+def test_the_ha_network_and_the_routers_ports():
+    sc = l3_ha()
+    r = sc.routers["router"]
+    [ha_net] = [n for n in sc.networks.values() if n.name.startswith("HA network tenant ")]
+    assert ha_net.type == "vxlan" and str(ha_net.subnet.cidr) == "169.254.192.0/18" and not ha_net.subnet.dhcp
+    assert ha_net.subnet.gateway is None and ha_net.segmentation_id == 1           # the lowest free VNI
+    assert r.ha and r.node is None and r.vrid == 1 and list(r.hosts) == ["network1", "network2"]
+    assert [(p.node, str(p.ip)) for p in r.ha_ports.values()] == [("network1", "169.254.192.1"),
+                                                                   ("network2", "169.254.192.2")]
+    assert all(p.name.startswith("ha-") and p.device_owner == "network:router_ha_interface"
+               for p in r.ha_ports.values())
+    for node, ports in r.hosts.items():
+        assert [(p.name, p.mac, p.ip, p.node) for p in ports] == [(x.name, x.mac, x.ip, node) for x in r.ports()]
+    assert r.interfaces[0].device_owner == "network:ha_router_replicated_interface"
+    assert sorted(ha_net.local_vlans) == ["network1", "network2"]
+    assert "sg-" not in " ".join(p.name for p in sc.ports())
+
+
+BASE = """\
+name: t
+agent: {force_metadata: true}
+nodes:
+  n1:
+    role: network
+    nics: {eth0: {physical_network: provider, address: 172.16.0.21/24}}
+    bridge_mappings: {provider: br-provider}
+  n2:
+    role: network
+    nics: {eth0: {physical_network: provider, address: 172.16.0.22/24}}
+    bridge_mappings: {provider: br-provider}
+  c1:
+    role: compute
+    nics: {eth0: {physical_network: provider, address: 172.16.0.31/24}}
+networks:
+  blue: {type: vxlan, segmentation_id: 1, subnet: {cidr: 10.0.1.0/24}}
+  ext:
+    type: flat
+    physical_network: provider
+    external: true
+    subnet: {cidr: 172.17.0.0/24, dhcp: false}
+routers:
+  r1: {ha: true, external_gateway: {network: ext}, interfaces: [blue]}
+  r2: {ha: true, interfaces: [blue]}
+"""
+
+
+def problems(text):
+    with pytest.raises(ScenarioError) as e:
+        load_scenario("t.yaml", textwrap.dedent(text))
+    return [str(p) for p in e.value.problems]
+
+
+def test_defaults_vnis_and_vrids():
+    sc = load_scenario("t.yaml", BASE.replace("  r2: {ha: true, interfaces: [blue]}\n",
+                                              "  r2: {ha: true, interfaces: [{network: blue, ip: 10.0.1.254}]}\n"))
+    assert [r.vrid for r in sc.routers.values()] == [1, 2]
+    assert list(sc.routers["r1"].hosts) == ["n1", "n2"]                 # every legacy L3 agent's node
+    ha_net = next(n for n in sc.networks.values() if n.name.startswith("HA network"))
+    assert ha_net.segmentation_id == 2                                    # 1 is blue's
+
+
+@pytest.mark.parametrize("change, message", [
+    (("  r1: {ha: true,", "  r1: {ha: true, ha_nodes: [n1, c1],"),
+     "t.yaml:23: routers.r1.ha_nodes.1: c1 runs no L3 agent: an HA router needs L3 agents in legacy or dvr_snat mode"),
+    (("  r1: {ha: true,", "  r1: {ha: true, ha_nodes: [n1],"),
+     "t.yaml:23: routers.r1.ha_nodes: two or three different nodes (neutron's max_l3_agents_per_router is 3)"),
+    (("  r1: {ha: true,", "  r1: {ha: true, node: n1,"),
+     "t.yaml:23: routers.r1.node: an HA router has no node: it runs on each of its ha_nodes"),
+    (("agent: {force_metadata: true}\n", ""),
+     "t.yaml:22: routers.r1.ha: the metadata proxy of an HA router (on its master only) is not emulated yet: set "
+     "agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) or agent.metadata_proxy: false"),
+    (("  r1: {ha: true,", "  r1: {ha: true, vrid: 7, ha_nodes: [n1, n2],"),
+     None),
+])
+def test_what_is_refused(change, message):
+    text = BASE.replace(*change).replace("  r2: {ha: true, interfaces: [blue]}\n", "")
+    if message is None:
+        assert load_scenario("t.yaml", textwrap.dedent(text)).routers["r1"].vrid == 7
+    else:
+        assert message in problems(text), problems(text)
+
+
+def test_one_l3_agent_is_not_enough():
+    text = BASE.replace("  n2:\n    role: network\n", "  n2:\n    role: compute\n").replace(
+        "  r2: {ha: true, interfaces: [blue]}\n", "")
+    assert "t.yaml:23: routers.r1.ha: an HA router needs two nodes with an L3 agent in legacy or dvr_snat mode; " \
+           "only n1 has one" in problems(text)
