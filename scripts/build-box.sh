@@ -90,7 +90,7 @@ mmdebstrap --quiet "${keyring[@]}" --variant=minbase --components=main --include
   --customize-hook='printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" > "$1/etc/systemd/network/80-dhcp.network"' \
   --customize-hook='printf "[Match]\nMACAddress=52:54:00:5a:b0:01\n\n[Network]\nAddress=192.0.2.15/32\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n" > "$1/etc/systemd/network/10-vagrant-probe.network"' \
   --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved ssh >/dev/null 2>&1' \
-  --customize-hook='for u in openvswitch-switch haproxy ovn-central ovn-host ovn-northd ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb; do chroot "$1" systemctl disable $u >/dev/null 2>&1 || true; done' \
+  --customize-hook='for u in openvswitch-switch haproxy keepalived ovn-central ovn-host ovn-northd ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb; do chroot "$1" systemctl disable $u >/dev/null 2>&1 || true; done' \
   --customize-hook='chroot "$1" useradd -m -s /bin/bash -G sudo vagrant; echo "vagrant:vagrant" | chroot "$1" chpasswd' \
   --customize-hook='echo "vagrant ALL=(ALL) NOPASSWD: ALL" > "$1/etc/sudoers.d/vagrant"; chmod 440 "$1/etc/sudoers.d/vagrant"' \
   --customize-hook="mkdir -p \"\$1/home/vagrant/.ssh\"; cp '$out/vagrant.pub' \"\$1/home/vagrant/.ssh/authorized_keys\"; chroot \"\$1\" chown -R vagrant:vagrant /home/vagrant/.ssh; chmod 700 \"\$1/home/vagrant/.ssh\"" \

@@ -17,6 +17,7 @@ packages=(
   ethtool:ethtool
   dnsmasq-base:dnsmasq
   haproxy:haproxy
+  keepalived:keepalived
   ovn-central:ovn-northd
   ovn-host:ovn-controller
   dropbear-bin:dropbear
@@ -65,8 +66,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # OVN runs inside the labs' nodes only: the packages' own units, enabled on install, would start
   # OVN's databases and ovn-controller in the machine's own namespace at the next boot
-  if [[ " ${missing[*]} " == *" ovn-"* ]] && command -v systemctl >/dev/null 2>&1; then
-    for unit in ovn-central ovn-host ovn-northd ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb; do
+  # (keepalived too: it runs in the labs' HA routers only)
+  if [[ " ${missing[*]} " == *" ovn-"* || " ${missing[*]} " == *" keepalived "* ]] && command -v systemctl >/dev/null 2>&1; then
+    for unit in ovn-central ovn-host ovn-northd ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb keepalived; do
       systemctl disable "$unit" >/dev/null 2>&1 || true
     done
   fi

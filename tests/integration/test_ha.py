@@ -1,0 +1,143 @@
+"""L3 HA on neutron's agents (scenarios/l3-ha.yaml, kept by its keeper as
+`stacklab up` leaves it): every check passes; keepalived runs in each
+network node's qrouter- with neutron's configuration; the master holds the
+router's addresses, the backup's ports have none; and failover, under a
+continuous ping (one every 10 ms) through the router's SNAT and through its
+floating IP: the master's keepalived killed (the lab starts it again, as
+neutron's process monitor does, and it comes back as backup), the master's
+HA link down, then up again (nopreempt: it stays backup). Each outage is
+bounded, and after each exactly one node is master. VRRP cut between the
+nodes makes both masters (split brain), which the router_state check
+reports; it heals once VRRP passes again."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from stacklab.checks import run_check
+from stacklab.scenario.model import Check
+from stacklab.observe import failover
+from stacklab.observe.ha import states
+from stacklab.runtime.state import LabState
+from topologies.ha_router import keepalived_conf, link_local
+
+from .conftest import kept_lab, renamed, stacklab
+
+LAB = "it-ha"
+ROUTER = "6a1f3c9e-2b7d-4e5a-8c1f-9d2e3b4a5c6e"
+QROUTER = "qrouter-" + ROUTER
+MAX_OUTAGE_MS = 15000       # three adverts of 2 s, keepalived's skew and the GARPs, with room
+
+
+@pytest.fixture(scope="module")
+def ha(tmp_path_factory):
+    with kept_lab(renamed("l3-ha", LAB, str(tmp_path_factory.mktemp("ha"))), LAB) as lab:
+        yield lab
+
+
+def run(lab, where, *argv):
+    out = lab.run(where, list(argv))
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def wait_states(lab, want, timeout=30.0):
+    router = lab.scenario.routers["router"]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = states(lab, router)
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def router_state(lab, master=None):
+    return run_check(lab, Check("router_state", {"router": "router", "master": master}, 0, 0))
+
+
+def under_ping(lab, action, seconds=20):
+    """(SNAT outage, floating IP outage) in ms of 10 ms pings while `action` runs."""
+    snat = failover.start_ping(LAB, "vm1", str(lab.scenario.hosts["workstation"].address.ip), seconds)
+    fip = failover.start_ping(LAB, "workstation", "172.17.0.120", seconds)
+    time.sleep(2.0)
+    action()
+    return failover.result(snat), failover.result(fip)
+
+
+def test_every_check_passes(ha):
+    result = stacklab("check", LAB, check=False, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_keepalived_runs_with_neutrons_configuration_and_the_master_holds_the_addresses(ha):
+    router = ha.scenario.routers["router"]
+    for node, port in router.ha_ports.items():
+        conf = run(ha, node, "cat", "/var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER)
+        assert conf == keepalived_conf(router, port, ha.scenario.networks, ha.scenario.floating_ips)
+        assert "keepalived -P -f /var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER in run(ha, node, "ps", "-eww",
+                                                                                               "-o", "args")
+    qr, qg = (next(p for p in router.ports() if p.name.startswith(k)) for k in ("qr-", "qg-"))
+    master = run(ha, "network1", "ip", "-n", QROUTER, "addr", "show")
+    backup = run(ha, "network2", "ip", "-n", QROUTER, "addr", "show")
+    for text in ("%s/24" % qr.ip, "%s/24" % qg.ip, "172.17.0.120/32", "169.254.0.1/24", str(link_local(qr.mac)),
+                 str(link_local(qg.mac))):
+        assert text in master, text
+        assert text not in backup, text
+    assert "%s/18" % router.ha_ports["network2"].ip in backup        # its own ha- address only
+    assert "default via 172.17.0.1" in run(ha, "network1", "ip", "-n", QROUTER, "route")
+    assert "default" not in run(ha, "network2", "ip", "-n", QROUTER, "route")
+
+
+def test_failover_when_the_masters_keepalived_is_killed(ha):
+    def kill():
+        for p in LabState.load(LAB).processes:
+            if p.what == "%s@network1 keepalived" % QROUTER:
+                vrrp = int(run(ha, "network1", "cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % ROUTER).split()[0])
+                os.kill(p.pid, signal.SIGKILL)
+                run(ha, "network1", "kill", "-9", str(vrrp))      # its VRRP child, by the node's own pid
+        assert wait_states(ha, {"network1": "backup", "network2": "primary"}) == \
+            {"network1": "backup", "network2": "primary"}
+    (snat, _, got), (fip, _, fgot) = under_ping(ha, kill)
+    assert 0 < snat < MAX_OUTAGE_MS and got > 0, snat
+    assert 0 < fip < MAX_OUTAGE_MS and fgot > 0, fip
+    # the lab started network1's keepalived again: it is backup, one master
+    assert router_state(ha, "network2").ok
+
+
+def test_failover_when_the_masters_ha_link_goes_down_and_no_preemption_when_it_returns(ha):
+    master = next(n for n, s in states(ha, ha.scenario.routers["router"]).items() if s == "primary")
+    other = next(n for n in ("network1", "network2") if n != master)
+    ha_port = ha.scenario.routers["router"].ha_ports[master].name
+
+    def down():
+        run(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "down")
+        assert wait_states(ha, {master: "backup", other: "primary"}) == {master: "backup", other: "primary"}
+    (snat, _, _), (fip, _, _) = under_ping(ha, down)
+    assert 0 < snat < MAX_OUTAGE_MS and 0 < fip < MAX_OUTAGE_MS, (snat, fip)
+
+    def up():
+        run(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "up")
+        time.sleep(8)           # three adverts and more: nopreempt keeps the new master
+    (snat, _, _), (fip, _, _) = under_ping(ha, up, seconds=14)
+    assert snat < 1000 and fip < 1000, (snat, fip)
+    assert router_state(ha, other).ok
+
+
+def test_split_brain_while_vrrp_is_cut_and_healed_after(ha):
+    router = ha.scenario.routers["router"]
+    drop = ["iptables", "-I", "INPUT", "-p", "vrrp", "-j", "DROP"]
+    for node in router.hosts:
+        run(ha, node, "ip", "netns", "exec", QROUTER, *drop)
+    try:
+        assert wait_states(ha, {n: "primary" for n in router.hosts}) == {n: "primary" for n in router.hosts}
+        outcome = router_state(ha)
+        assert not outcome.ok and "split brain" in outcome.detail, outcome.detail
+    finally:
+        for node in router.hosts:
+            run(ha, node, "ip", "netns", "exec", QROUTER, "iptables", "-D", "INPUT", "-p", "vrrp", "-j", "DROP")
+    deadline = time.monotonic() + 20
+    while not router_state(ha).ok and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert router_state(ha).ok, states(ha, router)
