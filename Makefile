@@ -80,6 +80,7 @@ bench: $(SETUP_OK)
 	@$(VENV)/bin/python bench/bench_exercises.py
 	@$(VENV)/bin/python bench/bench_datapath.py
 	@$(VENV)/bin/python bench/bench_ovn.py
+	@$(VENV)/bin/python bench/bench_ha.py
 
 # The Vagrant VM (Debian 12; Vagrantfile, scripts/vm.sh): KVM where a guest runs under it, else TCG.
 box:
