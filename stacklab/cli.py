@@ -151,7 +151,8 @@ def cmd_status(args):
         for host, info in sorted(lab.get("hosts", {}).items()):
             print("  host     %-12s on %-10s %s" % (host, info["physical_network"], info["ip"]))
         for netns in lab.get("agent_namespaces", []):
-            print("  netns    %s" % netns)
+            state = lab.get("ha_states", {}).get(netns)
+            print("  netns    %s%s" % (netns, "  (HA: %s)" % state if state else ""))
     return 1 if name is not None and labs[0]["dead"] else 0
 
 

@@ -416,7 +416,26 @@ def status(names=None):
             "scenario": state.scenario_file,
             "nodes": state.nodes, "instances": state.instances, "hosts": state.hosts,
             "agent_namespaces": sorted(n for n, ns in state.namespaces.items() if ns["kind"] in ("dhcp", "router")),
+            "ha_states": _ha_states(state),
         })
+    return out
+
+
+def _ha_states(state):
+    """{qrouter-<id>@node: primary | backup | unknown} of the lab's HA routers,
+    as each node's neutron-keepalived-state-change wrote it."""
+    out = {}
+    for name, ns in state.namespaces.items():
+        qrouter, _, node = name.partition("@")
+        if ns["kind"] != "router" or not qrouter.startswith("qrouter-") or not node:
+            continue
+        conf = os.path.join(state.dir, "nodes", node, "neutron", "ha_confs", qrouter[len("qrouter-"):])
+        if os.path.isdir(conf):
+            try:
+                with open(os.path.join(conf, "state")) as f:
+                    out[name] = f.read().strip() or "unknown"
+            except OSError:
+                out[name] = "unknown"
     return out
 
 

@@ -4,9 +4,11 @@ failing agent would, with the commands an operator would have used, so
 that the learner's tools (ovs-vsctl, ovs-ofctl, ip, iptables) show it."""
 
 import shlex
+import time
 
 from stacklab import naming
 from stacklab.errors import LabError
+from stacklab.observe.ha import states
 from stacklab.scenario.ovn import port_group_name, rule_id
 from stacklab.scenario.schema import Field, Int, IPv4Address, Name, Record, Str
 
@@ -423,7 +425,38 @@ class DvrArpEntryMissing(InstanceFault):
         return ["ip neigh", "PERMANENT", "neigh replace", "neigh add"]
 
 
+class HaPortDeadVlan(Fault):
+    kind = "ha_port_dead_vlan"
+    params = Record({
+        "router": Field(Name(example="router"), required=True, doc="An HA router."),
+        "node": Field(Name(example="network2"), required=True, doc="Whose ha- port of it."),
+    }, doc="An HA router's ha- port on a node put in br-int's dead VLAN 4095 (as the agent does with a port it "
+           "cannot bind): its VRRP adverts reach no other node, nor theirs it.")
+
+    def validate(self, scenario, p, report):
+        router = scenario.routers.get(p["router"])
+        if router is None or not router.ha:
+            report(("router",), "no HA router named %s" % p["router"])
+        elif p["node"] not in router.ha_ports:
+            report(("node",), "%s hosts no copy of router %s" % (p["node"], p["router"]))
+
+    def inject(self, lab, scenario, p):
+        router = scenario.routers[p["router"]]
+        done = _run(lab, p["node"], "ovs-vsctl set Port %s tag=4095" % router.ha_ports[p["node"]].name)
+        # what the learner meets is after: the cut node's backup has taken over (three adverts)
+        deadline = time.monotonic() + 30
+        while set(states(lab, router).values()) != {"primary"}:
+            if time.monotonic() > deadline:
+                raise LabError("router %s's copies did not both become master within 30 s" % router.name)
+            time.sleep(0.5)
+        return done
+
+    def giveaways(self, scenario, p):
+        return ["4095", "dead VLAN", "tag="]
+
+
 FAULTS = {cls.kind: cls() for cls in (FlowDeleted, FlowAltered, PortTag, TunnelRemoteIP, DhcpHostMissing,
                                       InstanceMTU, NatRuleMissing, LinkDown, GroupDeleted, ServiceStopped,
                                       NatRuleDeleted, InstanceAddress, NeighboursForgotten, InstanceLaunched,
-                                      OvnAclDeleted, RequestedChassis, ChassisBridgeMappings, DvrArpEntryMissing)}
+                                      OvnAclDeleted, RequestedChassis, ChassisBridgeMappings, DvrArpEntryMissing,
+                                      HaPortDeadVlan)}

@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import time
 import traceback
 import xml.etree.ElementTree as ET
@@ -62,6 +63,7 @@ def leaked(ex, text):
 # files): most of a cycle is waiting on probes that must fail, and one at a
 # time the twenty took half of `make test`.
 WORKERS = 3
+CYCLES_TIMEOUT = 900        # all of them, in seconds (they take 4-5 min)
 
 
 def _cycle_in_a_process(args):
@@ -75,6 +77,9 @@ def _cycle_in_a_process(args):
         return name, None
     except Exception:       # the worker reports; the test fails with every exercise's story
         return name, traceback.format_exc(limit=4)
+    finally:
+        # the lab's code defers SIGTERM for its teardowns; a worker must die when the pool ends it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def test_every_exercise_from_start_to_solution(tmp_path):
@@ -82,7 +87,8 @@ def test_every_exercise_from_start_to_solution(tmp_path):
     before = Snapshot()
     jobs = [(name, str(tmp_path / name)) for name in names]
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-        results = pool.map(_cycle_in_a_process, jobs, chunksize=1)
+        # a worker that hangs fails the test (and its lab is swept below) instead of the whole run
+        results = pool.map_async(_cycle_in_a_process, jobs, chunksize=1).get(timeout=CYCLES_TIMEOUT)
     failed = ["%s:\n%s" % (name, why) for name, why in results if why]
     leaks = wait_clean(before)
     assert not failed, "\n\n".join(failed)

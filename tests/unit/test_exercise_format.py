@@ -127,7 +127,7 @@ def test_golden_errors(tmp_path):
     assert got == [
         "exercise.yaml:2: level: 4 is out of range 1..3",
         "exercise.yaml:6: faults.0.flow_delete: unknown kind (did you mean 'flow_deleted'?); kinds: "
-        "chassis_bridge_mappings, dhcp_host_missing, dvr_arp_entry_missing, flow_altered, flow_deleted, group_deleted, instance_address, "
+        "chassis_bridge_mappings, dhcp_host_missing, dvr_arp_entry_missing, flow_altered, flow_deleted, group_deleted, ha_port_dead_vlan, instance_address, "
         "instance_launched, link_down, mtu, "
         "nat_rule_deleted, nat_rule_missing, neighbours_forgotten, ovn_acl_deleted, port_tag, requested_chassis, "
         "service_stopped, tunnel_remote_ip",
