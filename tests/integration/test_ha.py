@@ -54,10 +54,10 @@ def wait_states(lab, want, timeout=30.0):
 
 
 def router_state(lab, master=None):
-    return run_check(lab, Check("router_state", {"router": "router", "master": master}, 0, 0))
+    return run_check(lab, Check("router_state", {"router": "router", "master": master, "stable": 0}, 0, 0))
 
 
-def under_ping(lab, action, seconds=20):
+def under_ping(lab, action, seconds=14):
     """(SNAT outage, floating IP outage) in ms of 10 ms pings while `action` runs."""
     snat = failover.start_ping(LAB, "vm1", str(lab.scenario.hosts["workstation"].address.ip), seconds)
     fip = failover.start_ping(LAB, "workstation", "172.17.0.120", seconds)
@@ -119,8 +119,8 @@ def test_failover_when_the_masters_ha_link_goes_down_and_no_preemption_when_it_r
 
     def up():
         run(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "up")
-        time.sleep(8)           # three adverts and more: nopreempt keeps the new master
-    (snat, _, _), (fip, _, _) = under_ping(ha, up, seconds=14)
+        time.sleep(7)           # three adverts and more: nopreempt keeps the new master
+    (snat, _, _), (fip, _, _) = under_ping(ha, up, seconds=10)
     assert snat < 1000 and fip < 1000, (snat, fip)
     assert router_state(ha, other).ok
 
