@@ -59,10 +59,10 @@ def leaked(ex, text):
     return sorted(s for s in giveaways(ex) if s in tokens(text))
 
 
-# Three exercises at a time, each in a process of its own (its own learner
+# Four exercises at a time, each in a process of its own (its own learner
 # files): most of a cycle is waiting on probes that must fail, and one at a
 # time the twenty took half of `make test`.
-WORKERS = 3
+WORKERS = 4
 CYCLES_TIMEOUT = 900        # all of them, in seconds (they take 4-5 min)
 
 
