@@ -54,10 +54,21 @@ def ovn_tunnel_port(chassis, index=0):
     return "ovn-%s-%d" % (chassis[:6], index)
 
 
+def fip_namespace(network_id):
+    """A DVR node's namespace for the floating IPs of an external network."""
+    return "fip-" + network_id
+
+
+def node_host(namespace, node):
+    """The lab's name for an agent's namespace that exists on several nodes under one name
+    (ovnmeta-, a DVR or HA router's qrouter-, fip-): `namespace@node`."""
+    return "%s@%s" % (namespace, node)
+
+
 def ovnmeta_host(node, network_id):
     """The lab's name for the ovnmeta- namespace on `node` (one per chassis: the same
     network's namespace exists on each node with its ports)."""
-    return "%s@%s" % (ovnmeta_namespace(network_id), node)
+    return node_host(ovnmeta_namespace(network_id), node)
 
 
 def tap_mac(mac):

@@ -35,7 +35,8 @@ import ipaddress
 import os
 from dataclasses import replace
 
-from stacklab.scenario.dvr import FIP_TABLE, fip_namespace
+from stacklab.naming import fip_namespace, node_host
+from stacklab.scenario.dvr import FIP_TABLE
 from topologies.node import LabHost, bind, tmpfs
 from topologies.routers import (SNAT_COMMENT, agent_chain, agent_chains_script, filter_table, iptables_table,
                                 mangle_table, rules_text, tables)
@@ -112,7 +113,7 @@ class DvrRouterNamespace(_AgentNamespace):
 
     def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
         self.router = router
-        super().__init__("%s@%s" % (router.namespace, node), router.namespace, node, script_dir, workdir,
+        super().__init__(node_host(router.namespace, node), router.namespace, node, script_dir, workdir,
                          node_pid, neutron_dir)
 
     def router_ports(self):
@@ -210,8 +211,8 @@ class FipNamespace(_AgentNamespace):
     def __init__(self, port, network, script_dir, workdir, node_pid, neutron_dir):
         self.port = port            # fg-
         self.network = network
-        name = fip_namespace(network)
-        super().__init__("%s@%s" % (name, port.node), name, port.node, script_dir, workdir, node_pid, neutron_dir)
+        name = fip_namespace(network.id)
+        super().__init__(node_host(name, port.node), name, port.node, script_dir, workdir, node_pid, neutron_dir)
 
     def router_ports(self):
         return [self.port]

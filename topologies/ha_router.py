@@ -35,10 +35,11 @@ import shlex
 import sys
 from dataclasses import replace
 
+from stacklab.naming import node_host
+from stacklab.observe.ha import HA_CONFS
 from topologies.node import LabHost, bind, tmpfs
 from topologies.routers import agent_chains_script, rules_text, served, tables
 
-HA_CONFS = "/var/lib/neutron/ha_confs"
 PRIORITY = 50               # neutron's HA_DEFAULT_PRIORITY
 ADVERT_INT = 2              # [DEFAULT] ha_vrrp_advert_int
 GARP_MASTER_DELAY = 60
@@ -110,7 +111,7 @@ class HaRouterNamespace(LabHost):
         self.workdir = workdir
         self.neutron_dir = neutron_dir          # the node's /var/lib/neutron, seen from outside
         os.makedirs(workdir, exist_ok=True)
-        super().__init__("%s@%s" % (router.namespace, node), script_dir,
+        super().__init__(node_host(router.namespace, node), script_dir,
                          mounts=[tmpfs("/run"), tmpfs("/var/lib"), bind("/var/lib/neutron", neutron_dir)],
                          hostname=node, pid_ns=node_pid)
 

@@ -669,16 +669,17 @@ class Lab:
         self._start_hosts(jobs)
         # in the scenario's order, not the order they came up in: a node's ports get their
         # OpenFlow numbers in the order they are plugged
-        names = ["%s@%s" % (r.namespace, node) for r in routers for node in r.hosts]
+        names = [naming.node_host(r.namespace, node) for r in routers for node in r.hosts]
         names += [r.snat_namespace for r in routers if r.snat_node]
-        names += ["fip-%s@%s" % (self.scenario.networks[p.network].id, p.node) for p in self.scenario.fip_gateways]
+        names += [naming.node_host(naming.fip_namespace(self.scenario.networks[p.network].id), p.node)
+                  for p in self.scenario.fip_gateways]
         hosts = [self.dvr[name] for name in names]
         self._plug_agent_ports(hosts, lambda h: h.router_ports(), "distributed routers' ports")
         # each router's rfp- (in its qrouter-) / fpr- (in the node's fip-) pair
         veths = []
         for fip in (h for h in hosts if isinstance(h, FipNamespace)):
             for router, _ in fip.links(self.scenario):
-                qrouter = self.dvr["%s@%s" % (router.namespace, fip.node_name)]
+                qrouter = self.dvr[naming.node_host(router.namespace, fip.node_name)]
                 veths.append((fip, qrouter, router.fpr, router.rfp, None, None, None))
         if veths:
             self._make_veths(veths, "linking the distributed routers to their fip- namespaces")
@@ -700,7 +701,7 @@ class Lab:
             self.ha[host.name] = host
             self._record(host, "router")
         self._start_hosts([(partial(new, r, node), made) for r in routers for node in r.hosts])
-        hosts = [self.ha["%s@%s" % (r.namespace, node)] for r in routers for node in r.hosts]
+        hosts = [self.ha[naming.node_host(r.namespace, node)] for r in routers for node in r.hosts]
         for host in hosts:
             host.write_files(self.scenario)
         self._plug_agent_ports(hosts, lambda h: h.router_ports(), "HA routers' ports")

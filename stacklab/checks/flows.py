@@ -6,6 +6,7 @@ pipelines the way the document traces it (walk)."""
 import re
 
 from stacklab.checks import FAIL, PASS, Checker, Outcome, register, require
+from stacklab import naming
 from stacklab.errors import LabError
 from stacklab.observe import flows, references
 from stacklab.observe.walk import Walker
@@ -121,7 +122,7 @@ class WalkCheck(Checker):
                 continue
             node, sep, rest = line.partition(": ")
             namespaces = {ns for r in scenario.routers.values() for ns in (r.namespace, r.snat_namespace)}
-            namespaces |= {"fip-" + scenario.networks[p.network].id for p in scenario.fip_gateways}
+            namespaces |= {naming.fip_namespace(scenario.networks[p.network].id) for p in scenario.fip_gateways}
             if sep and node in namespaces:
                 continue                # a router's hop: what its routes and iptables do
             if not sep or " -> " not in rest:

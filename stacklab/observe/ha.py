@@ -1,7 +1,8 @@
 """An HA router's state on each of its nodes, as neutron-keepalived-state-change
 wrote it (read inside the node, as an operator would)."""
 
-STATE_FILE = "/var/lib/neutron/ha_confs/%s/state"
+HA_CONFS = "/var/lib/neutron/ha_confs"      # the L3 agent's ha_confs_path: <router id>/keepalived.conf, state
+STATE_FILE = HA_CONFS + "/%s/state"
 
 
 def states(lab, router):

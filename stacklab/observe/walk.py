@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
+from stacklab import naming
 from stacklab.errors import LabError
 from stacklab.observe import ha, nat
 from stacklab.scenario import endpoints
@@ -84,7 +85,7 @@ def router_at(router, node, port_name):
     if router.distributed or router.ha:
         mine = router.hosts.get(node, []) + ([router.ha_ports[node]] if node in router.ha_ports else [])
         if any(p.name == port_name for p in mine):
-            return RouterAt(router, "%s@%s" % (router.namespace, node), router.namespace, mine, node)
+            return RouterAt(router, naming.node_host(router.namespace, node), router.namespace, mine, node)
         snat = router.snat_ports + ([router.gateway] if router.gateway else [])
         if node == router.snat_node and any(p.name == port_name for p in snat):
             return RouterAt(router, router.snat_namespace, router.snat_namespace, snat, node)
@@ -96,8 +97,8 @@ def router_at(router, node, port_name):
 
 def fip_at(scenario, fg):
     """The fip- namespace of fg- port `fg` as a RouterAt (no router of its own)."""
-    name = "fip-" + scenario.networks[fg.network].id
-    return RouterAt(None, "%s@%s" % (name, fg.node), name, [fg], fg.node)
+    name = naming.fip_namespace(scenario.networks[fg.network].id)
+    return RouterAt(None, naming.node_host(name, fg.node), name, [fg], fg.node)
 
 
 @dataclass
@@ -687,7 +688,7 @@ class Walker:
                 if fg is not None:
                     return fip_at(self.scenario, fg), router.fpr
             if dev == router.fpr and at.router is None:
-                return RouterAt(router, "%s@%s" % (router.namespace, at.node), router.namespace,
+                return RouterAt(router, naming.node_host(router.namespace, at.node), router.namespace,
                                 router.hosts.get(at.node, []), at.node), router.rfp
         return None
 

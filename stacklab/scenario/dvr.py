@@ -39,6 +39,17 @@ def snat_ips(b, networks):
     return out
 
 
+def proxy_refused(b, r, path, whose):
+    """Whether the L3 agent's metadata proxy would be needed in routers the
+    lab does not give one (DVR's, HA's): reported at `path` if so."""
+    agent = b.d["agent"]
+    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
+        b.report(path, "the metadata proxy of %s is not emulated yet: set agent.force_metadata: true (the DHCP "
+                 "namespace serves 169.254.169.254) or agent.metadata_proxy: false" % whose)
+        return True
+    return False
+
+
 def router(b, scenario, name, r, router_id):
     path = ("routers", name)
     if r["node"] is not None:
@@ -48,11 +59,7 @@ def router(b, scenario, name, r, router_id):
     if b.d["agent"]["l2_population"]:
         b.report(("agent", "l2_population"), "l2population with distributed routers is not emulated yet")
         return None
-    agent = b.d["agent"]
-    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
-        b.report(path + ("distributed",), "the metadata proxy of a distributed router's qrouter- namespaces is "
-                 "not emulated yet: set agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) "
-                 "or agent.metadata_proxy: false")
+    if proxy_refused(b, r, path + ("distributed",), "a distributed router's qrouter- namespaces"):
         return None
     interfaces = replicated_interfaces(b, scenario, name, r, router_id)
     if interfaces is None:
@@ -212,6 +219,3 @@ def _link_pair(seed, taken):
             return first, first + 1
         n = (n + 1) % count
 
-
-def fip_namespace(network):
-    return "fip-" + network.id

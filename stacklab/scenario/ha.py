@@ -49,11 +49,7 @@ def router(b, scenario, name, r, router_id):
     if r["node"] is not None:
         b.report(path + ("node",), "an HA router has no node: it runs on each of its ha_nodes")
         return None
-    agent = b.d["agent"]
-    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
-        b.report(path + ("ha",), "the metadata proxy of an HA router (on its master only) is not emulated yet: "
-                 "set agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) or "
-                 "agent.metadata_proxy: false")
+    if dvr.proxy_refused(b, r, path + ("ha",), "an HA router (on its master only)"):
         return None
     nodes = _nodes(b, scenario, name, r)
     if nodes is None:

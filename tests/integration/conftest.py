@@ -142,6 +142,11 @@ def kill_dead(pid, timeout=5.0):
     assert wait_for(lambda: not proc.alive(), timeout), "pid %d did not die" % pid
 
 
+def output(lab, where, *argv):
+    """What `argv` prints inside `where` of a running lab (it must succeed)."""
+    return lab.run(where, list(argv), check=True).stdout
+
+
 def wait_for(predicate, timeout=10.0):
     """Whether `predicate()` came true within `timeout` seconds (polled)."""
     import time

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
+from stacklab import naming
 from stacklab.observe import probes
 
-from .conftest import kept_lab, renamed, stacklab
+from .conftest import kept_lab, output, renamed, stacklab
 
 LAB = "it-dvr"
 ROUTER = "d7a3c1f0-5b2e-4e8a-9c6d-1f2e3a4b5c6d"
@@ -29,12 +30,6 @@ def dvr(tmp_path_factory):
         yield lab
 
 
-def run(lab, where, *argv):
-    out = lab.run(where, list(argv))
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
 STATS_LAG = 1.5     # ovs-vswitchd's revalidators bring the datapath's counts to the flows every 0.5 s
 
 
@@ -42,7 +37,7 @@ def packets(lab, node, bridge, pattern):
     """The packet count of the flow of `bridge` whose text matches `pattern`
     (exactly one), once what was sent before is counted."""
     time.sleep(STATS_LAG)
-    lines = [l for l in run(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
+    lines = [l for l in output(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
     assert len(lines) == 1, (pattern, lines)
     return int(re.search(r"n_packets=(\d+)", lines[0]).group(1))
 
@@ -61,17 +56,17 @@ def test_the_router_on_each_compute_and_its_snat_on_the_network_node(dvr):
     router = dvr.scenario.routers["router"]
     seen = {}
     for node in ("compute1", "compute2", "network"):
-        assert QROUTER in run(dvr, node, "ip", "netns")
-        addr = run(dvr, node, "ip", "-n", QROUTER, "-o", "-4", "addr", "show")
-        links = run(dvr, node, "ip", "-n", QROUTER, "-o", "link", "show")
+        assert QROUTER in output(dvr, node, "ip", "netns")
+        addr = output(dvr, node, "ip", "-n", QROUTER, "-o", "-4", "addr", "show")
+        links = output(dvr, node, "ip", "-n", QROUTER, "-o", "link", "show")
         seen[node] = sorted((p.name, str(p.ip), p.mac) for p in router.interfaces
                             if p.name in addr and str(p.ip) in addr and p.mac in links)
     assert seen["compute1"] == seen["compute2"] == seen["network"] and len(seen["compute1"]) == 2
-    assert SNAT not in run(dvr, "compute1", "ip", "netns")
-    snat = run(dvr, "network", "ip", "-n", SNAT, "-o", "-4", "addr", "show")
+    assert SNAT not in output(dvr, "compute1", "ip", "netns")
+    snat = output(dvr, "network", "ip", "-n", SNAT, "-o", "-4", "addr", "show")
     for port in router.snat_ports + [router.gateway]:
         assert port.name[:3] in ("sg-", "qg-") and str(port.ip) in snat, (port, snat)
-    nat = run(dvr, "network", "ip", "netns", "exec", SNAT, "iptables-save", "-t", "nat")
+    nat = output(dvr, "network", "ip", "netns", "exec", SNAT, "iptables-save", "-t", "nat")
     assert "-j SNAT --to-source %s" % router.gateway.ip in nat
     # each compute's DVR MAC, from neutron's fa:16:3f range, all different
     macs = {n.dvr_mac for n in dvr.scenario.nodes.values()}
@@ -122,13 +117,13 @@ def test_without_the_prepopulated_arp_entry_the_remote_instance_is_unreachable(d
     green2 = dvr.scenario.instances["green-2"].port
     green1 = dvr.scenario.instances["green-1"].port
     qr = next(p for p in dvr.scenario.routers["router"].hosts["compute1"] if p.network == "green")
-    run(dvr, "compute1", "ip", "-n", QROUTER, "neigh", "del", str(green2.ip), "dev", qr.name)
+    output(dvr, "compute1", "ip", "-n", QROUTER, "neigh", "del", str(green2.ip), "dev", qr.name)
     try:
         assert ping(dvr, "blue-1", "green-2", 3) == 0               # the router's ARP request dies on compute2
         assert ping(dvr, "blue-1", "green-1", 3) == 3               # a local instance still answers
         assert ping(dvr, "green-2", "green-1", 3) == 3              # and compute2 is fine
     finally:
-        run(dvr, "compute1", "ip", "-n", QROUTER, "neigh", "replace", str(green2.ip), "lladdr", green2.mac,
+        output(dvr, "compute1", "ip", "-n", QROUTER, "neigh", "replace", str(green2.ip), "lladdr", green2.mac,
             "nud", "permanent", "dev", qr.name)
     assert ping(dvr, "blue-1", "green-2", 3) == 3
     assert green1.ip != green2.ip
@@ -136,7 +131,7 @@ def test_without_the_prepopulated_arp_entry_the_remote_instance_is_unreachable(d
 
 def port_packets(lab, node, port):
     """(rx, tx) packets of `port` on node's br-int."""
-    out = run(lab, node, "ovs-ofctl", "dump-ports", "br-int", port)
+    out = output(lab, node, "ovs-ofctl", "dump-ports", "br-int", port)
     rx = int(re.search(r"rx pkts=(\d+)", out).group(1))
     tx = int(re.search(r"tx pkts=(\d+)", out).group(1))
     return rx, tx
@@ -146,20 +141,22 @@ def test_the_floating_ip_lives_on_the_instances_compute(dvr):
     router = dvr.scenario.routers["router"]
     fip = next(f for f in dvr.scenario.floating_ips if f.node == "compute1")
     fg = next(p for p in dvr.scenario.fip_gateways if p.node == "compute1")
-    namespace = "fip-" + dvr.scenario.networks[fg.network].id
-    assert namespace in run(dvr, "compute1", "ip", "netns")
-    assert namespace not in run(dvr, "compute2", "ip", "netns") + run(dvr, "network", "ip", "netns")
-    addr = run(dvr, "compute1", "ip", "-n", namespace, "-o", "-4", "addr", "show")
+    namespace = naming.fip_namespace(dvr.scenario.networks[fg.network].id)
+    assert namespace in output(dvr, "compute1", "ip", "netns")
+    assert namespace not in output(dvr, "compute2", "ip", "netns") + output(dvr, "network", "ip", "netns")
+    addr = output(dvr, "compute1", "ip", "-n", namespace, "-o", "-4", "addr", "show")
     assert "%s: inet %s/24" % (fg.name, fg.ip) in addr.replace("    ", " ") or (fg.name in addr and str(fg.ip) in addr)
     rtr_2_fip, fip_2_rtr = router.fip_links["compute1"]
     assert "%s/31" % fip_2_rtr in addr and router.fpr in addr
-    assert run(dvr, "compute1", "ip", "netns", "exec", namespace, "sysctl", "-n",
+    assert output(dvr, "compute1", "ip", "netns", "exec", namespace, "sysctl", "-n",
                "net.ipv4.conf.%s.proxy_arp" % fg.name).strip() == "1"
-    qaddr = run(dvr, "compute1", "ip", "-n", QROUTER, "-o", "-4", "addr", "show", "dev", router.rfp)
+    qaddr = output(dvr, "compute1", "ip", "-n", QROUTER, "-o", "-4", "addr", "show", "dev", router.rfp)
     assert "%s/31" % rtr_2_fip in qaddr and "%s/32" % fip.address in qaddr
-    assert "%d:\tfrom %s lookup 16" % (fip.rule_priority, fip.fixed_ip) in run(dvr, "compute1", "ip", "-n", QROUTER,
+    assert "%d:\tfrom %s lookup 16" % (fip.rule_priority, fip.fixed_ip) in output(dvr, "compute1", "ip", "-n", QROUTER,
                                                                                 "rule")
     target = str(fip.address)
+    # the workstation's ARP for the floating IP first: a broadcast, it reaches every node's ports
+    assert dvr.probe("workstation", probes.ping, target, 1, 1.0)["replies"] == 1
     before = port_packets(dvr, "compute1", fg.name), port_packets(dvr, "network", router.gateway.name)
     assert dvr.probe("workstation", probes.ping, target, 5, 1.0)["replies"] == 5
     after = port_packets(dvr, "compute1", fg.name), port_packets(dvr, "network", router.gateway.name)

@@ -23,7 +23,7 @@ from stacklab.observe.ha import states
 from stacklab.runtime.state import LabState
 from topologies.ha_router import keepalived_conf, link_local
 
-from .conftest import kept_lab, renamed, stacklab
+from .conftest import kept_lab, output, renamed, stacklab
 
 LAB = "it-ha"
 ROUTER = "6a1f3c9e-2b7d-4e5a-8c1f-9d2e3b4a5c6e"
@@ -35,12 +35,6 @@ MAX_OUTAGE_MS = 15000       # three adverts of 2 s, keepalived's skew and the GA
 def ha(tmp_path_factory):
     with kept_lab(renamed("l3-ha", LAB, str(tmp_path_factory.mktemp("ha"))), LAB) as lab:
         yield lab
-
-
-def run(lab, where, *argv):
-    out = lab.run(where, list(argv))
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def wait_states(lab, want, timeout=30.0):
@@ -74,29 +68,29 @@ def test_every_check_passes(ha):
 def test_keepalived_runs_with_neutrons_configuration_and_the_master_holds_the_addresses(ha):
     router = ha.scenario.routers["router"]
     for node, port in router.ha_ports.items():
-        conf = run(ha, node, "cat", "/var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER)
+        conf = output(ha, node, "cat", "/var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER)
         assert conf == keepalived_conf(router, port, ha.scenario.networks, ha.scenario.floating_ips)
-        assert "keepalived -P -f /var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER in run(ha, node, "ps", "-eww",
+        assert "keepalived -P -f /var/lib/neutron/ha_confs/%s/keepalived.conf" % ROUTER in output(ha, node, "ps", "-eww",
                                                                                                "-o", "args")
     qr, qg = (next(p for p in router.ports() if p.name.startswith(k)) for k in ("qr-", "qg-"))
-    master = run(ha, "network1", "ip", "-n", QROUTER, "addr", "show")
-    backup = run(ha, "network2", "ip", "-n", QROUTER, "addr", "show")
+    master = output(ha, "network1", "ip", "-n", QROUTER, "addr", "show")
+    backup = output(ha, "network2", "ip", "-n", QROUTER, "addr", "show")
     for text in ("%s/24" % qr.ip, "%s/24" % qg.ip, "172.17.0.120/32", "169.254.0.1/24", str(link_local(qr.mac)),
                  str(link_local(qg.mac))):
         assert text in master, text
         assert text not in backup, text
     assert "%s/18" % router.ha_ports["network2"].ip in backup        # its own ha- address only
-    assert "default via 172.17.0.1" in run(ha, "network1", "ip", "-n", QROUTER, "route")
-    assert "default" not in run(ha, "network2", "ip", "-n", QROUTER, "route")
+    assert "default via 172.17.0.1" in output(ha, "network1", "ip", "-n", QROUTER, "route")
+    assert "default" not in output(ha, "network2", "ip", "-n", QROUTER, "route")
 
 
 def test_failover_when_the_masters_keepalived_is_killed(ha):
     def kill():
         for p in LabState.load(LAB).processes:
             if p.what == "%s@network1 keepalived" % QROUTER:
-                vrrp = int(run(ha, "network1", "cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % ROUTER).split()[0])
+                vrrp = int(output(ha, "network1", "cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % ROUTER).split()[0])
                 os.kill(p.pid, signal.SIGKILL)
-                run(ha, "network1", "kill", "-9", str(vrrp))      # its VRRP child, by the node's own pid
+                output(ha, "network1", "kill", "-9", str(vrrp))      # its VRRP child, by the node's own pid
         assert wait_states(ha, {"network1": "backup", "network2": "primary"}) == \
             {"network1": "backup", "network2": "primary"}
     (snat, _, got), (fip, _, fgot) = under_ping(ha, kill)
@@ -112,13 +106,13 @@ def test_failover_when_the_masters_ha_link_goes_down_and_no_preemption_when_it_r
     ha_port = ha.scenario.routers["router"].ha_ports[master].name
 
     def down():
-        run(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "down")
+        output(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "down")
         assert wait_states(ha, {master: "backup", other: "primary"}) == {master: "backup", other: "primary"}
     (snat, _, _), (fip, _, _) = under_ping(ha, down, seconds=12)      # (up to three adverts)
     assert 0 < snat < MAX_OUTAGE_MS and 0 < fip < MAX_OUTAGE_MS, (snat, fip)
 
     def up():
-        run(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "up")
+        output(ha, master, "ip", "-n", QROUTER, "link", "set", ha_port, "up")
         time.sleep(5)           # adverts heard at once: nopreempt keeps the new master
     (snat, _, _), (fip, _, _) = under_ping(ha, up, seconds=8)
     assert snat < 1000 and fip < 1000, (snat, fip)
@@ -129,14 +123,14 @@ def test_split_brain_while_vrrp_is_cut_and_healed_after(ha):
     router = ha.scenario.routers["router"]
     drop = ["iptables", "-I", "INPUT", "-p", "vrrp", "-j", "DROP"]
     for node in router.hosts:
-        run(ha, node, "ip", "netns", "exec", QROUTER, *drop)
+        output(ha, node, "ip", "netns", "exec", QROUTER, *drop)
     try:
         assert wait_states(ha, {n: "primary" for n in router.hosts}) == {n: "primary" for n in router.hosts}
         outcome = router_state(ha)
         assert not outcome.ok and "split brain" in outcome.detail, outcome.detail
     finally:
         for node in router.hosts:
-            run(ha, node, "ip", "netns", "exec", QROUTER, "iptables", "-D", "INPUT", "-p", "vrrp", "-j", "DROP")
+            output(ha, node, "ip", "netns", "exec", QROUTER, "iptables", "-D", "INPUT", "-p", "vrrp", "-j", "DROP")
     deadline = time.monotonic() + 20
     while not router_state(ha).ok and time.monotonic() < deadline:
         time.sleep(0.5)
