@@ -107,6 +107,11 @@ def test_sigkill_of_the_builder_then_down_leaves_nothing(step):
     assert not leaks_now(before), "after SIGKILL at %s: %s" % (step, leaks_now(before))
 
 
+# after a down at these steps (nothing but records; half the lab; all of it) an up of the
+# same name follows: with no leak after any step, the others leave it nothing different
+UP_AGAIN_AFTER = (STEPS[0], STEPS[len(STEPS) // 2], STEPS[-1])
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_down_while_building_then_up_again(step):
     """`down` stops a building lab's builder and waits for its cleanup; an `up`
@@ -117,6 +122,8 @@ def test_down_while_building_then_up_again(step):
     assert not leaks_now(before, proc), "down during %s left %s" % (step, leaks_now(before, proc))
     rest, _ = proc.communicate(timeout=120)   # a hang guard
     assert proc.returncode == 2 and "was stopped (SIGTERM" in rest and "Traceback" not in rest, rest
+    if step not in UP_AGAIN_AFTER:
+        return
     stacklab("up", scenario_path("two-node"))
     try:
         status = json.loads(stacklab("status", "--json").stdout)
