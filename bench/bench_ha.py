@@ -1,12 +1,14 @@
 """Figures for DVR and L3 HA (printed, never asserted):
-  - `stacklab up` / `down` of the dvr and l3-ha scenarios (median of 3; an
-    HA router's first master takes keepalived's three adverts of 2 s)
+  - `stacklab up` / `down` of the dvr, l3-ha and dvr-ha scenarios (median
+    of 3; an HA router's first master takes keepalived's three adverts of 2 s)
   - L3 HA failover under a continuous ping (one every 10 ms) through the
-    router's SNAT (vm1 -> workstation) and its floating IP (workstation ->
-    vm2): the master's keepalived killed (the lab starts it again, as
-    neutron's process monitor does), the master's HA link down, and back up
-    (nopreempt: nothing should move); the longest outage in ms, whether a
-    TCP connection open across each event survives, and the masters after
+    router's SNAT (l3-ha: vm1 -> workstation; dvr-ha: green-2 ->
+    workstation) and its floating IP (workstation -> vm2; -> blue-1, which
+    lives on compute1 and never meets keepalived): the master's keepalived
+    killed (the lab starts it again, as neutron's process monitor does), the
+    master's HA link down, and back up (nopreempt: nothing should move); the
+    longest outage in ms, whether a TCP connection open across each event
+    survives, and the masters after
 Run as root: sudo make bench."""
 
 import os
@@ -24,10 +26,19 @@ from stacklab.observe.ha import states  # noqa: E402
 from stacklab.runtime.running import RunningLab  # noqa: E402
 from stacklab.runtime.state import LabState  # noqa: E402
 
-LAB = "l3-ha"
-ROUTER = "6a1f3c9e-2b7d-4e5a-8c1f-9d2e3b4a5c6e"
-QROUTER = "qrouter-" + ROUTER
 SECONDS = 20
+
+
+class Case:
+    """A scenario's HA router: where keepalived runs, who pings through what."""
+
+    def __init__(self, lab, router_id, namespace, snat_client, fip_server):
+        self.lab, self.router_id, self.namespace = lab, router_id, namespace + router_id
+        self.snat_client, self.fip_server = snat_client, fip_server
+
+
+CASES = [Case("l3-ha", "6a1f3c9e-2b7d-4e5a-8c1f-9d2e3b4a5c6e", "qrouter-", "vm1", "vm2"),
+         Case("dvr-ha", "4c2e8a1b-7d3f-4b6e-9a5c-2f1d0e3b4a5c", "snat-", "green-2", "blue-1")]
 
 SERVER = """
 import socket, threading
@@ -60,23 +71,23 @@ except OSError as e:
 """
 
 
-def exec_(where, *argv, **kw):
-    return subprocess.Popen(STACKLAB + ["exec", "--lab", LAB, where, "--"] + list(argv), stdout=subprocess.PIPE,
+def exec_(case, where, *argv, **kw):
+    return subprocess.Popen(STACKLAB + ["exec", "--lab", case.lab, where, "--"] + list(argv), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def event(lab, name, action):
+def event(lab, case, name, action):
     """One failover event under pings and TCP connections, printed."""
     workstation = str(lab.scenario.hosts["workstation"].address.ip)
-    servers = [exec_("workstation", "timeout", str(SECONDS + 10), "python3", "-c", SERVER),
-               exec_("vm2", "timeout", str(SECONDS + 10), "python3", "-c", SERVER)]
+    servers = [exec_(case, "workstation", "timeout", str(SECONDS + 10), "python3", "-c", SERVER),
+               exec_(case, case.fip_server, "timeout", str(SECONDS + 10), "python3", "-c", SERVER)]
     time.sleep(0.5)
-    clients = [exec_("vm1", "python3", "-c", CLIENT, workstation, str(SECONDS - 3)),
-               exec_("workstation", "python3", "-c", CLIENT, "172.17.0.120", str(SECONDS - 3))]
-    snat = failover.start_ping(LAB, "vm1", workstation, SECONDS)
-    fip = failover.start_ping(LAB, "workstation", "172.17.0.120", SECONDS)
+    clients = [exec_(case, case.snat_client, "python3", "-c", CLIENT, workstation, str(SECONDS - 3)),
+               exec_(case, "workstation", "python3", "-c", CLIENT, "172.17.0.120", str(SECONDS - 3))]
+    snat = failover.start_ping(case.lab, case.snat_client, workstation, SECONDS)
+    fip = failover.start_ping(case.lab, "workstation", "172.17.0.120", SECONDS)
     time.sleep(2.0)
-    action(lab)
+    action(lab, case)
     (s_ms, _, _), (f_ms, _, _) = failover.result(snat), failover.result(fip)
     tcp = [c.communicate()[0].strip().splitlines()[-1:] or ["?"] for c in clients]
     for s in servers:
@@ -90,22 +101,22 @@ def master(lab):
     return next(n for n, s in states(lab, lab.scenario.routers["router"]).items() if s == "primary")
 
 
-def kill_keepalived(lab):
+def kill_keepalived(lab, case):
     node = master(lab)
-    for p in LabState.load(LAB).processes:
-        if p.what == "%s@%s keepalived" % (QROUTER, node):
-            vrrp = lab.run(node, ["cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % ROUTER]).stdout.split()[0]
+    for p in LabState.load(case.lab).processes:
+        if p.what == "%s@%s keepalived" % (case.namespace, node):
+            vrrp = lab.run(node, ["cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % case.router_id]).stdout.split()[0]
             os.kill(p.pid, signal.SIGKILL)
             lab.run(node, ["kill", "-9", vrrp])
     time.sleep(SECONDS - 4)
 
 
 def link(state):
-    def action(lab):
+    def action(lab, case):
         node = getattr(link, "node", None) or master(lab)
         link.node = node            # the same node comes back up
         port = lab.scenario.routers["router"].ha_ports[node].name
-        lab.run(node, ["ip", "-n", QROUTER, "link", "set", port, state])
+        lab.run(node, ["ip", "-n", case.namespace, "link", "set", port, state])
         time.sleep(SECONDS - 4)
     return action
 
@@ -113,7 +124,7 @@ def link(state):
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sudo make bench)")
-    for scenario in ("dvr", "l3-ha"):
+    for scenario in ("dvr", "l3-ha", "dvr-ha"):
         print("== %s: up / down (3 runs)" % scenario)
         ups, downs = [], []
         for _ in range(3):
@@ -122,17 +133,21 @@ def main():
         print("up    median %.2fs  min %.2fs  max %.2fs" % (statistics.median(ups), min(ups), max(ups)))
         print("down  median %.2fs  min %.2fs  max %.2fs\n" % (statistics.median(downs), min(downs), max(downs)))
 
-    print("== L3 HA failover under 10 ms pings (SNAT: vm1 -> workstation, FIP: workstation -> vm2)")
-    print("%-34s %9s %9s  %-32s %-32s %s" % ("event", "SNAT ms", "FIP ms", "TCP via SNAT", "TCP via FIP", "after"))
-    sh("up", LAB)
-    try:
-        lab = RunningLab.open(LAB)
-        event(lab, "master's keepalived killed", kill_keepalived)
-        link.node = None
-        event(lab, "master's HA link down", link("down"))
-        event(lab, "that HA link back up (nopreempt)", link("up"))
-    finally:
-        sh("down", LAB)
+    for case in CASES:
+        print("== %s: L3 HA failover under 10 ms pings (SNAT: %s -> workstation, FIP: workstation -> %s)"
+              % (case.lab, case.snat_client, case.fip_server))
+        print("%-34s %9s %9s  %-32s %-32s %s" % ("event", "SNAT ms", "FIP ms", "TCP via SNAT", "TCP via FIP",
+                                                "after"))
+        sh("up", case.lab)
+        try:
+            lab = RunningLab.open(case.lab)
+            event(lab, case, "master's keepalived killed", kill_keepalived)
+            link.node = None
+            event(lab, case, "master's HA link down", link("down"))
+            event(lab, case, "that HA link back up (nopreempt)", link("up"))
+        finally:
+            sh("down", case.lab)
+        print()
 
 
 if __name__ == "__main__":

@@ -422,14 +422,18 @@ def status(names=None):
 
 
 def _ha_states(state):
-    """{qrouter-<id>@node: primary | backup | unknown} of the lab's HA routers,
-    as each node's neutron-keepalived-state-change wrote it."""
+    """{qrouter-<id>@node or, a distributed router's, snat-<id>@node: primary |
+    backup | unknown} of the lab's HA routers, as each node's
+    neutron-keepalived-state-change wrote it."""
     out = {}
     for name, ns in state.namespaces.items():
-        qrouter, _, node = name.partition("@")
-        if ns["kind"] != "router" or not qrouter.startswith("qrouter-") or not node:
+        netns, _, node = name.partition("@")
+        kind, _, router_id = netns.partition("-")
+        if ns["kind"] != "router" or kind not in ("qrouter", "snat") or not node:
             continue
-        conf = os.path.join(state.dir, "nodes", node, "neutron", "ha_confs", qrouter[len("qrouter-"):])
+        if kind == "qrouter" and "snat-%s@%s" % (router_id, node) in state.namespaces:
+            continue            # DVR's qrouter- beside the snat- keepalived keeps
+        conf = os.path.join(state.dir, "nodes", node, "neutron", "ha_confs", router_id)
         if os.path.isdir(conf):
             try:
                 with open(os.path.join(conf, "state")) as f:

@@ -173,7 +173,8 @@ def _rule(text):
 
 
 class SnatNamespace(_AgentNamespace):
-    """snat-<id> on the dvr_snat node: the sg- ports, the qg- port, SNAT."""
+    """snat-<id> on the dvr_snat node: the sg- ports, the qg- port, SNAT
+    (an HA router's: topologies/ha_router.py's HaSnatNamespace)."""
 
     def __init__(self, router, script_dir, workdir, node_pid, neutron_dir):
         self.router = router
@@ -181,7 +182,7 @@ class SnatNamespace(_AgentNamespace):
                          node_pid, neutron_dir)
 
     def router_ports(self):
-        return list(self.router.snat_ports) + [self.router.gateway]
+        return list(self.router.snat_hosts[self.node_name])
 
     def _tables(self):
         return tables(replace(self.router, metadata_proxy=False), [])

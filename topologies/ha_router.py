@@ -27,7 +27,13 @@ at start is the scenario's. neutron-keepalived-state-change
 and `stacklab status` read it there.
 
 NAT is the legacy router's (routers.py), on every node: rules on a backup
-match nothing, it has no addresses."""
+match nothing, it has no addresses.
+
+A distributed HA router (DVR with L3 HA) keeps its SNAT this way: on each
+of its dvr_snat nodes the snat-<id> namespace (HaSnatNamespace) holds the
+ha- port, keepalived and the monitor, and keepalived gives the master the
+sg- and qg- addresses and the default route; the qrouter- namespaces stay
+dvr.py's, addressed on every node."""
 
 import ipaddress
 import os
@@ -59,15 +65,22 @@ def primary_vip(router):
     return "%s/24" % (PRIMARY_VIP_RANGE.network_address + router.vrid)
 
 
+def kept_ports(router, node):
+    """The ports whose addresses keepalived keeps on `node`: an HA router's
+    qg- and qr-, a distributed one's sg- and qg- (its snat-)."""
+    return router.snat_hosts[node] if router.distributed else router.hosts[node]
+
+
 def keepalived_conf(router, ha_port, networks, floating_ips):
     """keepalived.conf of `router` on the node whose ha- port is `ha_port`,
-    as neutron renders it (with keepalived_use_no_track, keepalived >= 2)."""
+    as neutron renders it (with keepalived_use_no_track, keepalived >= 2). A
+    distributed router's floating IPs are its computes', not keepalived's."""
     vips = []
-    for port in router.ports():
+    for port in kept_ports(router, ha_port.node):
         net = networks[port.network]
         vips.append(("%s/%d" % (port.ip, net.subnet.cidr.prefixlen), port.interface, None))
         vips.append(("%s/64" % link_local(port.mac), port.interface, "link"))
-    if router.gateway is not None:
+    if router.gateway is not None and not router.distributed:
         vips += [("%s/32" % f.address, router.gateway.interface, None) for f in served(router, floating_ips)]
     lines = ["global_defs {",
              "    notification_email_from neutron@openstack.local",
@@ -100,18 +113,19 @@ def keepalived_conf(router, ha_port, networks, floating_ips):
     return "\n".join(lines)
 
 
-class HaRouterNamespace(LabHost):
-    """qrouter-<id> of an HA router on one node (lab name qrouter-<id>@node):
-    its ports, NAT, keepalived and the state-change monitor."""
+class _KeepalivedNamespace(LabHost):
+    """A namespace of an HA router on one node whose addresses keepalived
+    keeps (lab name <namespace>@node): its ports, NAT, keepalived and the
+    state-change monitor."""
 
-    def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
+    def __init__(self, router, node, netns_name, script_dir, workdir, node_pid, neutron_dir):
         self.router = router
         self.node_name = node
-        self.netns_name = router.namespace
+        self.netns_name = netns_name
         self.workdir = workdir
         self.neutron_dir = neutron_dir          # the node's /var/lib/neutron, seen from outside
         os.makedirs(workdir, exist_ok=True)
-        super().__init__(node_host(router.namespace, node), script_dir,
+        super().__init__(node_host(netns_name, node), script_dir,
                          mounts=[tmpfs("/run"), tmpfs("/var/lib"), bind("/var/lib/neutron", neutron_dir)],
                          hostname=node, pid_ns=node_pid)
 
@@ -120,7 +134,7 @@ class HaRouterNamespace(LabHost):
         return self.router.ha_ports[self.node_name]
 
     def router_ports(self):
-        return self.router.hosts[self.node_name] + [self.ha_port]
+        return kept_ports(self.router, self.node_name) + [self.ha_port]
 
     # -- where neutron keeps things, inside and seen from outside --
     def conf_dir(self, outside=False):
@@ -143,7 +157,7 @@ class HaRouterNamespace(LabHost):
             return None
 
     def _tables(self, scenario):
-        return tables(replace(self.router, metadata_proxy=False), scenario.floating_ips)
+        raise NotImplementedError
 
     def write_files(self, scenario):
         os.makedirs(self.conf_dir(outside=True), exist_ok=True)
@@ -161,7 +175,7 @@ class HaRouterNamespace(LabHost):
         lines = ["ip link set lo up",
                  "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 "
                  "net.ipv6.conf.all.forwarding=1"]
-        for port in self.router.hosts[self.node_name]:
+        for port in kept_ports(self.router, self.node_name):
             net = scenario.networks[port.network]
             lines += ["ethtool -K %s tx off >/dev/null" % port.interface,
                       "ip link set %s addrgenmode none" % port.interface,
@@ -182,7 +196,7 @@ class HaRouterNamespace(LabHost):
     def monitor_command(self):
         """neutron-keepalived-state-change (topologies/keepalived_state.py), detached."""
         argv = [sys.executable, "-m", "topologies.keepalived_state", "--router_id=" + self.router.id,
-                "--namespace=" + self.router.namespace, "--conf_dir=" + self.conf_dir(),
+                "--namespace=" + self.netns_name, "--conf_dir=" + self.conf_dir(),
                 "--log-file=%s/neutron-keepalived-state-change.log" % self.conf_dir(),
                 "--monitor_interface=" + self.ha_port.interface, "--monitor_cidr=" + primary_vip(self.router),
                 "--pid_file=" + self.monitor_pidfile(), "--state_path=/var/lib/neutron"]
@@ -191,3 +205,24 @@ class HaRouterNamespace(LabHost):
     def agent_sync_script(self, scenario):
         """The L3 agent's full sync: its chains (keepalived keeps the addresses)."""
         return agent_chains_script(self.workdir, self._tables(scenario))
+
+
+class HaRouterNamespace(_KeepalivedNamespace):
+    """qrouter-<id> of an HA router on one node (lab name qrouter-<id>@node)."""
+
+    def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
+        super().__init__(router, node, router.namespace, script_dir, workdir, node_pid, neutron_dir)
+
+    def _tables(self, scenario):
+        return tables(replace(self.router, metadata_proxy=False), scenario.floating_ips)
+
+
+class HaSnatNamespace(_KeepalivedNamespace):
+    """snat-<id> of a distributed HA router on one of its dvr_snat nodes
+    (lab name snat-<id>@node): the sg- and qg- ports, SNAT, keepalived."""
+
+    def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
+        super().__init__(router, node, router.snat_namespace, script_dir, workdir, node_pid, neutron_dir)
+
+    def _tables(self, scenario):
+        return tables(replace(self.router, metadata_proxy=False), [])

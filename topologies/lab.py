@@ -20,7 +20,7 @@ from topologies import amphora, fabric, metadata, plumbing
 from topologies.amphora import AmphoraHost, install_controller_certs, octavia_controller
 from topologies.controlplanes import control_plane
 from topologies.dvr import DvrRouterNamespace, FipNamespace, SnatNamespace
-from topologies.ha_router import HaRouterNamespace
+from topologies.ha_router import HaRouterNamespace, HaSnatNamespace
 from topologies.links import TapPair, Veth, veth_script
 from topologies.node import (CloudNode, ExternalHost, FabricHost, InstanceHost, log_lines, ssh_client_setup,
                              start_hosts)
@@ -138,7 +138,8 @@ class Lab:
         self.dhcp = {}          # qdhcp-<network id> -> DhcpNamespace
         self.ovnmeta = {}       # ovnmeta-<network id>@<node> -> MetadataNamespace (ML2/OVN)
         self.routers = {}       # qrouter-<router id> -> RouterNamespace
-        self.dvr = {}           # qrouter-<router id>@<node>, snat-<router id> -> topologies/dvr.py's hosts
+        self.dvr = {}           # qrouter-<router id>@<node>, snat-<router id>, fip-<network id>@<node> ->
+                                # topologies/dvr.py's hosts; snat-<router id>@<node> of HA ones -> HaSnatNamespace
         self.ha = {}            # qrouter-<router id>@<node> -> topologies/ha_router.py's HaRouterNamespace
         self.external = {}      # name -> ExternalHost
         self.fabric = None
@@ -607,12 +608,14 @@ class Lab:
         NAT; a distributed router's on each node hosting it, and its snat-."""
         routers = [r for r in self.scenario.routers.values() if r.node is not None]
         distributed = [r for r in self.scenario.routers.values() if r.distributed]
-        ha = [r for r in self.scenario.routers.values() if r.ha]
+        ha = [r for r in self.scenario.routers.values() if r.ha and not r.distributed]
         said = []
         if distributed:
             self._start_dvr_routers(distributed)
-            said.append("%d distributed: %d x qrouter, %d x snat" % (
-                len(distributed), sum(len(r.hosts) for r in distributed), sum(1 for r in distributed if r.snat_node)))
+            kept = sum(len(r.snat_hosts) for r in distributed if r.ha)
+            said.append("%d distributed: %d x qrouter, %d x snat%s" % (
+                len(distributed), sum(len(r.hosts) for r in distributed), sum(len(r.snat_hosts) for r in distributed),
+                ", %d x keepalived" % kept if kept else ""))
         if ha:
             self._start_ha_routers(ha)
             said.append("%d HA: %d x qrouter, %d x keepalived" % (len(ha), sum(len(r.hosts) for r in ha),
@@ -640,7 +643,9 @@ class Lab:
         return "%d x qrouter, %d floating IPs" % (len(self.routers), fips)
 
     def _start_dvr_routers(self, routers):
-        """topologies/dvr.py: qrouter-<id> on every node hosting each router, snat-<id> on its SNAT node."""
+        """topologies/dvr.py: qrouter-<id> on every node hosting each router,
+        snat-<id> on its SNAT node (an HA one's on each of its nodes, kept
+        by keepalived: topologies/ha_router.py)."""
         def workdir(router, node):
             return os.path.join(self.state.dir, "routers", router.name, node)
 
@@ -651,9 +656,15 @@ class Lab:
             return DvrRouterNamespace(router, node, self.script_dir, workdir(router, node), self.nodes[node].pid,
                                       neutron_dir(node))
 
-        def new_snat(router):
-            return SnatNamespace(router, self.script_dir, workdir(router, "snat"), self.nodes[router.snat_node].pid,
-                                 neutron_dir(router.snat_node))
+        def new_snat(router, node):
+            if router.ha:
+                return HaSnatNamespace(router, node, self.script_dir, workdir(router, "snat-" + node),
+                                       self.nodes[node].pid, neutron_dir(node))
+            return SnatNamespace(router, self.script_dir, workdir(router, "snat"), self.nodes[node].pid,
+                                 neutron_dir(node))
+
+        def snat_name(router, node):
+            return naming.node_host(router.snat_namespace, node) if router.ha else router.snat_namespace
 
         def made(host):
             self.dvr[host.name] = host
@@ -664,13 +675,13 @@ class Lab:
                                 self.nodes[port.node].pid, neutron_dir(port.node))
 
         jobs = [(partial(new_qrouter, r, node), made) for r in routers for node in r.hosts]
-        jobs += [(partial(new_snat, r), made) for r in routers if r.snat_node]
+        jobs += [(partial(new_snat, r, node), made) for r in routers for node in r.snat_hosts]
         jobs += [(partial(new_fip, port), made) for port in self.scenario.fip_gateways]
         self._start_hosts(jobs)
         # in the scenario's order, not the order they came up in: a node's ports get their
         # OpenFlow numbers in the order they are plugged
         names = [naming.node_host(r.namespace, node) for r in routers for node in r.hosts]
-        names += [r.snat_namespace for r in routers if r.snat_node]
+        names += [snat_name(r, node) for r in routers for node in r.snat_hosts]
         names += [naming.node_host(naming.fip_namespace(self.scenario.networks[p.network].id), p.node)
                   for p in self.scenario.fip_gateways]
         hosts = [self.dvr[name] for name in names]
@@ -683,15 +694,19 @@ class Lab:
                 veths.append((fip, qrouter, router.fpr, router.rfp, None, None, None))
         if veths:
             self._make_veths(veths, "linking the distributed routers to their fip- namespaces")
+        kept = [h for h in hosts if isinstance(h, HaSnatNamespace)]
+        for host in kept:
+            host.write_files(self.scenario)
         run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring distributed routers")
+        if kept:
+            self._keep_alive(kept)
 
     HA_MASTER_WAIT = 30.0       # keepalived's first master: three adverts (2 s) and its skew, with room
 
     def _start_ha_routers(self, routers):
         """topologies/ha_router.py: qrouter-<id> on each of a router's nodes,
-        its state monitor and keepalived. The first node's keepalived starts
-        first and becomes master before the others start (they all start
-        BACKUP, nopreempt): the master at start is the scenario's."""
+        its state monitor and keepalived (_keep_alive: the master at start
+        is the scenario's first node)."""
         def new(router, node):
             return HaRouterNamespace(router, node, self.script_dir,
                                      os.path.join(self.state.dir, "routers", router.name, node), self.nodes[node].pid,
@@ -706,11 +721,17 @@ class Lab:
             host.write_files(self.scenario)
         self._plug_agent_ports(hosts, lambda h: h.router_ports(), "HA routers' ports")
         run_parallel([(h, h.configure_script(self.scenario)) for h in hosts], "configuring HA routers")
+        self._keep_alive(hosts)
+
+    def _keep_alive(self, hosts):
+        """The state monitor and keepalived in each of `hosts` (an HA router's
+        namespaces, configured): the first node's keepalived first, until it is
+        master (they all start BACKUP, nopreempt), then the others."""
         run_parallel([(h, h.monitor_command()) for h in hosts], "starting neutron-keepalived-state-change")
         for host in hosts:
             self.watch("%s neutron-keepalived-state-change" % host.name, host.name, host.monitor_command(),
                        host.monitor_pidfile(outside=True))
-        first = [h for h in hosts if h.node_name == next(iter(h.router.hosts))]
+        first = [h for h in hosts if h.node_name == next(iter(h.router.ha_ports))]
         self._start_keepalived(first)
         deadline = time.monotonic() + self.HA_MASTER_WAIT
         for host in first:

@@ -30,9 +30,10 @@ class RouterStateCheck(Checker):
         router = scenario.routers.get(params["router"])
         if router is not None and not router.ha:
             report(("router",), "router %s is no HA router (ha: true)" % router.name)
-        elif router is not None and params["master"] is not None and params["master"] not in router.hosts:
-            report(("master",), "%s does not host router %s (it runs on %s)"
-                   % (params["master"], router.name, ", ".join(router.hosts)))
+        elif router is not None and params["master"] is not None and params["master"] not in router.ha_ports:
+            report(("master",), "%s does not host router %s%s (it runs on %s)"
+                   % (params["master"], router.name, "'s SNAT" if router.distributed else "",
+                      ", ".join(router.ha_ports)))
 
     def run(self, lab, p):
         router = lab.scenario.routers[p["router"]]

@@ -6,9 +6,11 @@ STATE_FILE = HA_CONFS + "/%s/state"
 
 
 def states(lab, router):
-    """{node: primary | backup | None (no state written)} of HA router `router`."""
+    """{node: primary | backup | None (no state written)} of HA router
+    `router` on each node running its keepalived (a distributed one's: its
+    dvr_snat nodes)."""
     out = {}
-    for node in router.hosts:
+    for node in router.ha_ports:
         proc = lab.run(node, ["cat", STATE_FILE % router.id])
         out[node] = (proc.stdout.strip() or None) if proc.returncode == 0 else None
     return out

@@ -81,14 +81,17 @@ class RouterAt:
 
 def router_at(router, node, port_name):
     """The RouterAt whose port `port_name` on `node` is: a legacy router's
-    qrouter-, a distributed one's qrouter- on that node or its snat-; None."""
+    qrouter-, a distributed one's qrouter- on that node or its snat- (an HA
+    one's there, with its ha- port); None."""
     if router.distributed or router.ha:
-        mine = router.hosts.get(node, []) + ([router.ha_ports[node]] if node in router.ha_ports else [])
+        ha = [router.ha_ports[node]] if node in router.ha_ports else []
+        mine = router.hosts.get(node, []) + ([] if router.distributed else ha)
         if any(p.name == port_name for p in mine):
             return RouterAt(router, naming.node_host(router.namespace, node), router.namespace, mine, node)
-        snat = router.snat_ports + ([router.gateway] if router.gateway else [])
-        if node == router.snat_node and any(p.name == port_name for p in snat):
-            return RouterAt(router, router.snat_namespace, router.snat_namespace, snat, node)
+        snat = router.snat_hosts.get(node, []) + ha
+        if any(p.name == port_name for p in snat):
+            host = naming.node_host(router.snat_namespace, node) if router.ha else router.snat_namespace
+            return RouterAt(router, host, router.snat_namespace, snat, node)
         return None
     if router.node == node and any(p.name == port_name for p in router.ports()):
         return RouterAt(router, router.namespace, router.namespace, router.ports(), node)

@@ -50,7 +50,9 @@ def proxy_refused(b, r, path, whose):
     return False
 
 
-def router(b, scenario, name, r, router_id):
+def router(b, scenario, name, r, router_id, snat_nodes=None):
+    """The distributed router, or None (reported). `snat_nodes`: an HA
+    one's dvr_snat nodes (ha.py), each with its copy of the snat-."""
     path = ("routers", name)
     if r["node"] is not None:
         b.report(path + ("node",), "a distributed router has no node: it runs on every dvr node hosting its "
@@ -64,20 +66,22 @@ def router(b, scenario, name, r, router_id):
     interfaces = replicated_interfaces(b, scenario, name, r, router_id)
     if interfaces is None:
         return None
-    gateway, snat_node, snat_ports = None, None, []
+    gateway, snat_hosts = None, {}
     gw = r["external_gateway"]
     if gw is not None:
-        found = _snat(b, scenario, name, r, router_id, interfaces)
+        found = _snat(b, scenario, name, r, router_id, interfaces, snat_nodes)
         if found is None:
             return None
-        gateway, snat_node, snat_ports = found
+        gateway, snat_hosts = found
     elif r["snat"] and b.given(path + ("snat",)):
         b.report(path + ("snat",), "SNAT needs an external_gateway")
-    hosts = _hosts(b, scenario, name, interfaces, snat_node)
+    hosts = _hosts(b, scenario, name, interfaces, snat_hosts)
     if hosts is None:
         return None
+    first = next(iter(snat_hosts), None)
     return model.Router(name, router_id, None, gateway, interfaces, r["snat"], distributed=True, hosts=hosts,
-                        snat_node=snat_node.name if snat_node else None, snat_ports=snat_ports)
+                        snat_node=first, snat_ports=snat_hosts[first][:-1] if first else [],
+                        snat_hosts=snat_hosts)
 
 
 def replicated_interfaces(b, scenario, name, r, router_id, owner=DVR_INTERFACE_OWNER):
@@ -109,41 +113,60 @@ def replicated_interfaces(b, scenario, name, r, router_id, owner=DVR_INTERFACE_O
     return interfaces if ok else None
 
 
-def _snat(b, scenario, name, r, router_id, interfaces):
-    """(qg- port, dvr_snat node, sg- ports), or None (reported)."""
+def _snat(b, scenario, name, r, router_id, interfaces, nodes=None):
+    """(qg- port, {dvr_snat node: its sg- ports and qg-}), or None (reported):
+    the first dvr_snat node that reaches the router's networks, or each of
+    `nodes` (an HA router's, which must all reach them)."""
     gw = r["external_gateway"]
     gpath = ("routers", name, "external_gateway")
     net = scenario.networks.get(gw["network"])
     if net is None or not net.external:
         b.report(gpath + ("network",), "no external network named %s" % gw["network"])
         return None
-    candidates = [n for n in scenario.nodes.values() if n.l3_agent_mode == "dvr_snat"]
-    node = next((n for n in candidates if b.node_reaches(n, net)
-                 and all(b.node_reaches(n, scenario.networks[p.network]) for p in interfaces)), None)
-    if node is None:
-        b.report(gpath + ("network",), "router %s is distributed: its SNAT needs a node whose L3 agent runs in "
-                 "dvr_snat mode (nodes.NAME.l3_agent_mode) and reaches %s%s" % (
-                     name, net.name, "" if candidates else "; no node has one"))
+
+    def reaches(n):
+        return b.node_reaches(n, net) and all(b.node_reaches(n, scenario.networks[p.network]) for p in interfaces)
+    if nodes is None:
+        candidates = [n for n in scenario.nodes.values() if n.l3_agent_mode == "dvr_snat"]
+        node = next((n for n in candidates if reaches(n)), None)
+        if node is None:
+            b.report(gpath + ("network",), "router %s is distributed: its SNAT needs a node whose L3 agent runs "
+                     "in dvr_snat mode (nodes.NAME.l3_agent_mode) and reaches %s%s" % (
+                         name, net.name, "" if candidates else "; no node has one"))
+            return None
+        nodes = [node.name]
+    for node in nodes:
+        if not reaches(scenario.nodes[node]):
+            b.report(("routers", name, "ha_nodes"), "router %s keeps its SNAT on %s, which does not reach %s or "
+                     "one of its internal networks (no bridge_mappings entry)" % (name, node, net.name))
+            return None
+    if gw["ofport"] is not None and len(nodes) > 1:
+        b.report(gpath + ("ofport",), "an HA router's qg- port is on each of its nodes: it has no one ofport")
         return None
     if gw["mac"]:
         b.claim_mac(gw["mac"], gpath + ("mac",))
-    gateway = b.make_port(gpath, "router %s" % name, node.name, net, gw["ip"], gw["mac"], gw["port_id"], "qg-",
+    gateway = b.make_port(gpath, "router %s" % name, nodes[0], net, gw["ip"], gw["mac"], gw["port_id"], "qg-",
                           GATEWAY_OWNER, router_id, ofport=gw["ofport"], seed="router/%s/gateway" % name)
     gateway.interface = gateway.name
     snat_ports = []
     for k, itf in enumerate(interfaces):
         inner = scenario.networks[itf.network]
-        port = b.make_port(("routers", name, "interfaces", k), "router %s's SNAT" % name, node.name, inner,
+        port = b.make_port(("routers", name, "interfaces", k), "router %s's SNAT" % name, nodes[0], inner,
                            b.snat_ips.get((name, inner.name)),
                            None, None, "sg-", SNAT_OWNER, router_id, seed="router/%s/%s/snat" % (name, inner.name))
         port.interface = port.name
         snat_ports.append(port)
-    return gateway, node, snat_ports
+    hosts = {nodes[0]: snat_ports + [gateway]}
+    for node in nodes[1:]:
+        hosts[node] = [replace(p, node=node, security_groups=list(p.security_groups)) for p in hosts[nodes[0]]]
+        for port in hosts[node]:
+            b.taps[(node, port.name)] = "router %s" % name
+    return gateway, hosts
 
 
-def _hosts(b, scenario, name, interfaces, snat_node):
+def _hosts(b, scenario, name, interfaces, snat_hosts):
     """{node: its qr- ports}: every dvr node with an instance on the router's
-    networks (and the SNAT node), in the scenario's node order."""
+    networks (and the SNAT nodes), in the scenario's node order."""
     networks = {p.network for p in interfaces}
     wanted, ok = set(), True
     for inst in scenario.instances.values():
@@ -159,8 +182,7 @@ def _hosts(b, scenario, name, interfaces, snat_node):
                              "its L3 agent in %s mode" % node.l3_agent_mode, node.name))
                 ok = False
             wanted.add(node.name)
-    if snat_node is not None:
-        wanted.add(snat_node.name)
+    wanted |= set(snat_hosts)
     hosts = {}
     for node in scenario.nodes:
         if node not in wanted:

@@ -254,11 +254,13 @@ ROUTER = Record({
     "ha": Field(Bool(example=True), default=False,
                 doc="An L3 HA router: a qrouter-<id> on each of `ha_nodes`, keepalived (VRRP over the HA network "
                     "169.254.192.0/18, an ha- port per node) making one of them the master, which holds the "
-                    "router's addresses and routes; neutron's agents only. With `distributed`: not emulated yet."),
+                    "router's addresses and routes; neutron's agents only. With `distributed`: the SNAT is what "
+                    "keepalived keeps, in snat-<id> on each of `ha_nodes` (dvr_snat nodes; an external_gateway "
+                    "needed); routing stays on the computes."),
     "ha_nodes": Field(ListOf(Name(), example=["network1", "network2"]),
                       doc="With `ha: true`, the nodes whose L3 agents host it, the first the master at start "
-                          "(default: every node with an L3 agent in legacy or dvr_snat mode, at most 3, as "
-                          "neutron's max_l3_agents_per_router)."),
+                          "(default: every node with an L3 agent in legacy or dvr_snat mode, a distributed "
+                          "router's in dvr_snat mode, at most 3, as neutron's max_l3_agents_per_router)."),
     "vrid": Field(Int(min=1, max=255, example=1),
                   doc="With `ha: true`, its VRRP virtual router id on the HA network (default: the lowest free, "
                       "as neutron allocates them)."),

@@ -3,8 +3,10 @@ a qrouter- on each of its nodes with the same qr- and qg- ports
 (network:ha_router_replicated_interface), and an ha- port per node on the
 project's HA network ("HA network tenant <project id>", a tenant network on
 169.254.192.0/18 without DHCP or gateway), over which keepalived elects the
-master (topologies/ha_router.py). Functions take the loader's builder (`b`),
-as l3.py."""
+master (topologies/ha_router.py). A distributed HA router (DVR with L3 HA)
+is dvr.py's, with its snat- on two or three dvr_snat nodes: there the ha-
+ports and keepalived keep the SNAT, as neutron's DvrEdgeHaRouter does.
+Functions take the loader's builder (`b`), as l3.py."""
 
 import ipaddress
 from dataclasses import replace
@@ -18,10 +20,11 @@ REPLICATED_OWNER = "network:ha_router_replicated_interface"
 GATEWAY_OWNER = "network:router_gateway"
 MAX_AGENTS = 3              # neutron's max_l3_agents_per_router
 L3_MODES = ("legacy", "dvr_snat")
+DVR_MODES = ("dvr_snat",)   # a distributed router's SNAT: only there
 
 
 def wanted(b):
-    return b.sdn == "neutron" and any(r["ha"] and not r["distributed"] for r in b.d["routers"].values())
+    return b.sdn == "neutron" and any(r["ha"] for r in b.d["routers"].values())
 
 
 def add_network(b, networks):
@@ -43,9 +46,7 @@ def add_network(b, networks):
 def router(b, scenario, name, r, router_id):
     path = ("routers", name)
     if r["distributed"]:
-        b.report(path + ("ha",), "distributed HA routers (DVR with its SNAT kept by keepalived) are not emulated "
-                 "yet")
-        return None
+        return _distributed(b, scenario, name, r, router_id)
     if r["node"] is not None:
         b.report(path + ("node",), "an HA router has no node: it runs on each of its ha_nodes")
         return None
@@ -83,26 +84,54 @@ def router(b, scenario, name, r, router_id):
                 b.report(path + ("ha_nodes",), "router %s runs on %s, which does not reach physical network %s of "
                          "network %s (no bridge_mappings entry)" % (name, node, net.physical_network, net.name))
                 return None
-    ha_net = scenario.networks[b.ha_network]
-    ha_ports, hosts = {}, {}
-    for node in nodes:
-        hosts[node] = [replace(p, node=node, security_groups=list(p.security_groups))
-                       for p in ([gateway] if gateway else []) + interfaces]
-        port = b.make_port(path + ("ha_nodes",), "router %s" % name, node, ha_net, None, None, None, "ha-", HA_OWNER,
-                           router_id, seed="router/%s/ha/%s" % (name, node))
-        port.interface = port.name
-        ha_ports[node] = port
+    hosts = {node: [replace(p, node=node, security_groups=list(p.security_groups))
+                    for p in ([gateway] if gateway else []) + interfaces] for node in nodes}
     return model.Router(name, router_id, None, gateway, interfaces, r["snat"], hosts=hosts, ha=True,
-                        ha_ports=ha_ports, vrid=_vrid(b, scenario, name, r))
+                        ha_ports=_ha_ports(b, scenario, name, router_id, nodes), vrid=_vrid(b, scenario, name, r))
 
 
-def _nodes(b, scenario, name, r):
+def _distributed(b, scenario, name, r, router_id):
+    """DVR with L3 HA: dvr.py's router, its snat- on each of the nodes, an
+    ha- port there. Without a gateway there is no SNAT to keep."""
+    if r["external_gateway"] is None:
+        b.report(("routers", name, "ha"), "a distributed router's L3 HA keeps its SNAT (snat-<id> on two or three "
+                 "dvr_snat nodes): give it an external_gateway, or drop ha")
+        return None
+    nodes = _nodes(b, scenario, name, r, DVR_MODES)
+    if nodes is None:
+        return None
+    router = dvr.router(b, scenario, name, r, router_id, snat_nodes=nodes)
+    if router is None:
+        return None
+    router.ha = True
+    router.ha_ports = _ha_ports(b, scenario, name, router_id, nodes)
+    router.vrid = _vrid(b, scenario, name, r)
+    return router
+
+
+def _ha_ports(b, scenario, name, router_id, nodes):
+    """{node: its ha- port on the project's HA network}."""
+    ha_net = scenario.networks[b.ha_network]
+    out = {}
+    for node in nodes:
+        port = b.make_port(("routers", name, "ha_nodes"), "router %s" % name, node, ha_net, None, None, None, "ha-",
+                           HA_OWNER, router_id, seed="router/%s/ha/%s" % (name, node))
+        port.interface = port.name
+        out[node] = port
+    return out
+
+
+def _nodes(b, scenario, name, r, modes=L3_MODES):
+    """The nodes of HA router `name`: given (checked) or every node with an
+    L3 agent in one of `modes`, at most MAX_AGENTS; None (reported)."""
     path = ("routers", name, "ha_nodes")
+    said = " or ".join(modes)
+    what = "a distributed HA router" if modes == DVR_MODES else "an HA router"
     if r["ha_nodes"] is None:
-        nodes = [n.name for n in scenario.nodes.values() if n.l3_agent_mode in L3_MODES][:MAX_AGENTS]
+        nodes = [n.name for n in scenario.nodes.values() if n.l3_agent_mode in modes][:MAX_AGENTS]
         if len(nodes) < 2:
-            b.report(("routers", name, "ha"), "an HA router needs two nodes with an L3 agent in legacy or dvr_snat "
-                     "mode; %s" % ("only %s has one" % nodes[0] if nodes else "none has one"))
+            b.report(("routers", name, "ha"), "%s needs two nodes with an L3 agent in %s mode; %s" % (
+                what, said, "only %s has one" % nodes[0] if nodes else "none has one"))
             return None
         return nodes
     nodes = list(r["ha_nodes"])
@@ -111,10 +140,10 @@ def _nodes(b, scenario, name, r):
         if n is None:
             b.report(path + (k,), "no node named %s" % node)
             return None
-        if n.l3_agent_mode not in L3_MODES:
-            b.report(path + (k,), "%s runs %s: an HA router needs L3 agents in legacy or dvr_snat mode"
+        if n.l3_agent_mode not in modes:
+            b.report(path + (k,), "%s runs %s: %s needs L3 agents in %s mode"
                      % (node, "no L3 agent" if n.l3_agent_mode is None else "its L3 agent in %s mode"
-                        % n.l3_agent_mode))
+                        % n.l3_agent_mode, what, said))
             return None
     if len(set(nodes)) != len(nodes) or not 2 <= len(nodes) <= MAX_AGENTS:
         b.report(path, "two or three different nodes (neutron's max_l3_agents_per_router is %d)" % MAX_AGENTS)

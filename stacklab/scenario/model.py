@@ -165,10 +165,12 @@ class Router:
     """A legacy router: qrouter-<id> on `node`, a qg- port on the external
     network and a qr- port per internal network. A distributed one (DVR) has
     no `node`: `hosts` are its qr- ports as each dvr node has them (the same
-    addresses and MACs everywhere), and its SNAT is on `snat_node` in
-    snat-<id>, with an sg- port per interface and the qg- port. An HA one
-    has no `node` either: `hosts` are its qr- and qg- ports on each of its
-    nodes, plus an ha- port each (`ha_ports`)."""
+    addresses and MACs everywhere), and its SNAT in snat-<id>, with an sg-
+    port per interface and the qg- port, as each dvr_snat node hosting it has
+    them (`snat_hosts`: one node, or each of an HA one's). An HA one has no
+    `node` either: `hosts` are its qr- and qg- ports on each of its nodes,
+    plus an ha- port each (`ha_ports`); a distributed HA one has its ha-
+    ports on its snat_hosts, where keepalived keeps the SNAT."""
     name: str
     id: str
     node: Optional[str]
@@ -179,8 +181,9 @@ class Router:
     metadata_proxy: bool = False        # the L3 agent's enable_metadata_proxy (topologies/metadata.py)
     distributed: bool = False           # neutron's DVR
     hosts: Dict[str, List[Port]] = field(default_factory=dict)
-    snat_node: Optional[str] = None
+    snat_node: Optional[str] = None                 # the (first) dvr_snat node: its SNAT's at start
     snat_ports: List[Port] = field(default_factory=list)
+    snat_hosts: Dict[str, List[Port]] = field(default_factory=dict)     # node: its sg- ports and qg-
     # L3 HA: the nodes hosting it (the first the master at start), each one's ha- port, the VRID
     ha: bool = False
     ha_ports: Dict[str, Port] = field(default_factory=dict)
@@ -210,11 +213,12 @@ class Router:
 
     def bound_ports(self):
         """Its ports on the nodes' br-int: a legacy router's on its node; a
-        distributed one's qr- on every node hosting it, sg- and qg- on the
-        SNAT node; none for netvirt's and OVN's."""
+        distributed one's qr- on every node hosting it, sg- and qg- on each
+        SNAT node; an HA one's on each of its nodes, an ha- port each; none
+        for netvirt's and OVN's."""
         if self.distributed or self.ha:
-            return [p for ports in self.hosts.values() for p in ports] + self.snat_ports + \
-                list(self.ha_ports.values()) + ([self.gateway] if self.gateway and self.distributed else [])
+            return [p for ports in list(self.hosts.values()) + list(self.snat_hosts.values()) for p in ports] + \
+                list(self.ha_ports.values())
         return self.ports() if self.node is not None else []
 
 

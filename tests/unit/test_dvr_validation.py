@@ -97,8 +97,8 @@ def test_dvr_mac_pinned():
 
 @pytest.mark.parametrize("change, message", [
     (("    distributed: true\n", "    distributed: true\n    ha: true\n"),
-     "t.yaml:34: routers.r.ha: distributed HA routers (DVR with its SNAT kept by keepalived) are not emulated "
-     "yet"),
+     "t.yaml:34: routers.r.ha: a distributed HA router needs two nodes with an L3 agent in dvr_snat mode; only "
+     "network has one"),
     (("    distributed: true\n", "    distributed: true\n    node: network\n"),
      "t.yaml:34: routers.r.node: a distributed router has no node: it runs on every dvr node hosting its "
      "instances, its SNAT on a dvr_snat node"),

@@ -147,3 +147,83 @@ def test_one_l3_agent_is_not_enough():
         "  r2: {ha: true, interfaces: [blue]}\n", "")
     assert "t.yaml:23: routers.r1.ha: an HA router needs two nodes with an L3 agent in legacy or dvr_snat mode; " \
            "only n1 has one" in problems(text)
+
+
+# -- a distributed HA router: DVR on the computes, its SNAT kept by keepalived in snat- ----------
+def dvr_ha():
+    return load_scenario(find_scenario("dvr-ha"))
+
+
+def test_a_distributed_ha_router_keeps_its_snat_on_each_dvr_snat_node():
+    sc = dvr_ha()
+    r = sc.routers["router"]
+    assert r.distributed and r.ha and r.snat_node == "network1"
+    assert list(r.hosts) == ["network1", "network2", "compute1", "compute2"]     # qrouter-: DVR's, everywhere
+    assert list(r.snat_hosts) == list(r.ha_ports) == ["network1", "network2"]
+    one, two = r.snat_hosts.values()
+    # the same sg- and qg- ports (names, MACs, addresses) on both, each bound on its own node
+    assert [(p.name, p.mac, p.ip) for p in one] == [(p.name, p.mac, p.ip) for p in two]
+    assert [p.name[:3] for p in one] == ["sg-", "sg-", "qg-"]
+    assert {p.node for p in one} == {"network1"} and {p.node for p in two} == {"network2"}
+    bound = {(p.node, p.name) for p in r.bound_ports()}
+    assert ("network2", one[0].name) in bound and ("network2", r.ha_ports["network2"].name) in bound
+    assert not any(p.name.startswith("ha-") for node in ("compute1", "compute2") for p in r.hosts[node])
+
+
+def test_keepalived_in_snat_keeps_the_sg_and_qg_addresses_not_the_floating_ips():
+    sc = dvr_ha()
+    r = sc.routers["router"]
+    conf = keepalived_conf(r, r.ha_ports["network1"], sc.networks, sc.floating_ips)
+    sg = [p for p in r.snat_hosts["network1"] if p.name.startswith("sg-")]
+    excluded = conf.split("virtual_ipaddress_excluded {\n")[1].split("    }")[0].splitlines()
+    assert [line.strip() for line in excluded] == sorted(
+        ["%s/24 dev %s no_track" % (p.ip, p.name) for p in sg] + ["172.17.0.101/24 dev qg-8897f45f-d0 no_track"]
+        + ["%s/64 dev %s scope link no_track" % (link_local(p.mac), p.name) for p in r.snat_hosts["network1"]],
+        key=lambda line: line.split()[0])
+    assert "172.17.0.120" not in conf               # compute1's fip- namespace serves it
+    assert "interface %s" % r.ha_ports["network1"].name in conf
+    assert "0.0.0.0/0 via 172.17.0.1 dev qg-8897f45f-d0 no_track" in conf
+
+
+DVR_BASE = """\
+name: t
+agent: {force_metadata: true}
+nodes:
+  n1: {role: network, l3_agent_mode: dvr_snat, nics: {eth0: {physical_network: provider, address: 10.9.0.1/24}}, bridge_mappings: {provider: br-provider}}
+  n2: {role: network, l3_agent_mode: dvr_snat, nics: {eth0: {physical_network: provider, address: 10.9.0.2/24}}, bridge_mappings: {provider: br-provider}}
+  n3: {role: network, nics: {eth0: {physical_network: provider, address: 10.9.0.3/24}}, bridge_mappings: {provider: br-provider}}
+  c1: {role: compute, l3_agent_mode: dvr, nics: {eth0: {physical_network: provider, address: 10.9.0.4/24}}, bridge_mappings: {provider: br-provider}}
+networks:
+  blue: {type: vxlan, segmentation_id: 1, subnet: {cidr: 10.0.1.0/24}}
+  ext: {type: flat, physical_network: provider, external: true, subnet: {cidr: 172.17.0.0/24, dhcp: false}}
+instances:
+  vm1: {node: c1, network: blue}
+routers:
+  r: {distributed: true, ha: true, external_gateway: {network: ext}, interfaces: [blue]}
+"""
+
+
+@pytest.mark.parametrize("change, message", [
+    (("ha: true, external", "ha: true, ha_nodes: [n1, n3], external"),
+     "t.yaml:14: routers.r.ha_nodes.1: n3 runs its L3 agent in legacy mode: a distributed HA router needs L3 "
+     "agents in dvr_snat mode"),
+    (("ha: true, external_gateway: {network: ext}, ", "ha: true, "),
+     "t.yaml:14: routers.r.ha: a distributed router's L3 HA keeps its SNAT (snat-<id> on two or three dvr_snat "
+     "nodes): give it an external_gateway, or drop ha"),
+    (("nics: {eth0: {physical_network: provider, address: 10.9.0.2/24}}, bridge_mappings: {provider: br-provider}",
+      "nics: {eth0: {physical_network: other, address: 10.9.0.2/24}}"),
+     "t.yaml:14: routers.r.ha_nodes: router r keeps its SNAT on n2, which does not reach ext or one of its "
+     "internal networks (no bridge_mappings entry)"),
+    (("{network: ext}", "{network: ext, ofport: 9}"),
+     "t.yaml:14: routers.r.external_gateway.ofport: an HA router's qg- port is on each of its nodes: it has no one "
+     "ofport"),
+])
+def test_what_a_distributed_ha_router_refuses(change, message):
+    assert change[0] in DVR_BASE
+    assert message in problems(DVR_BASE.replace(*change)), problems(DVR_BASE.replace(*change))
+
+
+def test_a_distributed_ha_router_defaults_to_the_dvr_snat_nodes():
+    r = load_scenario("t.yaml", DVR_BASE).routers["r"]
+    assert list(r.ha_ports) == list(r.snat_hosts) == ["n1", "n2"]       # not n3 (legacy)
+    assert list(r.hosts) == ["n1", "n2", "c1"]
