@@ -3,19 +3,22 @@ keeper as `stacklab up` leaves it): every check passes; keepalived runs in
 each dvr_snat node's snat- with neutron's configuration, the master's snat-
 holds the sg- and qg- addresses and the default route, the backup's the same
 ports without them, while the qrouter- namespaces are DVR's and addressed on
-every node; `stacklab status` says which snat- is master. Failover under a
+every node; `stacklab status` says which snat- is master. Routing to a VLAN
+network goes compute to compute over br-provider with the sender's DVR MAC,
+read from the flows' packet counters. Failover under a
 continuous ping (one every 10 ms): the master's keepalived killed moves the
 SNAT to the other node within a bounded outage, and the floating IP, which
 lives on compute1, sees no outage at all; after it, one master."""
 
 import os
+import re
 import signal
 import time
 
 import pytest
 
 from stacklab.checks import run_check
-from stacklab.observe import failover
+from stacklab.observe import failover, probes
 from stacklab.observe.ha import states
 from stacklab.runtime.state import LabState
 from stacklab.scenario.model import Check
@@ -62,6 +65,32 @@ def test_keepalived_keeps_the_snat_on_the_master_and_the_qrouters_stay_distribut
     status = stacklab("status", LAB).stdout
     assert "%s@network1  (HA: primary)" % SNAT in status and "%s@network2  (HA: backup)" % SNAT in status, status
     assert "%s@network1  (HA" % QROUTER not in status
+
+
+def packets(lab, node, bridge, pattern):
+    """The packet count of the one flow of `bridge` matching `pattern`, once
+    what was sent is counted (the revalidators' 0.5 s, with room)."""
+    time.sleep(1.5)
+    lines = [l for l in output(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
+    assert len(lines) == 1, (pattern, lines)
+    return int(re.search(r"n_packets=(\d+)", lines[0]).group(1))
+
+
+def test_routing_to_a_vlan_network_goes_between_computes_with_the_dvr_mac(lab):
+    router = lab.scenario.routers["router"]
+    red = next(p for p in router.interfaces if p.network == "red")
+    compute1 = lab.scenario.nodes["compute1"].dvr_mac
+    target = str(lab.scenario.instances["red-2"].port.ip)
+    assert lab.probe("blue-1", probes.ping, target, 2, 1.0)["replies"] == 2      # ARP and the fabric settled
+    counters = [("compute1", r"table=1,.*priority=1,dl_vlan=\d+,dl_src=%s actions=mod_dl_src:%s" % (red.mac, compute1)),
+                ("compute2", r"table=3,.*priority=2,dl_src=%s actions=output" % compute1),
+                ("network1", r"table=3,.*priority=2,dl_src=%s actions=output" % compute1)]
+    before = [packets(lab, node, "br-provider", pattern) for node, pattern in counters]
+    assert lab.probe("blue-1", probes.ping, target, 5, 1.0)["replies"] == 5
+    after = [packets(lab, node, "br-provider", pattern) for node, pattern in counters]
+    assert after[0] - before[0] >= 5, "compute1 put no DVR MAC on the routed frames"
+    assert after[1] - before[1] >= 5, "compute2 took no frames from compute1's DVR MAC"
+    assert after[2] == before[2], "a network node saw the routed frames"
 
 
 def test_failover_moves_the_snat_and_leaves_the_floating_ip_alone(lab):
