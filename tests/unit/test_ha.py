@@ -163,7 +163,7 @@ def test_a_distributed_ha_router_keeps_its_snat_on_each_dvr_snat_node():
     one, two = r.snat_hosts.values()
     # the same sg- and qg- ports (names, MACs, addresses) on both, each bound on its own node
     assert [(p.name, p.mac, p.ip) for p in one] == [(p.name, p.mac, p.ip) for p in two]
-    assert [p.name[:3] for p in one] == ["sg-", "sg-", "qg-"]
+    assert [p.name[:3] for p in one] == ["sg-", "sg-", "sg-", "qg-"]          # blue, green, red; the gateway
     assert {p.node for p in one} == {"network1"} and {p.node for p in two} == {"network2"}
     bound = {(p.node, p.name) for p in r.bound_ports()}
     assert ("network2", one[0].name) in bound and ("network2", r.ha_ports["network2"].name) in bound
