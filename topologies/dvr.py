@@ -37,6 +37,7 @@ from dataclasses import replace
 
 from stacklab.naming import fip_namespace, node_host
 from stacklab.scenario.dvr import FIP_TABLE
+from topologies import metadata
 from topologies.node import LabHost, bind, tmpfs
 from topologies.routers import (SNAT_COMMENT, agent_chain, agent_chains_script, filter_table, iptables_table,
                                 mangle_table, rules_text, tables)
@@ -65,7 +66,8 @@ def served_here(scenario, router, node):
 
 def nat_table(router, floating_ips):
     """The nat table of a distributed router's qrouter- on a node: its
-    floating IPs there, translated on the way to and from rfp-."""
+    floating IPs there, translated on the way to and from rfp-; requests
+    to 169.254.169.254 to the node's metadata proxy."""
     chains = [agent_chain(c) for c in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat")]
     chains.append("neutron-postrouting-bottom")
     rules = [("PREROUTING", "-j " + agent_chain("PREROUTING")), ("OUTPUT", "-j " + agent_chain("OUTPUT")),
@@ -73,6 +75,8 @@ def nat_table(router, floating_ips):
     if floating_ips:
         rules.append((agent_chain("POSTROUTING"), "! -i %s ! -o %s -m conntrack ! --ctstate DNAT -j ACCEPT"
                       % (router.rfp, router.rfp)))
+    if router.metadata_proxy:
+        rules.append((agent_chain("PREROUTING"), metadata.iptables_nat_rule()))
     rules += [(agent_chain("PREROUTING"), "-d %s/32 -i %s -j DNAT --to-destination %s"
                % (f.address, router.rfp, f.fixed_ip)) for f in floating_ips]
     rules += [(agent_chain("float-snat"), "-s %s/32 -j SNAT --to-source %s --random-fully" % (f.fixed_ip, f.address))
@@ -90,6 +94,7 @@ class _AgentNamespace(LabHost):
         self.netns_name = netns_name        # in the node's `ip netns`
         self.node_name = node
         self.workdir = workdir
+        self.neutron_dir = neutron_dir      # the node's /var/lib/neutron, seen from outside
         os.makedirs(workdir, exist_ok=True)
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
                                                    bind("/var/lib/neutron", neutron_dir)],
@@ -108,8 +113,10 @@ class _AgentNamespace(LabHost):
                 "ip addr add %s/%d brd + dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface)]
 
 
-class DvrRouterNamespace(_AgentNamespace):
-    """qrouter-<id> of a distributed router on one node (lab name qrouter-<id>@node)."""
+class DvrRouterNamespace(metadata.ProxyHost, _AgentNamespace):
+    """qrouter-<id> of a distributed router on one node (lab name
+    qrouter-<id>@node), with the L3 agent's metadata proxy for the node's
+    instances (haproxy on 9697, to the node's metadata agent)."""
 
     def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
         self.router = router
@@ -119,9 +126,16 @@ class DvrRouterNamespace(_AgentNamespace):
     def router_ports(self):
         return self.router.hosts[self.node_name]
 
+    @property
+    def proxy_uuid(self):
+        return self.router.id
+
+    def proxy_config_text(self):
+        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
+
     def _tables(self, scenario):
-        """Its iptables: no gateway here (NAT to the outside is snat-'s), its floating IPs' NAT, no proxy."""
-        view = replace(self.router, gateway=None, metadata_proxy=False)
+        """Its iptables: no gateway here (NAT to the outside is snat-'s), its floating IPs' NAT, the proxy's rules."""
+        view = replace(self.router, gateway=None)
         return [filter_table(view), mangle_table(view),
                 nat_table(self.router, served_here(scenario, self.router, self.node_name))]
 

@@ -782,6 +782,7 @@ class Lab:
         API and agents already running are left alone."""
         if proxies is None:
             proxies = [h for h in self.routers.values() if h.router.metadata_proxy]
+            proxies += [h for h in self.dvr.values() if isinstance(h, DvrRouterNamespace) and h.router.metadata_proxy]
             proxies += [h for h in self.dhcp.values() if h.serves_metadata]
             proxies += list(self.ovnmeta.values())
         api_node, api_ip = self._metadata_api()
@@ -813,7 +814,8 @@ class Lab:
                        os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
         for host in proxies:
             self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
-        kinds = [("qrouter-", RouterNamespace), ("qdhcp-", DhcpNamespace), ("ovnmeta-", MetadataNamespace)]
+        kinds = [("qrouter-", (RouterNamespace, DvrRouterNamespace)), ("qdhcp-", DhcpNamespace),
+                 ("ovnmeta-", MetadataNamespace)]
         where = ", ".join("%d in %s" % (n, prefix) for n, prefix in
                           ((sum(isinstance(h, kind) for h in proxies), prefix) for prefix, kind in kinds) if n)
         return "%d x haproxy (%s), %d x metadata agent" % (len(proxies), where, len(agents))

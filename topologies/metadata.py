@@ -129,7 +129,7 @@ def agent_ports(scenario, node):
                 for inst in scenario.instances.values() for port in inst.ports
                 if port.network in nets and port.netns is None}
     routers = {r.id: behind({p.network for p in r.interfaces})
-               for r in scenario.routers.values() if r.node == node and r.metadata_proxy}
+               for r in scenario.routers.values() if node in proxy_nodes(r)}
     networks = {scenario.networks[n].id: behind({n}) for n, port in scenario.dhcp_ports.items()
                 if port.node == node and served_by_dhcp(scenario, n)}
     networks.update({scenario.networks[n].id: behind({n}) for where, n in metadata_chassis(scenario)
@@ -137,9 +137,16 @@ def agent_ports(scenario, node):
     return {"routers": routers, "networks": networks}
 
 
+def proxy_nodes(router):
+    """The nodes with `router`'s metadata proxy: its node, a distributed one's hosts."""
+    if not router.metadata_proxy:
+        return []
+    return list(router.hosts) if router.distributed else [router.node] if router.node is not None else []
+
+
 def agent_nodes(scenario):
     """The nodes that run a metadata agent: those with a proxy (OVN's in ovnmeta-)."""
-    nodes = {r.node for r in scenario.routers.values() if r.node is not None and r.metadata_proxy}
+    nodes = {n for r in scenario.routers.values() for n in proxy_nodes(r)}
     nodes |= {p.node for n, p in scenario.dhcp_ports.items() if served_by_dhcp(scenario, n)}
     return sorted(nodes | {where for where, _ in metadata_chassis(scenario)})
 

@@ -39,17 +39,6 @@ def snat_ips(b, networks):
     return out
 
 
-def proxy_refused(b, r, path, whose):
-    """Whether the L3 agent's metadata proxy would be needed in routers the
-    lab does not give one (DVR's, HA's): reported at `path` if so."""
-    agent = b.d["agent"]
-    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
-        b.report(path, "the metadata proxy of %s is not emulated yet: set agent.force_metadata: true (the DHCP "
-                 "namespace serves 169.254.169.254) or agent.metadata_proxy: false" % whose)
-        return True
-    return False
-
-
 def router(b, scenario, name, r, router_id, snat_nodes=None):
     """The distributed router, or None (reported). `snat_nodes`: an HA
     one's dvr_snat nodes (ha.py), each with its copy of the snat-."""
@@ -60,8 +49,6 @@ def router(b, scenario, name, r, router_id, snat_nodes=None):
         return None
     if b.d["agent"]["l2_population"]:
         b.report(("agent", "l2_population"), "l2population with distributed routers is not emulated yet")
-        return None
-    if proxy_refused(b, r, path + ("distributed",), "a distributed router's qrouter- namespaces"):
         return None
     interfaces = replicated_interfaces(b, scenario, name, r, router_id)
     if interfaces is None:
@@ -79,9 +66,11 @@ def router(b, scenario, name, r, router_id, snat_nodes=None):
     if hosts is None:
         return None
     first = next(iter(snat_hosts), None)
+    # the L3 agent's metadata proxy: in each qrouter- (an HA one's too: its qrouter- are not
+    # keepalived's), for the instances of that node
     return model.Router(name, router_id, None, gateway, interfaces, r["snat"], distributed=True, hosts=hosts,
                         snat_node=first, snat_ports=snat_hosts[first][:-1] if first else [],
-                        snat_hosts=snat_hosts)
+                        snat_hosts=snat_hosts, metadata_proxy=b.d["agent"]["metadata_proxy"] and bool(interfaces))
 
 
 def replicated_interfaces(b, scenario, name, r, router_id, owner=DVR_INTERFACE_OWNER):

@@ -178,7 +178,8 @@ class Router:
     interfaces: List[Port]
     snat: bool
     vpn_id: Optional[int] = None        # netvirt
-    metadata_proxy: bool = False        # the L3 agent's enable_metadata_proxy (topologies/metadata.py)
+    metadata_proxy: bool = False        # the L3 agent's enable_metadata_proxy (topologies/metadata.py): in
+                                        # its qrouter-, a distributed one's on each of its hosts
     distributed: bool = False           # neutron's DVR
     hosts: Dict[str, List[Port]] = field(default_factory=dict)
     snat_node: Optional[str] = None                 # the (first) dvr_snat node: its SNAT's at start

@@ -111,10 +111,6 @@ def test_dvr_mac_pinned():
     (("    interfaces: [blue]\n", "    interfaces: [{network: blue, ofport: 9}]\n"),
      "t.yaml:35: routers.r.interfaces.0.ofport: a distributed router's qr- port is on every node hosting the "
      "router: it has no one ofport"),
-    (("agent: {force_metadata: true}\n", ""),
-     "t.yaml:32: routers.r.distributed: the metadata proxy of a distributed router's qrouter- namespaces is not "
-     "emulated yet: set agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) or "
-     "agent.metadata_proxy: false"),
     (("    l3_agent_mode: dvr\n", "    l3_agent_mode: centralized\n"),
      "t.yaml:12: nodes.compute1.l3_agent_mode: 'centralized' is not one of: legacy, dvr, dvr_snat"),
 ])
@@ -158,3 +154,18 @@ def test_a_legacy_router_needs_a_legacy_or_dvr_snat_node():
 def test_ovn_and_netvirt_routers_are_distributed_already():
     sc = load_scenario(find_scenario("ovn-router"))
     assert all(not r.distributed for r in sc.routers.values())
+
+
+def test_the_metadata_proxy_is_in_each_qrouter_of_a_distributed_router():
+    from topologies import metadata
+    from topologies.dvr import nat_table
+    sc = load_scenario("t.yaml", BASE.replace("agent: {force_metadata: true}\n", ""))
+    r = sc.routers["r"]
+    assert r.metadata_proxy
+    assert metadata.proxy_nodes(r) == list(r.hosts) and "compute1" in r.hosts
+    assert "compute1" in metadata.agent_nodes(sc)               # its metadata agent serves the local proxy
+    assert r.id in metadata.agent_ports(sc, "compute1")["routers"]
+    assert "-A neutron-l3-agent-PREROUTING %s" % metadata.iptables_nat_rule() in nat_table(r, [])
+    off = load_scenario("t.yaml", BASE.replace("agent: {force_metadata: true}\n", "agent: {metadata_proxy: false}\n"))
+    assert not off.routers["r"].metadata_proxy and metadata.iptables_nat_rule() not in "\n".join(
+        nat_table(off.routers["r"], []))
