@@ -121,3 +121,37 @@ def test_failover_moves_the_snat_and_leaves_the_floating_ip_alone(lab):
     nat = output(lab, "network2", "ip", "netns", "exec", SNAT, "iptables-save", "-c", "-t", "nat")
     assert any("SNAT --to-source 172.17.0.101" in line and not line.startswith("[0:")
                for line in nat.splitlines()), nat
+
+
+def test_the_masters_ha_link_down_moves_the_snat_and_its_return_moves_nothing(lab):
+    """network2 is master now (the test before): its ha- link down in its
+    snat- makes network1 master, whose gratuitous ARPs teach the computes'
+    br-tun where the sg- MACs are; back up, nopreempt keeps network1."""
+    workstation = str(lab.scenario.hosts["workstation"].address.ip)
+    router = lab.scenario.routers["router"]
+    master = next(n for n, s in states(lab, router).items() if s == "primary")
+    other = next(n for n in router.ha_ports if n != master)
+    port = router.ha_ports[master].name
+
+    def under_ping(action, seconds):
+        snat = failover.start_ping(LAB, "green-2", workstation, seconds)
+        time.sleep(2.0)
+        action()
+        return failover.result(snat)
+
+    def down():
+        output(lab, master, "ip", "-n", SNAT, "link", "set", port, "down")
+        deadline = time.monotonic() + 30
+        while states(lab, router) != {master: "backup", other: "primary"}:
+            assert time.monotonic() < deadline, states(lab, router)
+            time.sleep(0.2)
+    s_ms, _, got = under_ping(down, 11)
+    assert 0 < s_ms < MAX_OUTAGE_MS and got > 0, s_ms
+
+    def up():
+        output(lab, master, "ip", "-n", SNAT, "link", "set", port, "up")
+        time.sleep(4)           # adverts heard at once: nopreempt keeps the new master
+    s_ms, _, _ = under_ping(up, 7)
+    assert s_ms < 1000, s_ms
+    outcome = run_check(lab, Check("router_state", {"router": "router", "master": other, "stable": 0}, 0, 0))
+    assert outcome.ok, outcome.detail
