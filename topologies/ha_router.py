@@ -43,6 +43,7 @@ from dataclasses import replace
 
 from stacklab.naming import node_host
 from stacklab.observe.ha import HA_CONFS
+from topologies import metadata
 from topologies.node import LabHost, bind, tmpfs
 from topologies.routers import agent_chains_script, rules_text, served, tables
 
@@ -207,14 +208,28 @@ class _KeepalivedNamespace(LabHost):
         return agent_chains_script(self.workdir, self._tables(scenario))
 
 
-class HaRouterNamespace(_KeepalivedNamespace):
-    """qrouter-<id> of an HA router on one node (lab name qrouter-<id>@node)."""
+class HaRouterNamespace(metadata.ProxyHost, _KeepalivedNamespace):
+    """qrouter-<id> of an HA router on one node (lab name qrouter-<id>@node).
+    The metadata proxy's rules are in every copy; its haproxy runs on the
+    master only, started and ended on each transition (as neutron's L3 agent
+    does when the state-change monitor tells it): the lab's supervisor
+    follows state() (Lab.start_metadata)."""
 
     def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
         super().__init__(router, node, router.namespace, script_dir, workdir, node_pid, neutron_dir)
 
+    @property
+    def proxy_uuid(self):
+        return self.router.id
+
+    def proxy_config_text(self):
+        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
+
+    def proxy_wanted(self):
+        return self.state() == "primary"
+
     def _tables(self, scenario):
-        return tables(replace(self.router, metadata_proxy=False), scenario.floating_ips)
+        return tables(self.router, scenario.floating_ips)
 
 
 class HaSnatNamespace(_KeepalivedNamespace):

@@ -780,13 +780,15 @@ class Lab:
         with a proxy, haproxy in each router's namespace and each qdhcp- that
         serves metadata. `proxies`: only these namespaces (after `apply`); the
         API and agents already running are left alone."""
+        masters_only = []      # an HA router's: its haproxy on the master alone
         if proxies is None:
             proxies = [h for h in self.routers.values() if h.router.metadata_proxy]
             proxies += [h for h in self.dvr.values() if isinstance(h, DvrRouterNamespace) and h.router.metadata_proxy]
             proxies += [h for h in self.dhcp.values() if h.serves_metadata]
             proxies += list(self.ovnmeta.values())
+            masters_only = [h for h in self.ha.values() if h.router.metadata_proxy]
         api_node, api_ip = self._metadata_api()
-        if not proxies or api_node is None:
+        if not (proxies or masters_only) or api_node is None:
             return "none"
         self.write_metadata()
         running = {p.what for p in self.state.processes}
@@ -799,7 +801,7 @@ class Lab:
                                                    log=shlex.quote(os.path.join(nova_dir, "nova-api-metadata.log")))
         agent = self._agent_command(api_ip)
         agents = [n for n in metadata.agent_nodes(self.scenario) if "%s neutron-metadata-agent" % n not in running]
-        for host in proxies:
+        for host in proxies + masters_only:
             host.write_proxy_config()
         # all started at once, then each waited for: the Python daemons take a moment to start
         new_api = "%s nova-api-metadata" % api_node not in running
@@ -814,11 +816,17 @@ class Lab:
                        os.path.join(self.nodes[name].workdir, "neutron", "external", "pids", "metadata-agent.pid"))
         for host in proxies:
             self.watch("%s haproxy" % host.name, host.name, host.proxy_command(), host.proxy_pidfile(outside=True))
+        for host in masters_only:
+            self.supervisor.follow("%s haproxy" % host.name, host.name, host.proxy_command(),
+                                   host.proxy_pidfile(outside=True), host.proxy_wanted)
         kinds = [("qrouter-", (RouterNamespace, DvrRouterNamespace)), ("qdhcp-", DhcpNamespace),
                  ("ovnmeta-", MetadataNamespace)]
         where = ", ".join("%d in %s" % (n, prefix) for n, prefix in
                           ((sum(isinstance(h, kind) for h in proxies), prefix) for prefix, kind in kinds) if n)
-        return "%d x haproxy (%s), %d x metadata agent" % (len(proxies), where, len(agents))
+        if masters_only:
+            where += "%s%d on HA masters" % (", " if where else "", sum(h.proxy_wanted() for h in masters_only))
+        return "%d x haproxy (%s), %d x metadata agent" % (len(proxies) + sum(h.proxy_wanted() for h in masters_only),
+                                                         where, len(agents))
 
     def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""

@@ -138,10 +138,11 @@ def agent_ports(scenario, node):
 
 
 def proxy_nodes(router):
-    """The nodes with `router`'s metadata proxy: its node, a distributed one's hosts."""
+    """The nodes with `router`'s metadata proxy: its node, a distributed
+    one's hosts, an HA one's nodes (running on the master only)."""
     if not router.metadata_proxy:
         return []
-    return list(router.hosts) if router.distributed else [router.node] if router.node is not None else []
+    return list(router.hosts) if router.distributed or router.ha else [router.node] if router.node else []
 
 
 def agent_nodes(scenario):

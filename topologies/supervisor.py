@@ -9,7 +9,9 @@ the restart is written to <lab>/daemons.log and to the lab's record, where
 
 Which daemons: the ones systemd keeps on a node (ovsdb-server,
 ovs-vswitchd, the OVS agents, the netvirt controller, dnsmasq through the
-DHCP agent, haproxy and the agent of an amphora). An instance's own
+DHCP agent, haproxy and the agent of an amphora), and those a daemon's
+manager starts and ends as things change (follow(): an HA router's
+metadata proxy, which neutron's L3 agent runs on the master only). An instance's own
 processes (its SSH and web servers) are a VM's business: they are reported
 dead, not restarted. A scenario (`daemons: {restart: false}`) or an
 exercise that kills a daemon on purpose turns restarting off."""
@@ -35,12 +37,13 @@ START_TIMEOUT = 30.0
 class Daemon:
     """One watched daemon: how to start it again and how to find its pid."""
 
-    def __init__(self, what, where, command, pidfile, after=None):
+    def __init__(self, what, where, command, pidfile, after=None, wanted=None):
         self.what = what            # "<where> <daemon>", as recorded
         self.where = where          # the namespace (node, qdhcp-, amphora, fabric) it runs in
         self.command = command      # shell text that starts it (detaching, writing the pidfile)
         self.pidfile = pidfile      # seen from outside
         self.after = after          # callable run once it is back (e.g. a node's addresses)
+        self.wanted = wanted        # follow(): whether it should run now (None: always)
         self.starts = deque()       # when it was restarted (the start limit)
 
 
@@ -77,6 +80,37 @@ class Supervisor:
         """Record daemon `what` (running as `pid`) and restart it when it dies."""
         self.daemons[what] = Daemon(what, where, command, pidfile, after)
         self.state.add_process(pid, what, restart=self.enabled)
+
+    def follow(self, what, where, command, pidfile, wanted):
+        """Daemon `what` runs while `wanted()` says so, as a manager keeps it:
+        started now if wanted, then started and ended by tick() as that
+        changes, and started again when it dies while wanted. Not wanted, it
+        has no record (nothing dead to report)."""
+        with self.lock:
+            self.daemons[what] = Daemon(what, where, command, pidfile, wanted=wanted)
+            self._follow(self.daemons[what])
+            self.state.save()
+
+    def _follow(self, daemon):
+        """Start or end a followed daemon as it is wanted now; whether it changed."""
+        record = next((p for p in self.state.processes if p.what == daemon.what), None)
+        if daemon.wanted():
+            if record is not None:
+                return False                # running, or dead: tick()'s restart
+            self.state.add_process(self._start(daemon, None), daemon.what, restart=self.enabled)
+            self._log("%s started (wanted now)" % daemon.what)
+            return True
+        if record is None:
+            return False
+        if record.alive():
+            if terminate([record]):
+                raise LabError("%s would not end" % daemon.what)
+            _collect(record)
+        EXITS.pop(record.pid, None)
+        self.state.processes = [p for p in self.state.processes if p.what != daemon.what]
+        self.state.daemons.pop(daemon.what, None)
+        self._log("%s (pid %d) ended (no longer wanted)" % (daemon.what, record.pid))
+        return True
 
     def forget(self, where):
         """Stop watching what runs at `where` (it is being removed)."""
@@ -125,10 +159,21 @@ class Supervisor:
         return proc if proc is not None and proc.alive() else None
 
     def tick(self):
-        """Start again every watched daemon that died; returns what was restarted."""
+        """Start or end each followed daemon as it is wanted now; start again
+        every watched daemon that died; returns what was restarted."""
+        done = []
+        with self.lock:
+            followed = [d for d in self.daemons.values() if d.wanted is not None]
+            changed = False
+            for daemon in followed:
+                try:
+                    changed |= self._follow(daemon)
+                except LabError as e:
+                    self._log("%s: %s" % (daemon.what, e))
+            if changed:
+                self.state.save()
         if not self.enabled:
             return []
-        done = []
         with self.lock:
             recorded = {p.what: p for p in self.state.processes}
             for what, daemon in list(self.daemons.items()):

@@ -50,8 +50,6 @@ def router(b, scenario, name, r, router_id):
     if r["node"] is not None:
         b.report(path + ("node",), "an HA router has no node: it runs on each of its ha_nodes")
         return None
-    if _proxy_refused(b, r, path + ("ha",), "an HA router (on its master only)"):
-        return None
     nodes = _nodes(b, scenario, name, r)
     if nodes is None:
         return None
@@ -86,20 +84,10 @@ def router(b, scenario, name, r, router_id):
                 return None
     hosts = {node: [replace(p, node=node, security_groups=list(p.security_groups))
                     for p in ([gateway] if gateway else []) + interfaces] for node in nodes}
+    # the L3 agent's metadata proxy: in each qrouter-, running on the master only (metadata.py)
     return model.Router(name, router_id, None, gateway, interfaces, r["snat"], hosts=hosts, ha=True,
-                        ha_ports=_ha_ports(b, scenario, name, router_id, nodes), vrid=_vrid(b, scenario, name, r))
-
-
-def _proxy_refused(b, r, path, whose):
-    """Whether the L3 agent's metadata proxy would be needed in a router the
-    lab gives none (an HA one's, which runs on its master only, started and
-    stopped on each transition): reported at `path` if so."""
-    agent = b.d["agent"]
-    if r["interfaces"] and agent["metadata_proxy"] and not agent["force_metadata"]:
-        b.report(path, "the metadata proxy of %s is not emulated yet: set agent.force_metadata: true (the DHCP "
-                 "namespace serves 169.254.169.254) or agent.metadata_proxy: false" % whose)
-        return True
-    return False
+                        ha_ports=_ha_ports(b, scenario, name, router_id, nodes), vrid=_vrid(b, scenario, name, r),
+                        metadata_proxy=b.d["agent"]["metadata_proxy"] and bool(interfaces))
 
 
 def _distributed(b, scenario, name, r, router_id):

@@ -6,7 +6,8 @@ continuous ping (one every 10 ms) through the router's SNAT and through its
 floating IP: the master's keepalived killed (the lab starts it again, as
 neutron's process monitor does, and it comes back as backup), the master's
 HA link down, then up again (nopreempt: it stays backup). Each outage is
-bounded, and after each exactly one node is master. VRRP cut between the
+bounded, and after each exactly one node is master; the metadata proxy
+runs on the master only and moves with it. VRRP cut between the
 nodes makes both masters (split brain), which the router_state check
 reports; it heals once VRRP passes again."""
 
@@ -60,6 +61,19 @@ def under_ping(lab, action, seconds=9):
     return failover.result(snat), failover.result(fip)
 
 
+PROXY = "haproxy -f /var/lib/neutron/ns-metadata-proxy/%s.conf" % ROUTER
+
+
+def proxies(lab):
+    """{node: whether the router's metadata proxy runs there}, after the supervisor's second to follow."""
+    time.sleep(1.5)
+    return {n: PROXY in output(lab, n, "ps", "-eww", "-o", "args") for n in ("network1", "network2")}
+
+
+def metadata_hostname(lab, instance):
+    return output(lab, instance, "curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/hostname")
+
+
 def test_every_check_passes(ha):
     result = stacklab("check", LAB, check=False, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -82,6 +96,11 @@ def test_keepalived_runs_with_neutrons_configuration_and_the_master_holds_the_ad
     assert "%s/18" % router.ha_ports["network2"].ip in backup        # its own ha- address only
     assert "default via 172.17.0.1" in output(ha, "network1", "ip", "-n", QROUTER, "route")
     assert "default" not in output(ha, "network2", "ip", "-n", QROUTER, "route")
+    # the metadata proxy: its rules in both copies, its haproxy on the master alone
+    for node in ("network1", "network2"):
+        assert "--to-ports 9697" in output(ha, node, "ip", "netns", "exec", QROUTER, "iptables-save", "-t", "nat")
+    assert proxies(ha) == {"network1": True, "network2": False}
+    assert metadata_hostname(ha, "vm1").startswith("vm1")
 
 
 def test_failover_when_the_masters_keepalived_is_killed(ha):
@@ -98,6 +117,9 @@ def test_failover_when_the_masters_keepalived_is_killed(ha):
     assert 0 < fip < MAX_OUTAGE_MS and fgot > 0, fip
     # the lab started network1's keepalived again: it is backup, one master
     assert router_state(ha, "network2").ok
+    # the metadata proxy moved with the master, as the L3 agent moves it
+    assert proxies(ha) == {"network1": False, "network2": True}
+    assert metadata_hostname(ha, "vm1").startswith("vm1")
 
 
 def test_failover_when_the_masters_ha_link_goes_down_and_no_preemption_when_it_returns(ha):

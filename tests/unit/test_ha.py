@@ -128,9 +128,6 @@ def test_defaults_vnis_and_vrids():
      "t.yaml:23: routers.r1.ha_nodes: two or three different nodes (neutron's max_l3_agents_per_router is 3)"),
     (("  r1: {ha: true,", "  r1: {ha: true, node: n1,"),
      "t.yaml:23: routers.r1.node: an HA router has no node: it runs on each of its ha_nodes"),
-    (("agent: {force_metadata: true}\n", ""),
-     "t.yaml:22: routers.r1.ha: the metadata proxy of an HA router (on its master only) is not emulated yet: set "
-     "agent.force_metadata: true (the DHCP namespace serves 169.254.169.254) or agent.metadata_proxy: false"),
     (("  r1: {ha: true,", "  r1: {ha: true, vrid: 7, ha_nodes: [n1, n2],"),
      None),
 ])
@@ -140,6 +137,17 @@ def test_what_is_refused(change, message):
         assert load_scenario("t.yaml", textwrap.dedent(text)).routers["r1"].vrid == 7
     else:
         assert message in problems(text), problems(text)
+
+
+def test_the_metadata_proxy_of_an_ha_router_is_on_each_of_its_nodes():
+    from topologies import metadata
+    from topologies.routers import nat_table
+    text = BASE.replace("agent: {force_metadata: true}\n", "").replace("  r2: {ha: true, interfaces: [blue]}\n", "")
+    sc = load_scenario("t.yaml", textwrap.dedent(text))
+    r = sc.routers["r1"]
+    assert r.metadata_proxy and metadata.proxy_nodes(r) == ["n1", "n2"]        # haproxy on the master only
+    assert set(metadata.agent_nodes(sc)) >= {"n1", "n2"}
+    assert "-A neutron-l3-agent-PREROUTING %s" % metadata.iptables_nat_rule() in nat_table(r, [])
 
 
 def test_one_l3_agent_is_not_enough():
