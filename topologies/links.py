@@ -1,6 +1,7 @@
 """Links own their interfaces. A Veth is made inside both namespaces at once,
 so names like eth0 never appear in (or clash with) the root namespace."""
 
+from stacklab.errors import LabError
 from topologies.mn import Intf, Link
 
 from topologies.shell import script
@@ -62,6 +63,19 @@ def tap_pair_script(inner, outer, node_netns, pidfile, inner_mac, outer_mac, mtu
     ] + extra)
 
 
+def _tap_pair_undo(inner, outer, node_netns, pidfile, netns=None):
+    """Shell text that removes what a failed tap_pair_script() left: its socat, its taps."""
+    enter = "nsenter --net=/run/netns/%s " % netns if netns else ""
+    return "\n".join([
+        "pid=$(cat %s 2>/dev/null || true)" % pidfile,
+        '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true',
+        'i=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done',
+        "%sip link del %s 2>/dev/null || true" % (enter, inner),
+        "ip link del %s 2>/dev/null || true" % outer,
+        "nsenter --net=%s ip link del %s 2>/dev/null || true" % (node_netns, outer),
+    ])
+
+
 class TapPair(Link):
     """A VM's NIC: a tap on the node (what br-int holds, as on a real
     compute node) and a tap inside the instance, joined by a socat process
@@ -69,9 +83,18 @@ class TapPair(Link):
 
     def __init__(self, instance, node, inner, outer, pidfile, inner_mac, outer_mac, mtu, netns=None,
                  inner_first=True, altname=None):
-        script(instance, tap_pair_script(inner, outer, instance.netns_path(node.pid), pidfile, inner_mac, outer_mac, mtu, netns,
-                                         inner_first, altname),
-               "creating the NIC %s of %s (%s on %s)" % (inner, instance.name, outer, node.name))
+        node_netns = instance.netns_path(node.pid)
+        text = tap_pair_script(inner, outer, node_netns, pidfile, inner_mac, outer_mac, mtu, netns, inner_first,
+                               altname)
+        what = "creating the NIC %s of %s (%s on %s)" % (inner, instance.name, outer, node.name)
+        try:
+            script(instance, text, what)
+        except LabError:
+            # seen once, four exercise labs building at once on two cores: the inner tap was gone
+            # (socat ended, its taps with it) right after the outer one moved to the node; so
+            # once more, from nothing, before the build gives up
+            script(instance, _tap_pair_undo(inner, outer, node_netns, pidfile, netns), "undoing " + what)
+            script(instance, text, what)
         self.pidfile = pidfile
         self.fast = True
         self.intf1 = Intf(inner, node=instance, link=self, up=None, moveIntfFn=self._ignore)
