@@ -87,6 +87,12 @@ def nat_table(router, floating_ips):
     return iptables_table("nat", ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), chains, rules)
 
 
+def snat_tables(router):
+    """The iptables of a distributed router's snat- (an HA one's on each node): the legacy
+    router's SNAT with no floating IPs (the computes' own) and no metadata proxy (qrouter-'s)."""
+    return tables(replace(router, metadata_proxy=False), [])
+
+
 class _AgentNamespace(LabHost):
     """A namespace of a node's L3 agent: the node's processes, its /var/lib/neutron."""
 
@@ -113,7 +119,7 @@ class _AgentNamespace(LabHost):
                 "ip addr add %s/%d brd + dev %s" % (port.ip, net.subnet.cidr.prefixlen, port.interface)]
 
 
-class DvrRouterNamespace(metadata.ProxyHost, _AgentNamespace):
+class DvrRouterNamespace(metadata.RouterProxyHost, _AgentNamespace):
     """qrouter-<id> of a distributed router on one node (lab name
     qrouter-<id>@node), with the L3 agent's metadata proxy for the node's
     instances (haproxy on 9697, to the node's metadata agent)."""
@@ -125,13 +131,6 @@ class DvrRouterNamespace(metadata.ProxyHost, _AgentNamespace):
 
     def router_ports(self):
         return self.router.hosts[self.node_name]
-
-    @property
-    def proxy_uuid(self):
-        return self.router.id
-
-    def proxy_config_text(self):
-        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
 
     def _tables(self, scenario):
         """Its iptables: no gateway here (NAT to the outside is snat-'s), its floating IPs' NAT, the proxy's rules."""
@@ -199,7 +198,7 @@ class SnatNamespace(_AgentNamespace):
         return list(self.router.snat_hosts[self.node_name])
 
     def _tables(self):
-        return tables(replace(self.router, metadata_proxy=False), [])
+        return snat_tables(self.router)
 
     def configure_script(self, scenario):
         r = self.router

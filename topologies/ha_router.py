@@ -39,11 +39,11 @@ import ipaddress
 import os
 import shlex
 import sys
-from dataclasses import replace
 
 from stacklab.naming import node_host
 from stacklab.observe.ha import HA_CONFS
 from topologies import metadata
+from topologies.dvr import snat_tables
 from topologies.node import LabHost, bind, tmpfs
 from topologies.routers import agent_chains_script, rules_text, served, tables
 
@@ -208,7 +208,7 @@ class _KeepalivedNamespace(LabHost):
         return agent_chains_script(self.workdir, self._tables(scenario))
 
 
-class HaRouterNamespace(metadata.ProxyHost, _KeepalivedNamespace):
+class HaRouterNamespace(metadata.RouterProxyHost, _KeepalivedNamespace):
     """qrouter-<id> of an HA router on one node (lab name qrouter-<id>@node).
     The metadata proxy's rules are in every copy; its haproxy runs on the
     master only, started and ended on each transition (as neutron's L3 agent
@@ -217,13 +217,6 @@ class HaRouterNamespace(metadata.ProxyHost, _KeepalivedNamespace):
 
     def __init__(self, router, node, script_dir, workdir, node_pid, neutron_dir):
         super().__init__(router, node, router.namespace, script_dir, workdir, node_pid, neutron_dir)
-
-    @property
-    def proxy_uuid(self):
-        return self.router.id
-
-    def proxy_config_text(self):
-        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
 
     def proxy_wanted(self):
         return self.state() == "primary"
@@ -240,4 +233,4 @@ class HaSnatNamespace(_KeepalivedNamespace):
         super().__init__(router, node, router.snat_namespace, script_dir, workdir, node_pid, neutron_dir)
 
     def _tables(self, scenario):
-        return tables(replace(self.router, metadata_proxy=False), [])
+        return snat_tables(self.router)

@@ -823,10 +823,10 @@ class Lab:
                  ("ovnmeta-", MetadataNamespace)]
         where = ", ".join("%d in %s" % (n, prefix) for n, prefix in
                           ((sum(isinstance(h, kind) for h in proxies), prefix) for prefix, kind in kinds) if n)
+        on_masters = sum(h.proxy_wanted() for h in masters_only)
         if masters_only:
-            where += "%s%d on HA masters" % (", " if where else "", sum(h.proxy_wanted() for h in masters_only))
-        return "%d x haproxy (%s), %d x metadata agent" % (len(proxies) + sum(h.proxy_wanted() for h in masters_only),
-                                                         where, len(agents))
+            where += "%s%d on HA masters" % (", " if where else "", on_masters)
+        return "%d x haproxy (%s), %d x metadata agent" % (len(proxies) + on_masters, where, len(agents))
 
     def request_addresses(self, instances=None):
         """Instances in dhcp mode ask for their address, as cirros does at boot."""

@@ -118,6 +118,18 @@ class ProxyHost:
         return "haproxy -f %s" % self.proxy_config_path()
 
 
+class RouterProxyHost(ProxyHost):
+    """A router namespace's proxy (legacy, DVR or HA qrouter-): named by the
+    router's id, which it adds as X-Neutron-Router-ID."""
+
+    @property
+    def proxy_uuid(self):
+        return self.router.id
+
+    def proxy_config_text(self):
+        return proxy_config(self.proxy_pidfile(), router_id=self.router.id)
+
+
 def agent_ports(scenario, node):
     """What the metadata agent of `node` looks instances up in:
     {"routers": {router id: {address: instance}}, "networks": {network id:

@@ -130,7 +130,7 @@ def agent_chains_script(workdir, tables_):
     return "iptables-restore --noflush < %s" % path
 
 
-class RouterNamespace(metadata.ProxyHost, LabHost):
+class RouterNamespace(metadata.RouterProxyHost, LabHost):
     """qrouter-<id>: the router's ports and NAT. A lab namespace of its own,
     also listed by `ip netns` inside its node, as the L3 agent's are."""
 
@@ -145,14 +145,6 @@ class RouterNamespace(metadata.ProxyHost, LabHost):
         super().__init__(name, script_dir, mounts=[tmpfs("/run"), tmpfs("/var/lib"),
                                                    bind("/var/lib/neutron", neutron_dir)],
                          hostname=router.node, pid_ns=node_pid, **params)
-
-    # -- the metadata proxy (topologies/metadata.py) --
-    @property
-    def proxy_uuid(self):
-        return self.router.id
-
-    def proxy_config_text(self):
-        return metadata.proxy_config(self.proxy_pidfile(), router_id=self.router.id)
 
     def _write_rules(self, floating_ips):
         rules = os.path.join(self.workdir, "iptables.rules")

@@ -102,11 +102,7 @@ class Supervisor:
             return True
         if record is None:
             return False
-        if record.alive():
-            if terminate([record]):
-                raise LabError("%s would not end" % daemon.what)
-            _collect(record)
-        EXITS.pop(record.pid, None)
+        self._end(record)
         self.state.processes = [p for p in self.state.processes if p.what != daemon.what]
         self.state.daemons.pop(daemon.what, None)
         self._log("%s (pid %d) ended (no longer wanted)" % (daemon.what, record.pid))
@@ -125,12 +121,16 @@ class Supervisor:
             info["stopped"] = why
             proc = next((p for p in self.state.processes if p.what == what), None)
             if proc is not None:
-                stubborn = terminate([proc])
-                if stubborn:
-                    raise LabError("%s would not end" % what)
-                _collect(proc)
-                EXITS.pop(proc.pid, None)
+                self._end(proc)
             self.state.save()
+
+    @staticmethod
+    def _end(proc):
+        """End recorded daemon `proc` and forget how it ended (it was asked to)."""
+        if terminate([proc]):
+            raise LabError("%s would not end" % proc.what)
+        _collect(proc)
+        EXITS.pop(proc.pid, None)
 
     def start(self, what):
         """Start daemon `what` (as `systemctl start`) unless it runs; its pid."""
