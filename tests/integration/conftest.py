@@ -147,6 +147,33 @@ def output(lab, where, *argv):
     return lab.run(where, list(argv), check=True).stdout
 
 
+STATS_LAG = 1.5     # ovs-vswitchd's revalidators bring the datapath's counts to the flows every 0.5 s
+
+
+def flow_packets(lab, node, bridge, pattern):
+    """The packet count of the flow of `bridge` whose text matches `pattern`
+    (exactly one), once what was sent before is counted."""
+    import re
+    import time
+    time.sleep(STATS_LAG)
+    lines = [l for l in output(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
+    assert len(lines) == 1, (pattern, lines)
+    return int(re.search(r"n_packets=(\d+)", lines[0]).group(1))
+
+
+def wait_states(lab, want, timeout=30.0):
+    """The HA states of the lab's router `router` once they are `want`, or as they are after `timeout`."""
+    import time
+    from stacklab.observe.ha import states
+    router = lab.scenario.routers["router"]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = states(lab, router)
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def wait_for(predicate, timeout=10.0):
     """Whether `predicate()` came true within `timeout` seconds (polled)."""
     import time

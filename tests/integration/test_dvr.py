@@ -10,14 +10,13 @@ in the compute's qrouter-: without it the compute cannot reach the other
 subnet's remote instances (nobody answers a router's ARP across nodes)."""
 
 import re
-import time
 
 import pytest
 
 from stacklab import naming
 from stacklab.observe import probes
 
-from .conftest import kept_lab, output, renamed, stacklab
+from .conftest import flow_packets as packets, kept_lab, output, renamed, stacklab
 
 LAB = "it-dvr"
 ROUTER = "d7a3c1f0-5b2e-4e8a-9c6d-1f2e3a4b5c6d"
@@ -28,18 +27,6 @@ QROUTER, SNAT = "qrouter-" + ROUTER, "snat-" + ROUTER
 def dvr(tmp_path_factory):
     with kept_lab(renamed("dvr", LAB, str(tmp_path_factory.mktemp("dvr"))), LAB) as lab:
         yield lab
-
-
-STATS_LAG = 1.5     # ovs-vswitchd's revalidators bring the datapath's counts to the flows every 0.5 s
-
-
-def packets(lab, node, bridge, pattern):
-    """The packet count of the flow of `bridge` whose text matches `pattern`
-    (exactly one), once what was sent before is counted."""
-    time.sleep(STATS_LAG)
-    lines = [l for l in output(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
-    assert len(lines) == 1, (pattern, lines)
-    return int(re.search(r"n_packets=(\d+)", lines[0]).group(1))
 
 
 def ping(lab, src, dst, count=5):

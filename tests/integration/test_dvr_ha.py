@@ -11,7 +11,6 @@ SNAT to the other node within a bounded outage, and the floating IP, which
 lives on compute1, sees no outage at all; after it, one master."""
 
 import os
-import re
 import signal
 import time
 
@@ -24,7 +23,7 @@ from stacklab.runtime.state import LabState
 from stacklab.scenario.model import Check
 from topologies.ha_router import keepalived_conf, link_local
 
-from .conftest import kept_lab, output, renamed, stacklab
+from .conftest import flow_packets as packets, kept_lab, output, renamed, stacklab, wait_states
 
 LAB = "it-dvr-ha"
 ROUTER = "4c2e8a1b-7d3f-4b6e-9a5c-2f1d0e3b4a5c"
@@ -67,15 +66,6 @@ def test_keepalived_keeps_the_snat_on_the_master_and_the_qrouters_stay_distribut
     assert "%s@network1  (HA" % QROUTER not in status
 
 
-def packets(lab, node, bridge, pattern):
-    """The packet count of the one flow of `bridge` matching `pattern`, once
-    what was sent is counted (the revalidators' 0.5 s, with room)."""
-    time.sleep(1.5)
-    lines = [l for l in output(lab, node, "ovs-ofctl", "dump-flows", bridge).splitlines() if re.search(pattern, l)]
-    assert len(lines) == 1, (pattern, lines)
-    return int(re.search(r"n_packets=(\d+)", lines[0]).group(1))
-
-
 def test_routing_to_a_vlan_network_goes_between_computes_with_the_dvr_mac(lab):
     router = lab.scenario.routers["router"]
     red = next(p for p in router.interfaces if p.network == "red")
@@ -102,10 +92,8 @@ def test_failover_moves_the_snat_and_leaves_the_floating_ip_alone(lab):
                 vrrp = int(output(lab, "network1", "cat", "/var/lib/neutron/ha_confs/%s.pid-vrrp" % ROUTER).split()[0])
                 os.kill(p.pid, signal.SIGKILL)
                 output(lab, "network1", "kill", "-9", str(vrrp))     # its VRRP child, by the node's own pid
-        deadline = time.monotonic() + 30
-        while states(lab, lab.scenario.routers["router"]) != {"network1": "backup", "network2": "primary"}:
-            assert time.monotonic() < deadline, states(lab, lab.scenario.routers["router"])
-            time.sleep(0.2)
+        want = {"network1": "backup", "network2": "primary"}
+        assert wait_states(lab, want) == want
 
     snat = failover.start_ping(LAB, "green-2", workstation, 9)
     fip = failover.start_ping(LAB, "workstation", "172.17.0.120", 9)
@@ -141,10 +129,8 @@ def test_the_masters_ha_link_down_moves_the_snat_and_its_return_moves_nothing(la
 
     def down():
         output(lab, master, "ip", "-n", SNAT, "link", "set", port, "down")
-        deadline = time.monotonic() + 30
-        while states(lab, router) != {master: "backup", other: "primary"}:
-            assert time.monotonic() < deadline, states(lab, router)
-            time.sleep(0.2)
+        want = {master: "backup", other: "primary"}
+        assert wait_states(lab, want) == want
     s_ms, _, got = under_ping(down, 11)
     assert 0 < s_ms < MAX_OUTAGE_MS and got > 0, s_ms
 

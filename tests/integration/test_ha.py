@@ -24,7 +24,7 @@ from stacklab.observe.ha import states
 from stacklab.runtime.state import LabState
 from topologies.ha_router import keepalived_conf, link_local
 
-from .conftest import kept_lab, output, renamed, stacklab
+from .conftest import kept_lab, output, renamed, stacklab, wait_states
 
 LAB = "it-ha"
 ROUTER = "6a1f3c9e-2b7d-4e5a-8c1f-9d2e3b4a5c6e"
@@ -36,16 +36,6 @@ MAX_OUTAGE_MS = 15000       # three adverts of 2 s, keepalived's skew and the GA
 def ha(tmp_path_factory):
     with kept_lab(renamed("l3-ha", LAB, str(tmp_path_factory.mktemp("ha"))), LAB) as lab:
         yield lab
-
-
-def wait_states(lab, want, timeout=30.0):
-    router = lab.scenario.routers["router"]
-    deadline = time.monotonic() + timeout
-    while True:
-        got = states(lab, router)
-        if got == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
 
 
 def router_state(lab, master=None):
